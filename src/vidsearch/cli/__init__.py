@@ -1,0 +1,64 @@
+"""The command line: thin commands over the library. Heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from vidsearch import __version__
+from vidsearch.cli.find import find
+from vidsearch.cli.index import index
+from vidsearch.cli.info import models, status
+
+app = typer.Typer(
+    name="vidsearch",
+    help="Search your videos by meaning. Index a folder once, then ask for moments in plain words.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vidsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Search your videos by meaning. Index a folder once, then ask for moments in plain words."""
+
+
+app.command()(index)
+app.command()(find)
+app.command()(status)
+app.command()(models)
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into one message and an exit code.
+
+    Set VIDSEARCH_DEBUG=1 to see tracebacks.
+    """
+    from vidsearch.errors import VidsearchError
+
+    try:
+        app()
+    except VidsearchError as exc:
+        if os.environ.get("VIDSEARCH_DEBUG"):
+            raise
+        print(f"vidsearch: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("vidsearch: interrupted; the index is consistent, run the command again to resume", file=sys.stderr)
+        sys.exit(130)

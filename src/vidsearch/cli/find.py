@@ -1,0 +1,60 @@
+"""`vidsearch find QUERY`: the best moments for a query, as a table, JSON Lines or TSV."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vidsearch.cli.common import model_for, open_store
+from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
+
+FORMAT_HELP = "Output: table (default on a terminal), jsonl, tsv (default when piped: path, start, end, score)."
+
+
+def find(
+    query: Annotated[list[str], typer.Argument(help="What to look for, in plain words.", show_default=False)],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many moments to show.")] = 10,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="Short for --format jsonl.")] = False,
+    within: Annotated[
+        Optional[list[Path]],
+        typer.Option("--in", help="Only search files at or under this path (repeatable).", show_default=False),
+    ] = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
+    from vidsearch.cli.common import load_model
+    from vidsearch.errors import UsageError
+    from vidsearch.present import FORMATS, write_hits
+    from vidsearch.search import SearchOptions
+    from vidsearch.search import find as run_find
+
+    text = " ".join(query).strip()
+    if not text:
+        raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if json_lines:
+        fmt = "jsonl"
+    fmt = fmt or ("table" if sys.stdout.isatty() else "tsv")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    with open_store(db, create=False) as store:
+        if not store.model:
+            raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
+        name, _ = model_for(store, model, device)
+        embedder = load_model(name, device, precision)
+        options = SearchOptions(limit=limit, within=tuple(str(p) for p in within or ()))
+        hits = run_find(store, embedder, text, options)
+    if fmt == "tsv":
+        sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    write_hits(hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in __import__("os").environ)
+    sys.stdout.flush()
+    if not hits:
+        raise typer.Exit(1)

@@ -1,0 +1,84 @@
+"""`vidsearch index PATH...`: register folders as library roots and bring the index up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vidsearch.cli.common import model_for, open_store, warn
+from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
+
+
+def index(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Folders (or single files) to index; they become library roots.", show_default=False),
+    ] = [],  # noqa: B006 (typer needs a literal default)
+    db: DbOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Forget all vectors and re-index with the chosen model.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the summary.")] = False,
+) -> None:
+    """Index every video under PATHS (recursively). Running it again does only what changed.
+
+    With no PATHS, re-checks every library root already registered.
+    """
+    from vidsearch.errors import UsageError
+    from vidsearch.indexer import update_index
+    from vidsearch.store import writer_lock
+
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or folder: {p}")
+    with open_store(db, create=True) as store:
+        with writer_lock(store.path):
+            if rebuild:
+                store.reset_vectors()
+            roots = [str(p) for p in paths] or [r for _, r, _ in store.roots()]
+            if not roots:
+                raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
+            name, why = model_for(store, model, device)
+            if why:
+                warn(why)
+            from vidsearch.cli.common import load_model
+            from vidsearch.cli.progress import IndexBar
+
+            with IndexBar(quiet=quiet) as bar:
+                stats = update_index(
+                    store, roots, lambda: load_model(name, device, precision), bar, model_name=name
+                )
+            _summary(stats, store.model or name)
+
+
+def _summary(stats: object, model: str) -> None:
+    from vidsearch.indexer import IndexStats
+    from vidsearch.present import display_path
+
+    assert isinstance(stats, IndexStats)
+    speed = f", {stats.video_seconds / stats.elapsed:.1f}x realtime" if stats.video_seconds and stats.elapsed else ""
+    warn(
+        f"indexed {stats.indexed} new or changed file(s) ({stats.moments} moments, "
+        f"{stats.video_seconds / 60:.1f} min of video{speed}) in {stats.elapsed:.1f} s with {model}"
+    )
+    parts = [f"{stats.unchanged} unchanged"]
+    if stats.moved:
+        parts.append(f"{stats.moved} moved (vectors kept)")
+    if stats.removed:
+        parts.append(f"{stats.removed} removed")
+    if stats.remembered_failures:
+        parts.append(f"{stats.remembered_failures} known bad (not retried until they change)")
+    warn("; ".join(parts))
+    if stats.skipped:
+        warn(f"skipped {len(stats.skipped)}:")
+        for path, reason in stats.skipped[:20]:
+            warn(f"  {display_path(path)}: {reason}")
+        if len(stats.skipped) > 20:
+            warn(f"  ... and {len(stats.skipped) - 20} more")
+    for root in stats.offline_roots:
+        warn(f"offline root (moments kept): {display_path(root)}")

@@ -1,0 +1,92 @@
+"""Progress for `vidsearch index` on stderr: a Rich bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from vidsearch.cli.common import warn
+from vidsearch.present import display_path
+
+
+class IndexBar:
+    """Implements vidsearch.indexer.IndexProgress with a Rich progress bar (files, moments, speed, ETA)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
+        self.progress: Any = None
+        self.task: Any = None
+        self.moments = 0
+        self.video_seconds = 0.0
+        self.files_done = 0
+        self.files_total = 0
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> IndexBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def planned(self, files: int, total_bytes: int) -> None:
+        self.files_total = files
+        self.t0 = time.perf_counter()
+        if not self.live or files == 0:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[files]}"),
+            TextColumn("{task.fields[moments]} moments"),
+            TextColumn("{task.fields[speed]}"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}", style="dim"),
+            console=Console(file=sys.stderr),
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "index", total=max(1, total_bytes), files=f"0/{files} files", moments=0, speed="", current=""
+        )
+
+    def file_started(self, path: str) -> None:
+        if self.progress is not None:
+            name = display_path(path).rsplit("/", 1)[-1]
+            self.progress.update(self.task, current=name[:40])
+
+    def file_done(self, path: str, size: int, moments: int, video_seconds: float) -> None:
+        self.files_done += 1
+        self.moments += moments
+        self.video_seconds += video_seconds
+        elapsed = max(1e-6, time.perf_counter() - self.t0)
+        speed = f"{self.video_seconds / elapsed:.1f}x realtime"
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                advance=size,
+                files=f"{self.files_done}/{self.files_total} files",
+                moments=self.moments,
+                speed=speed,
+            )
+
+    def skipped(self, path: str, reason: str) -> None:
+        line = f"skipping {display_path(path)}: {reason}"
+        if self.progress is not None:
+            self.progress.console.print(line, markup=False, highlight=False)
+        else:
+            warn(line)
+
+    def note(self, message: str) -> None:
+        if self.quiet:
+            return
+        if self.progress is not None:
+            self.progress.console.print(message, markup=False, highlight=False)
+        else:
+            warn(message)

@@ -1,0 +1,1 @@
+"""Embedding models: clips and queries -> vectors in one space (backends behind one interface)."""

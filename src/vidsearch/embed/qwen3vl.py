@@ -1,0 +1,398 @@
+"""The multimodal LLM embedder: Qwen3-VL-Embedding (or any Qwen3-VL checkpoint laid out like it).
+
+Facts this module relies on, and where they come from:
+
+* Model card ``Qwen/Qwen3-VL-Embedding-2B`` (huggingface.co) and its reference script
+  ``src/models/qwen3_vl_embedding.py`` (class ``Qwen3VLEmbedder``, github.com/QwenLM/Qwen3-VL-Embedding):
+  - the input is a chat: a system turn holding an instruction, a user turn holding the content
+    (video and/or text), then ``add_generation_prompt=True`` (``<|im_start|>assistant\\n``);
+  - the default instruction is "Represent the user's input."; the card recommends task-specific
+    instructions (written in English) on the query side, worth 1-5% on most tasks;
+  - the embedding is the last-layer hidden state of the last real token (the reference pads on the
+    right and takes the last position whose attention mask is 1), L2-normalised;
+  - 2B: 28 layers, 2048 dims; MRL ("Matryoshka"): the first ``k`` dims, re-normalised, are a valid
+    smaller embedding (the 8B card lists 64..4096);
+  - videos given as frame lists are passed with ``video_metadata`` (fps, frame indices) and
+    ``do_resize=False`` after resizing to a multiple of patch_size * merge_size (16 * 2 = 32);
+    the reference targets transformers 4.57.
+* transformers 4.57 ``Qwen3VLProcessor`` replaces the whole ``<|vision_start|><|video_pad|><|vision_end|>``
+  with ``<t seconds><|vision_start|>pads<|vision_end|>`` per temporal patch (t is the mean time of the
+  two frames merged into it). transformers 5.x replaces only the inner ``<|video_pad|>``, which nests the
+  markers (vllm-project/vllm#46817; our spike in shared/spikes/qwen3vl/NOTES.md). The model was trained
+  on the 4.57 layout, so we hand the processor a bare ``<|video_pad|>``: both versions then give it.
+* ``do_sample_frames`` must be off (else the processor resamples at 2 fps and drops frames), and
+  ``temporal_patch_size`` is 2, so a moment always gets an even number of frames.
+
+torch and transformers are imported at this module's import time; nothing in ``vidsearch`` imports
+this module until a Qwen model is asked for.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidsearch.embed.device import pick_device, pick_dtype
+from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
+from vidsearch.types import Frame, MomentCost, Segment
+
+DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
+DOCUMENT_INSTRUCTION = "Represent the user's input."
+QUERY_INSTRUCTION = "Retrieve videos relevant to the user's query."
+
+# Files a Qwen3-VL checkpoint needs; anything else in the repo (images, READMEs, other formats) is skipped.
+_CHECKPOINT_FILES = ["*.json", "*.safetensors", "*.jinja", "*.txt", "tokenizer*", "merges.txt", "vocab.json"]
+_HUB_TIMEOUT_S = 10.0
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_TIME_RESOLUTION = 1000.0  # frame times go to the processor as indices at this "fps" (millisecond ticks)
+
+
+def load(
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    precision: str = "auto",
+    cache_dir: str | None = None,
+    dim: int | None = None,
+    *,
+    frame_side: int = 256,
+    frames_per_moment: int = 8,
+    batch_size: int = 4,
+) -> QwenVLEmbedder:
+    """Load a Qwen3-VL embedding model and its processor; return a ready ``QwenVLEmbedder``.
+
+    ``model`` is a Hugging Face Hub id (looked up in the HF cache: ``cache_dir``, else HF_HUB_CACHE,
+    else HF_HOME/hub; downloaded only when missing and HF_HUB_OFFLINE is not set) or a local folder.
+    ``device``/``precision`` go through ``vidsearch.embed.device``. ``dim`` keeps only the first
+    ``dim`` dimensions (Matryoshka), re-normalised. Raises ``ModelUnavailableError`` quickly when the
+    weights are neither on disk nor downloadable, ``UsageError`` for impossible settings.
+    """
+    if frames_per_moment < 2 or frames_per_moment % 2:
+        raise UsageError(f"frames per moment must be an even number >= 2 (got {frames_per_moment})")
+    if frame_side < 32:
+        raise UsageError(f"frame side must be at least 32 pixels (got {frame_side})")
+    folder, name = resolve_model_folder(model, cache_dir)
+    device = pick_device(device)
+    dtype = getattr(torch, pick_dtype(device, precision))
+
+    from transformers import AutoModel, AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(str(folder))
+        network = AutoModel.from_pretrained(str(folder), dtype=dtype)
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
+    network.to(device).eval()
+    return QwenVLEmbedder(
+        network,
+        processor,
+        name=name,
+        device=device,
+        dim=dim,
+        frame_side=frame_side,
+        frames_per_moment=frames_per_moment,
+        batch_size=batch_size,
+    )
+
+
+def hub_cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The Hugging Face hub cache folder models are looked up in (read from the environment now)."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def _offline() -> bool:
+    # read at call time: huggingface_hub reads HF_HUB_OFFLINE once, when it is first imported
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def resolve_model_folder(model: str, cache_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """Find the folder holding ``model`` (a local folder or a Hub id); return (folder, name).
+
+    The name is what the index records: the Hub id, or for a folder its resolved path (a folder
+    inside an HF cache, ``.../models--org--name/snapshots/<hash>``, is named ``org/name``).
+    """
+    alternatives = "use --model lite (bundled, works offline) or --model PATH to a downloaded model folder"
+    path = Path(model).expanduser()
+    looks_like_path = model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelUnavailableError(
+                f"{path} is not a model folder (it has no config.json); {alternatives}"
+            )
+        return path.resolve(), _folder_name(path.resolve())
+    if looks_like_path or path.exists() or not _REPO_ID.fullmatch(model):
+        raise ModelUnavailableError(f"model folder {path} does not exist; {alternatives}")
+
+    cache = hub_cache_folder(cache_dir)
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model, "config.json", cache_dir=str(cache))
+    if isinstance(cached, str):
+        return Path(cached).parent, model
+    if _offline():
+        raise ModelUnavailableError(
+            f"model {model} is not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set, "
+            f"so it cannot be downloaded; {alternatives}"
+        )
+    return _download(model, cache, alternatives), model
+
+
+def _download(repo_id: str, cache: Path, alternatives: str) -> Path:
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    # Ask the Hub once with a short timeout first, so that a wrong name or no network fails in
+    # seconds instead of hanging inside a download.
+    try:
+        HfApi().model_info(repo_id, timeout=_HUB_TIMEOUT_S)
+    except GatedRepoError as e:
+        raise ModelUnavailableError(
+            f"model {repo_id} needs a Hugging Face login (huggingface-cli login); {alternatives}"
+        ) from e
+    except RepositoryNotFoundError as e:
+        raise ModelUnavailableError(
+            f"no model named {repo_id} on the Hugging Face Hub (and none in the cache {cache}); "
+            f"{alternatives}"
+        ) from e
+    except Exception as e:  # any network failure means the same to the user: not reachable now
+        raise ModelUnavailableError(
+            f"model {repo_id} is not in the Hugging Face cache ({cache}) and the Hub could not be reached "
+            f"({type(e).__name__}: {e}); {alternatives}"
+        ) from e
+    try:
+        folder = snapshot_download(
+            repo_id, cache_dir=str(cache), allow_patterns=_CHECKPOINT_FILES, etag_timeout=_HUB_TIMEOUT_S
+        )
+    except Exception as e:  # disk full, connection dropped, ...: all leave the model unavailable
+        raise ModelUnavailableError(
+            f"downloading {repo_id} into {cache} failed ({type(e).__name__}: {e}); {alternatives}"
+        ) from e
+    return Path(folder)
+
+
+def _folder_name(folder: Path) -> str:
+    parts = folder.parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3][len("models--") :].replace("--", "/")
+    return str(folder)
+
+
+class QwenVLEmbedder:
+    """Moments (segments with frames) and queries -> unit vectors with a Qwen3-VL embedding model.
+
+    Implements ``vidsearch.embed.base.Embedder``. Build it with ``load()``.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        processor,
+        *,
+        name: str,
+        device: str,
+        dim: int | None = None,
+        frame_side: int = 256,
+        frames_per_moment: int = 8,
+        batch_size: int = 4,
+    ) -> None:
+        full = int(model.config.text_config.hidden_size)
+        if dim is not None and not 1 <= dim <= full:
+            raise UsageError(f"dim must be between 1 and {full} for {name} (got {dim})")
+        self._model: torch.nn.Module | None = model
+        self._processor = processor
+        self._device = device
+        self._dtype = next(model.parameters()).dtype
+        self._full_dim = full
+        self.dim = dim or full
+        self.model_id = name if self.dim == full else f"{name}:dim{self.dim}"
+        self.frame_side = frame_side
+        self.frames_per_moment = frames_per_moment
+        self.batch_size = max(1, batch_size)
+        video = processor.video_processor
+        self._factor = int(video.patch_size) * int(video.merge_size)
+        self._merge = int(video.merge_size)
+        if getattr(video, "cap_pixels_per_frame", False) is None:
+            video.cap_pixels_per_frame = True  # we resize ourselves; this only silences a 5.x warning
+        # the reference pads on the right and pools the last attended position
+        processor.tokenizer.padding_side = "right"
+
+    # -- the Embedder protocol -------------------------------------------------------------------
+
+    def embed_moments(self, segments: Sequence[Segment]) -> tuple[np.ndarray, list[MomentCost]]:
+        """Embed each segment's frames as a video; return (n, dim) float32 unit rows and costs."""
+        return self._embed_videos(segments, DOCUMENT_INSTRUCTION, [None] * len(segments))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed query texts (with the retrieval instruction); return (n, dim) float32 unit rows."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        step = self.batch_size * 4  # text-only rows are short; batch more of them
+        for start in range(0, len(texts), step):
+            chunk = list(texts[start : start + step])
+            prompts = [self._prompt(QUERY_INSTRUCTION, video=False, text=t) for t in chunk]
+            inputs = self._processor(text=prompts, padding=True, return_tensors="pt")
+            out[start : start + len(chunk)] = self._forward(inputs)
+        return out
+
+    def embed_composed(self, segments: Sequence[Segment], texts: Sequence[str]) -> np.ndarray:
+        """Embed queries made of a clip and a text ("like this clip but at night"): one row per pair.
+
+        Video and text go in one user turn with the query instruction, as the model card's
+        mixed-modality inputs do. Vectors live in the same space as ``embed_queries``.
+        """
+        if len(segments) != len(texts):
+            raise UsageError(f"{len(segments)} clips but {len(texts)} texts for composed queries")
+        vectors, _ = self._embed_videos(segments, QUERY_INSTRUCTION, list(texts))
+        return vectors
+
+    def close(self) -> None:
+        """Free the model's memory (and the GPU's cache); the embedder cannot be used afterwards."""
+        self._model = None
+        self._processor = None
+        gc.collect()
+        if self._device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _prompt(self, instruction: str, *, video: bool, text: str | None) -> str:
+        if self._processor is None:
+            raise ModelError("the Qwen3-VL embedder was closed; load it again")
+        content: list[dict[str, str]] = []
+        if video:
+            content.append({"type": "video"})
+        if text is not None:
+            content.append({"type": "text", "text": text})
+        if not content:
+            content.append({"type": "text", "text": ""})
+        messages = [
+            {"role": "system", "content": [{"type": "text", "text": instruction}]},
+            {"role": "user", "content": content},
+        ]
+        prompt = self._processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        # Give the processor a bare video token (see the module docstring: avoids nested markers).
+        wrapped = "<|vision_start|><|video_pad|><|vision_end|>"
+        return prompt.replace(wrapped, "<|video_pad|>")
+
+    def _embed_videos(
+        self, segments: Sequence[Segment], instruction: str, texts: Sequence[str | None]
+    ) -> tuple[np.ndarray, list[MomentCost]]:
+        vectors = np.zeros((len(segments), self.dim), np.float32)
+        costs = [MomentCost()] * len(segments)
+        clips = [self._clip(segment) for segment in segments]
+        # moments with the same frame count and size share a forward pass
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, (pixels, _) in enumerate(clips):
+            groups.setdefault(pixels.shape, []).append(index)
+        for members in groups.values():
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start : start + self.batch_size]
+                began = time.perf_counter()
+                inputs = self._processor(
+                    text=[self._prompt(instruction, video=True, text=texts[i]) for i in chunk],
+                    videos=[clips[i][0] for i in chunk],
+                    video_metadata=[clips[i][1] for i in chunk],
+                    do_resize=False,
+                    do_sample_frames=False,
+                    padding=True,
+                    return_tensors="pt",
+                )
+                grid = inputs["video_grid_thw"]
+                vectors[chunk] = self._forward(inputs)
+                share = (time.perf_counter() - began) / len(chunk)
+                for row, i in enumerate(chunk):
+                    costs[i] = MomentCost(
+                        frames=int(clips[i][0].shape[0]),
+                        visual_tokens=int(grid[row].prod()) // self._merge**2,
+                        exit_layer=None,
+                        seconds=share,
+                    )
+        return vectors, costs
+
+    def _clip(self, segment: Segment):
+        """Pick an even number of frames, resize them to the model's grid; return (THWC uint8, metadata)."""
+        from transformers.video_utils import VideoMetadata
+
+        frames = _pick_frames(segment.frames, self.frames_per_moment)
+        if not frames:
+            raise ValueError(f"segment {segment.start:.2f}-{segment.end:.2f}s has no frames to embed")
+        height, width = frames[0].image.shape[:2]
+        size = _grid_size(height, width, self.frame_side, self._factor)
+        pixels = _resize([f.image for f in frames], size)
+        # Times relative to the moment's first frame, so a moment embeds the same wherever it sits
+        # in its video (the reference does the same for frame lists).
+        first = frames[0].time
+        indices = [round(max(0.0, f.time - first) * _TIME_RESOLUTION) for f in frames]
+        metadata = VideoMetadata(
+            total_num_frames=indices[-1] + 1,
+            fps=_TIME_RESOLUTION,
+            width=size[1],
+            height=size[0],
+            duration=(indices[-1] + 1) / _TIME_RESOLUTION,
+            frames_indices=indices,
+        )
+        return pixels, metadata
+
+    def _forward(self, inputs) -> np.ndarray:
+        if self._model is None:
+            raise ModelError("the Qwen3-VL embedder was closed; load it again")
+        batch = {
+            key: value.to(self._device, self._dtype) if value.is_floating_point() else value.to(self._device)
+            for key, value in inputs.items()
+            if isinstance(value, torch.Tensor)
+        }
+        with torch.inference_mode():
+            hidden = self._model(**batch, use_cache=False).last_hidden_state
+            mask = batch["attention_mask"]
+            # last position whose mask is 1: right for right padding, left padding and no padding
+            last = mask.shape[1] - 1 - mask.flip(dims=[1]).int().argmax(dim=1)
+            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
+            pooled = F.normalize(pooled[:, : self.dim], p=2, dim=-1)
+        return pooled.cpu().numpy()
+
+
+def _pick_frames(frames: Sequence[Frame], count: int) -> list[Frame]:
+    """At most ``count`` frames spread evenly over the moment; an odd number gets its last repeated."""
+    picked = list(frames)
+    if len(picked) > count:
+        picked = [picked[int(i)] for i in np.linspace(0, len(picked) - 1, count).round()]
+    if len(picked) % 2:
+        picked.append(picked[-1])
+    return picked
+
+
+def _grid_size(height: int, width: int, side: int, factor: int) -> tuple[int, int]:
+    """(h, w) with the longest edge about ``side``, both multiples of ``factor`` (the vision grid)."""
+    scale = min(1.0, side / max(height, width))
+    h = max(factor, round(height * scale / factor) * factor)
+    w = max(factor, round(width * scale / factor) * factor)
+    return h, w
+
+
+def _resize(images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """Frames (HxWx3 uint8, possibly of different sizes) -> one (T, h, w, 3) uint8 array."""
+    if len({i.shape for i in images}) > 1:
+        return np.concatenate([_resize([i], size) for i in images])
+    stack = torch.from_numpy(np.stack([np.ascontiguousarray(i[..., :3]) for i in images]))
+    if tuple(stack.shape[1:3]) == size:
+        return stack.numpy()
+    chw = stack.permute(0, 3, 1, 2).float()
+    out = F.interpolate(chw, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()

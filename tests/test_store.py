@@ -1,0 +1,142 @@
+"""The index file: schema, model binding, writes that commit whole, KNN reads with filters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import apsw
+import numpy as np
+import pytest
+
+from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
+from vidsearch.store import SCHEMA_VERSION, Store, default_db_path, writer_lock
+from vidsearch.types import MomentCost, VideoInfo
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    a = np.array(rows, dtype=np.float32)
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _info(path: str, duration: float = 10.0) -> VideoInfo:
+    return VideoInfo(path=path, duration=duration, fps=25.0, width=64, height=48, rotation=0, codec="h264")
+
+
+def _add(store: Store, path: str, vectors: np.ndarray, span: float = 2.0) -> int:
+    moments = [(i * span, (i + 1) * span) for i in range(len(vectors))]
+    return store.save_video(
+        path=path, root_id=None, size=1, mtime_ns=1, fingerprint=os.fsencode(path).hex(), info=_info(path),
+        moments=moments, vectors=vectors, costs=[MomentCost(frames=3)] * len(vectors),
+    )
+
+
+def test_default_path_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDSEARCH_DB", str(tmp_path / "x.db"))
+    assert default_db_path() == tmp_path / "x.db"
+    monkeypatch.delenv("VIDSEARCH_DB")
+    assert str(default_db_path()).startswith(os.environ["XDG_DATA_HOME"])
+
+
+def test_new_index_has_current_schema_and_wal(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_refuses_missing_index_when_not_creating(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="vidsearch index"):
+        Store.open(tmp_path / "none.db", create=False)
+
+
+def test_refuses_newer_schema(tmp_path: Path) -> None:
+    Store.open(tmp_path / "i.db").close()
+    conn = apsw.Connection(str(tmp_path / "i.db"))
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(IndexVersionError, match="newer vidsearch"):
+        Store.open(tmp_path / "i.db")
+
+
+def test_not_an_index(tmp_path: Path) -> None:
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(UsageError, match="not a vidsearch index"):
+        Store.open(tmp_path / "junk.db")
+
+
+def test_model_binding_refuses_another_model(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("lite", "lite-1", 3)
+        store.bind_model("lite", "lite-1", 3)  # same model: fine
+        with pytest.raises(IndexMismatchError, match="--rebuild"):
+            store.bind_model("qwen", "qwen-1", 2048)
+        store.reset_vectors()
+        store.bind_model("qwen", "qwen-1", 2048)
+        assert store.model == "qwen" and store.dim == 2048
+
+
+def test_nearest_ranks_by_cosine_and_filters_inside_knn(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("t", "t", 3)
+        a = _add(store, "/lib/a.mp4", _unit([[1, 0, 0], [0.9, 0.1, 0]]))
+        b = _add(store, "/lib/sub/b.mp4", _unit([[0, 1, 0], [0.5, 0.5, 0]] + [[0.8, 0.2, 0.0]] * 20))
+        top = store.nearest(_unit([[1, 0, 0]])[0], 3)
+        assert [c.video_id for c in top[:2]] == [a, a]
+        assert top[0].similarity == pytest.approx(1.0, abs=1e-5)
+        assert (top[0].start, top[0].end) == (0.0, 2.0)
+        # b's moments are all further than a's; filtered to b we still get k of them
+        only_b = store.nearest(_unit([[1, 0, 0]])[0], 5, store.video_ids_under(["/lib/sub"]))
+        assert len(only_b) == 5 and {c.video_id for c in only_b} == {b}
+        assert store.video_ids_under(["/lib"]) == sorted([a, b])
+        assert store.video_ids_under(["/li"]) == []  # a prefix of a name is not a folder
+
+
+def test_save_video_replaces_and_delete_removes_vectors(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("t", "t", 3)
+        _add(store, "/v.mp4", _unit([[1, 0, 0], [0, 1, 0]]))
+        vid = _add(store, "/v.mp4", _unit([[0, 0, 1]]))
+        assert len(store.moments_of(vid)) == 1
+        assert store.db.execute("SELECT count(*) FROM moment_vectors").fetchone()[0] == 1
+        store.delete_video(vid)
+        assert store.db.execute("SELECT count(*) FROM moment_vectors").fetchone()[0] == 0
+        assert store.info().moments == 0
+
+
+def test_interrupted_write_leaves_nothing_half_done(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("t", "t", 3)
+        bad = np.array([[1, 0, 0], [1, 0]], dtype=object)  # second vector malformed -> fails mid-write
+        with pytest.raises(Exception):
+            store.save_video(path="/v.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="f",
+                             info=_info("/v.mp4"), moments=[(0, 1), (1, 2)], vectors=bad)
+        assert store.video_by_path("/v.mp4") is None
+        assert store.info().moments == 0
+
+
+def test_non_utf8_path_round_trips(tmp_path: Path) -> None:
+    weird = os.fsdecode(b"/lib/caf\xe9 \n tab\t.mp4")
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("t", "t", 3)
+        _add(store, weird, _unit([[1, 0, 0]]))
+        hit = store.nearest(_unit([[1, 0, 0]])[0], 1)[0]
+        assert os.fsencode(hit.path) == b"/lib/caf\xe9 \n tab\t.mp4"
+
+
+def test_writer_lock_names_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "i.db"
+    with writer_lock(db):
+        import subprocess
+        import sys
+
+        code = (
+            "import sys; from vidsearch.store import writer_lock\n"
+            "from vidsearch.errors import IndexLockedError\n"
+            f"try:\n    with writer_lock({str(db)!r}): sys.exit(0)\n"
+            "except IndexLockedError as e:\n    print(e); sys.exit(7)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 7 and f"pid {os.getpid()}" in out.stdout
+    with writer_lock(db):  # released: can be taken again
+        pass
+    assert IndexLockedError.exit_code != 0
