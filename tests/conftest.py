@@ -31,3 +31,12 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("VIDSEARCH_PLAYER", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-VL checkpoint folder (model + processor), built once per test session."""
+    pytest.importorskip("transformers", reason="the multimodal backend is not installed ('.[qwen]')")
+    from tinymodel import build_tiny_qwen3vl
+
+    return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny-qwen3vl"))

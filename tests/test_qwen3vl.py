@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,12 +21,6 @@ pytest.importorskip("transformers")
 from vidsearch.embed import qwen3vl  # noqa: E402  (needs torch + transformers)
 
 FRAME_SIDE = 32  # tiny model: 32x32 frames -> 2x2 merged patches -> 4 visual tokens per frame pair
-
-
-@pytest.fixture(scope="session")
-def tiny_qwen_dir(tmp_path_factory) -> Path:
-    """A tiny random Qwen3-VL checkpoint folder (model + processor), built once per test session."""
-    return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny-qwen3vl"))
 
 
 @pytest.fixture(autouse=True)
@@ -176,7 +169,8 @@ def test_loads_by_hub_id_from_a_hugging_face_cache(tiny_qwen_dir, embedder, tmp_
     try:
         assert by_id.model_id == "tiny/qwen3vl"
         moments = [clip(1)]
-        np.testing.assert_allclose(by_id.embed_moments(moments)[0], embedder.embed_moments(moments)[0], atol=1e-6)
+        expected, _ = embedder.embed_moments(moments)
+        np.testing.assert_allclose(by_id.embed_moments(moments)[0], expected, atol=1e-6)
     finally:
         by_id.close()
     # a snapshot folder given as a path is named by its hub id too, so both spellings share an index
@@ -234,6 +228,19 @@ def test_importing_vidsearch_does_not_load_torch_or_this_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_cpu_bf16_is_close_to_fp32(tiny_qwen_dir, embedder):
+    half = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="bf16", frame_side=FRAME_SIDE)
+    try:
+        assert next(half._model.parameters()).dtype == torch.bfloat16
+        moments = [clip(1), clip(2)]
+        vectors, _ = half.embed_moments(moments)
+        assert vectors.dtype == np.float32
+        cosines = np.sum(vectors * embedder.embed_moments(moments)[0], axis=1)
+        assert cosines.min() > 0.99, cosines
+    finally:
+        half.close()
 
 
 @pytest.mark.gpu

@@ -138,3 +138,22 @@ def write_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def title_card(text: str, bg: tuple[int, int, int] = (20, 30, 60)) -> Painter:
+    """White capitals centred on a plain slide, sized to the video (large enough for OCR)."""
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
+        if (w, h) not in cache:
+            from PIL import Image, ImageDraw, ImageFont
+
+            img = Image.new("RGB", (w, h), bg)
+            draw = ImageDraw.Draw(img)
+            font = ImageFont.load_default(size=max(10, h // 9))
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+            draw.text(((w - (right - left)) / 2, (h - (bottom - top)) / 2), text, font=font, fill=(255, 255, 255))
+            cache[(w, h)] = np.asarray(img)
+        return cache[(w, h)]
+
+    return paint

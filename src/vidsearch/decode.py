@@ -27,10 +27,13 @@ from vidsearch.types import Frame, VideoInfo
 DECODE_FAILURE_BUDGET = 25
 
 # Sampling strategies: "sequential" decodes every frame and converts only the kept ones; "seek"
-# jumps to the keyframe before each sample when the gap to it is longer than a keyframe interval.
-# "auto" picks seek for sparse sampling (measured in benchmarks/decode_speed.py).
-Strategy = Literal["auto", "sequential", "seek"]
-SEEK_MIN_INTERVAL = 2.0  # seconds; below this, seeking costs more than it saves (see benchmark)
+# jumps to the keyframe before each sample when the gap to it is longer than a keyframe interval;
+# "keyframes" decodes keyframes only (skip_frame NONKEY), so samples fall on keyframes and are
+# spaced max(interval, keyframe interval) apart. "auto" is "seek": it only seeks where that skips
+# at least a keyframe interval, so at dense sampling it decodes sequentially at the same speed
+# (measured in benchmarks/decode_speed.py: 720p h264, 2 s keyframe interval, interval 5 s,
+# seek is 2.7x faster than decoding every frame; at 0.5 s both run at 0.9x).
+Strategy = Literal["auto", "sequential", "seek", "keyframes"]
 
 
 def _open(path: str) -> av.container.InputContainer:
@@ -241,8 +244,8 @@ def iter_frames(
 
     Each ``Frame.time`` is the presentation time in seconds from the stream start (monotonic);
     ``Frame.image`` is HxWx3 uint8 with its longest side at most ``max_side``. Only the kept
-    frames are converted, already scaled. ``strategy`` "auto" seeks between keyframes when
-    ``interval`` is long and decodes sequentially otherwise.
+    frames are converted, already scaled. ``strategy`` "auto" seeks to the keyframe before a
+    sample when the sample is more than a keyframe interval ahead, and decodes on otherwise.
 
     Raises ``VideoOpenError`` when the file cannot be opened and ``DecodeError`` when more than
     ``DECODE_FAILURE_BUDGET`` packets in a row fail or no frame at all decodes. A truncated file
@@ -255,10 +258,14 @@ def iter_frames(
     path = os.fsdecode(path)
     if info is None:
         info = probe(path)
-    use_seek = strategy == "seek" or (strategy == "auto" and interval >= SEEK_MIN_INTERVAL)
+    if strategy not in ("auto", "sequential", "seek", "keyframes"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    use_seek = strategy in ("auto", "seek")
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
+        if strategy == "keyframes":
+            stream.codec_context.skip_frame = "NONKEY"
         yield from _sample(container, stream, info, interval, max_side, use_seek, path)
 
 

@@ -52,7 +52,39 @@ _PACKAGES = {
     "rapidocr_onnxruntime": "rapidocr-onnxruntime",
 }
 
-CLASS_TEMPLATE = "a photo of a {}"
+CLASS_TEMPLATE = "a photo of {article} {name}{group}"
+# What kind of thing each ImageNet class is (inclusive index ranges of the standard class order), so
+# that a broad query ("an animal on grass", "food") meets the specific classes it covers.
+_CLASS_GROUPS: tuple[tuple[int, int, str], ...] = (
+    (0, 6, "a fish, an animal"),
+    (7, 24, "a bird, an animal"),
+    (25, 32, "an amphibian, an animal"),
+    (33, 68, "a reptile, an animal"),
+    (69, 79, "a bug, an animal"),
+    (80, 100, "a bird, an animal"),
+    (101, 106, "a mammal, an animal"),
+    (107, 126, "a sea creature, an animal"),
+    (127, 146, "a bird, an animal"),
+    (147, 150, "a sea mammal, an animal"),
+    (151, 268, "a dog, an animal"),
+    (269, 280, "a wild dog, an animal"),
+    (281, 293, "a cat, an animal"),
+    (294, 297, "a bear, an animal"),
+    (298, 299, "a mammal, an animal"),
+    (300, 326, "an insect, an animal"),
+    (327, 329, "a sea creature, an animal"),
+    (330, 332, "a rabbit, an animal"),
+    (333, 338, "a rodent, an animal"),
+    (339, 355, "a hoofed animal"),
+    (356, 364, "a mammal, an animal"),
+    (365, 384, "a monkey, an animal"),
+    (385, 388, "a mammal, an animal"),
+    (389, 397, "a fish, an animal"),
+    (924, 969, "food"),
+    (970, 980, "a landscape"),
+    (981, 983, "a person"),
+    (984, 998, "a plant"),
+)
 _CLASSIFIER_SIDE = 224  # EfficientNet-lite0's training resolution (its "same" padding is fixed to it)
 # Google's EfficientNet-lite checkpoints were trained on inputs scaled to [-1, 1] (mean 127, std 128).
 _PIXEL_MEAN = 127.0
@@ -60,8 +92,8 @@ _PIXEL_STD = 128.0
 
 # Visual mix: the top classes of the moment's mean probabilities, sharpened or flattened by a
 # temperature (weights ~ p ** (1 / T)).
-_TOP_CLASSES = 5
-_CLASS_TEMPERATURE = 1.0
+_TOP_CLASSES = 10
+_CLASS_TEMPERATURE = 2.0
 
 # OCR gates and budget.
 _EDGE_STEP = 48  # grey-level jump that counts as a sharp edge (text strokes are sharp)
@@ -122,6 +154,18 @@ def class_names() -> list[str]:
     if len(names) != 1000:
         raise ModelError(f"vidsearch/data/imagenet_classes.txt holds {len(names)} names, expected 1000")
     return names
+
+
+def class_phrases(names: Sequence[str]) -> list[str]:
+    """The sentence each class name is embedded as, e.g. "a photo of an albatross, a bird, an animal"."""
+    groups = [""] * len(names)
+    for lo, hi, group in _CLASS_GROUPS:
+        for i in range(lo, min(hi, len(names) - 1) + 1):
+            groups[i] = ", " + group
+    return [
+        CLASS_TEMPLATE.format(article="an" if n[:1].lower() in "aeiou" else "a", name=n, group=g)
+        for n, g in zip(names, groups)
+    ]
 
 
 class _SentenceEncoder:
@@ -247,9 +291,10 @@ class _Reading:
 class _TextReader:
     """On-screen text with RapidOCR, behind a cheap edge test and the OCR's own detector."""
 
-    def __init__(self) -> None:
+    def __init__(self, vocab_file: Path | None = None) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
+        self.words = _whole_words(vocab_file) if vocab_file else frozenset()
         threads = max(1, os.cpu_count() or 1)
         # limit_type "max": detect at the frame's own size (the default "min" upscales to 736 px).
         self.ocr = RapidOCR(
@@ -268,16 +313,50 @@ class _TextReader:
         sharp = np.abs(np.diff(g, axis=1)) > _EDGE_STEP
         return float(sharp.mean()) >= _MIN_EDGE_FRACTION
 
+    def respace(self, line: str) -> str:
+        """Put back spaces OCR dropped between capitals ("WELCOMETOLISBON" -> "WELCOME TO LISBON")."""
+        return " ".join(_split_words(token, self.words) for token in line.split())
+
     def read(self, image: np.ndarray) -> _Reading:
         import cv2
 
         self.calls += 1
         result, _ = self.ocr(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), use_cls=False)
-        lines = [(str(text).strip(), float(score)) for _, text, score in (result or [])]
+        lines = [(self.respace(str(text).strip()), float(score)) for _, text, score in (result or [])]
         lines = [(t, s) for t, s in lines if s >= _MIN_LINE_SCORE and len(t) >= 2]
         if not lines:
             return _Reading("", 0.0)
         return _Reading(" ".join(t for t, _ in lines), float(np.mean([s for _, s in lines])))
+
+
+def _whole_words(vocab_file: Path) -> frozenset[str]:
+    """The alphabetic whole words of the sentence model's WordPiece vocabulary."""
+    lines = vocab_file.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for w in lines if w.isalpha() and w.isascii() and (len(w) > 1 or w in ("a", "i")))
+
+
+def _split_words(token: str, words: frozenset[str], min_length: int = 8) -> str:
+    """Split a long run-together token into the fewest vocabulary words; unchanged when impossible."""
+    low = token.lower()
+    if len(token) < min_length or not low.isalpha() or low in words or not words:
+        return token
+    n = len(low)
+    best: list[tuple[int, int] | None] = [None] * (n + 1)  # (words so far, start of the last word)
+    best[0] = (0, 0)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            prev = best[start]
+            if prev is not None and low[start:end] in words:
+                if best[end] is None or prev[0] + 1 < best[end][0]:  # type: ignore[index]
+                    best[end] = (prev[0] + 1, start)
+    if best[n] is None:
+        return token
+    cuts, end = [], n
+    while end > 0:
+        start = best[end][1]  # type: ignore[index]
+        cuts.append(token[start:end])
+        end = start
+    return " ".join(reversed(cuts))
 
 
 def _grey_thumb(image: np.ndarray, width: int = 64) -> np.ndarray:
@@ -339,7 +418,7 @@ class LiteEmbedder:
             self._names = class_names()
             self._text = _SentenceEncoder(_minilm_dir(), self.device)
             self._classifier = _Classifier(_efficientnet_weights(), self.device)
-            self._reader = _TextReader()
+            self._reader = _TextReader(_minilm_dir() / "vocab.txt")
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             self.close()
             raise ModelError(f"the lite model failed to load: {exc}") from exc
@@ -348,8 +427,7 @@ class LiteEmbedder:
     def _cache_key(self) -> str:
         h = hashlib.sha256()
         h.update(MODEL_ID.encode())
-        h.update(CLASS_TEMPLATE.encode())
-        h.update("\n".join(self._names).encode())
+        h.update("\n".join(class_phrases(self._names)).encode())
         h.update(str((_minilm_dir() / "model.safetensors").stat().st_size).encode())
         return h.hexdigest()[:16]
 
@@ -363,7 +441,7 @@ class LiteEmbedder:
                     return vectors.astype(np.float32)
             except (OSError, ValueError):
                 pass  # a torn or foreign file: recompute and overwrite it below
-        vectors = self._text.encode([CLASS_TEMPLATE.format(n) for n in self._names])
+        vectors = self._text.encode(class_phrases(self._names))
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

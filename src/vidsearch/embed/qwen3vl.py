@@ -35,6 +35,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -149,7 +150,8 @@ def resolve_model_folder(model: str, cache_dir: str | os.PathLike[str] | None = 
         return Path(cached).parent, model
     if _offline():
         raise ModelUnavailableError(
-            f"model {model} is not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set, "
+            f"model {model} is neither a local folder nor in the Hugging Face cache ({cache}), and "
+            f"HF_HUB_OFFLINE is set, "
             f"so it cannot be downloaded; {alternatives}"
         )
     return _download(model, cache, alternatives), model
@@ -204,7 +206,7 @@ class QwenVLEmbedder:
     def __init__(
         self,
         model: torch.nn.Module,
-        processor,
+        processor: Any,  # a transformers Qwen3VLProcessor
         *,
         name: str,
         device: str,

@@ -174,7 +174,7 @@ def combine_detailed(
     neg_penalties = params.neg_weight * np.maximum(neg - params.neg_margin, 0.0)
     penalty = neg_penalties.sum(axis=0)
     if params.neg_drop is not None and neg.shape[0]:
-        dropped = (neg > params.neg_drop).any(axis=0)
+        dropped = np.asarray((neg > params.neg_drop).any(axis=0))
     else:
         dropped = np.zeros(n, dtype=bool)
     scores = np.where(dropped, -np.inf, match - penalty)

@@ -470,13 +470,22 @@ class Store:
         )
         return [(int(i), float(s), float(e)) for i, s, e in rows]
 
-    def sample_moment_ids(self, n: int, seed: int = 0) -> list[int]:
-        """A deterministic spread of up to ``n`` moment ids over the whole library (for calibration)."""
-        total = self.db.execute("SELECT count(*) FROM moments").fetchone()[0]
-        if total <= n:
-            return [r[0] for r in self.db.execute("SELECT id FROM moments ORDER BY id")]
-        step = total / n
-        ids = [r[0] for r in self.db.execute("SELECT id FROM moments ORDER BY id")]
+    def sample_moment_ids(self, n: int, within: Sequence[int] | None = None) -> list[int]:
+        """A deterministic spread of up to ``n`` moment ids over the library (or over ``within`` videos).
+
+        Used to calibrate scores against what a typical moment of this library looks like.
+        """
+        if within is not None:
+            rows = self.db.execute(
+                "SELECT id FROM moments WHERE video_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (json.dumps(list(within)),),
+            )
+        else:
+            rows = self.db.execute("SELECT id FROM moments ORDER BY id")
+        ids = [r[0] for r in rows]
+        if len(ids) <= n:
+            return ids
+        step = len(ids) / n
         return [ids[int(i * step)] for i in range(n)]
 
     # ---- reporting -----------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""Indexing throughput and unchanged-rescan time on a generated library.
+
+Prints:
+- throughput in seconds of video per wall second (the realtime factor), split into decode, embed
+  and store, for the lite model (or --model NAME) over a generated library of mixed clips;
+- the time to rescan an unchanged library of 10,000 files, against a bare os.walk + stat of the same
+  tree measured in the same run (the floor any rescan must pay).
+
+usage: python benchmarks/index_speed.py [--videos 6] [--seconds 30] [--size 1280x720] [--files 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from videogen import Scene, moving_square, noise, solid, write_video  # noqa: E402
+
+from vidsearch.embed.registry import load_embedder  # noqa: E402
+from vidsearch.indexer import update_index  # noqa: E402
+from vidsearch.scan import fingerprint  # noqa: E402
+from vidsearch.store import Store  # noqa: E402
+
+
+def make_library(folder: Path, videos: int, seconds: float, size: tuple[int, int]) -> None:
+    kinds = [
+        lambda: [Scene(solid((40, 90, 160)), seconds)],  # static
+        lambda: [Scene(moving_square((30, 30, 30), (240, 200, 40)), seconds)],  # one thing moving
+        lambda: [Scene(solid((200, 40, 40)), seconds / 3), Scene(noise(1), seconds / 3),
+                 Scene(solid((40, 200, 40)), seconds / 3)],  # cuts and busy motion
+    ]
+    for i in range(videos):
+        write_video(folder / f"clip{i:02d}.mp4", kinds[i % len(kinds)](), fps=25, size=size)
+
+
+def bench_index(args: argparse.Namespace, work: Path) -> None:
+    lib = work / "lib"
+    lib.mkdir()
+    w, h = (int(x) for x in args.size.split("x"))
+    t = time.perf_counter()
+    make_library(lib, args.videos, args.seconds, (w, h))
+    print(f"generated {args.videos} x {args.seconds:.0f} s clips at {w}x{h} in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    embedder = load_embedder(args.model)
+    load_s = time.perf_counter() - t
+    with Store.open(work / "bench.db") as store:
+        stats = update_index(store, [str(lib)], lambda: embedder, model_name=args.model)
+    total = stats.video_seconds
+    wall = stats.elapsed
+    print(f"model {args.model}: load {load_s:.1f} s (not counted below)")
+    print(f"indexed {stats.indexed} files, {stats.moments} moments, {total:.0f} s of video in {wall:.1f} s")
+    print(f"throughput: {total / wall:.2f} s of video per second (realtime factor)")
+    for part, secs in (("decode", stats.decode_seconds), ("embed", stats.embed_seconds),
+                       ("store", stats.store_seconds)):
+        print(f"  {part:6s} {secs:7.2f} s  {100 * secs / wall:5.1f}% of wall  {total / max(secs, 1e-9):8.1f}x realtime")
+
+
+def bench_rescan(args: argparse.Namespace, work: Path) -> None:
+    lib = work / "big"
+    for d in range(args.files // 100):
+        (lib / f"d{d:03d}").mkdir(parents=True)
+        for i in range(100):
+            (lib / f"d{d:03d}" / f"v{i:03d}.mp4").write_bytes(b"\0" * 64)
+    with Store.open(work / "rescan.db") as store:
+        store.bind_model("bench", "bench", 4)
+        root_id = store.add_root(str(lib))
+        with store.transaction():
+            for dirpath, _, files in os.walk(lib):
+                for name in files:
+                    p = os.path.join(dirpath, name)
+                    st = os.stat(p)
+                    store.save_video(path=p, root_id=root_id, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                     fingerprint=fingerprint(p), info=None, error="placeholder")
+        t = time.perf_counter()
+        n = sum(len([os.stat(os.path.join(dp, f)) for f in fs]) for dp, _, fs in os.walk(lib))
+        floor = time.perf_counter() - t
+
+        def no_model():  # type: ignore[no-untyped-def]
+            raise AssertionError("an unchanged library must not load the model")
+
+        t = time.perf_counter()
+        stats = update_index(store, [str(lib)], no_model, model_name="bench")
+        rescan = time.perf_counter() - t
+    assert stats.unchanged == n == args.files, (stats.unchanged, n)
+    print(f"rescan of an unchanged library of {n} files: {rescan:.2f} s "
+          f"(os.walk + stat alone: {floor:.2f} s; ratio {rescan / floor:.1f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--model", default="lite")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_index(args, Path(tmp))
+        bench_rescan(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The command line end to end, as a user runs it (real entry point, real lite model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from videogen import Scene, solid, title_card, write_video
+
+ENV_KEYS = ("VIDSEARCH_DB", "XDG_DATA_HOME", "XDG_CACHE_HOME", "HF_HOME")
+
+
+def run(*args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    out = subprocess.run(
+        [sys.executable, "-m", "vidsearch", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+    if check_code is not None:
+        assert out.returncode == check_code, (out.returncode, out.stdout, out.stderr)
+    return out
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small library with on-screen titles at known times, indexed once through the CLI."""
+    base = tmp_path_factory.mktemp("cli")
+    lib = base / "My Videos"
+    (lib / "2024").mkdir(parents=True)
+    write_video(
+        lib / "trip.mp4",
+        [Scene(solid((30, 90, 30)), 4), Scene(title_card("WELCOME TO LISBON"), 4), Scene(solid((90, 30, 30)), 4)],
+        fps=10, size=(640, 360),
+    )
+    write_video(lib / "2024" / "party.mov", [Scene(title_card("HAPPY BIRTHDAY ANNA"), 5)], fps=10, size=(640, 360))
+    (lib / "broken.mp4").write_bytes(b"not a video")
+    env = {"VIDSEARCH_DB": str(base / "index.db"), "XDG_DATA_HOME": str(base / "data"),
+           "XDG_CACHE_HOME": str(base / "cache"), "HF_HOME": str(base / "hf")}
+    old = {k: os.environ.get(k) for k in ENV_KEYS}
+    os.environ.update(env)
+    try:
+        first = run("index", str(lib))
+        second = run("index", str(lib))
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return {"lib": lib, "db": base / "index.db", "first": first, "second": second}  # type: ignore[dict-item]
+
+
+def test_index_summary_and_skip_line(indexed: dict) -> None:  # type: ignore[type-arg]
+    first = indexed["first"]
+    assert first.stdout == ""  # results only on stdout; index prints none
+    assert "indexed 2 new or changed file(s)" in first.stderr
+    assert f"skipping {indexed['lib'] / 'broken.mp4'}:" in first.stderr
+    assert "lite" in first.stderr  # says which model and why
+    assert "indexed 0 new or changed" in indexed["second"].stderr
+    assert "2 unchanged" in indexed["second"].stderr or "3 unchanged" in indexed["second"].stderr
+
+
+def test_find_returns_the_right_file_at_the_right_time(indexed: dict) -> None:  # type: ignore[type-arg]
+    out = run("find", "welcome to lisbon", "--json", "-n", "3", "--db", str(indexed["db"]))
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert rows[0]["path"] == str(indexed["lib"] / "trip.mp4")
+    assert rows[0]["start"] <= 4.5 and rows[0]["end"] >= 7.5 and rows[0]["end"] - rows[0]["start"] <= 9
+    party = run("find", "happy birthday", "--db", str(indexed["db"]))  # piped: TSV
+    path, start, end, score = party.stdout.splitlines()[0].split("\t")
+    assert path == str(indexed["lib"] / "2024" / "party.mov") and float(start) == 0.0 and float(end) >= 4.5
+    float(score)
+
+
+def test_find_in_restricts_to_a_folder(indexed: dict) -> None:  # type: ignore[type-arg]
+    out = run("find", "welcome to lisbon", "--in", str(indexed["lib"] / "2024"), "--db", str(indexed["db"]))
+    assert {line.split("\t")[0] for line in out.stdout.splitlines()} == {str(indexed["lib"] / "2024" / "party.mov")}
+
+
+def test_status_tells_counts_and_model(indexed: dict) -> None:  # type: ignore[type-arg]
+    out = run("status", "--json", "--db", str(indexed["db"]))
+    info = json.loads(out.stdout)
+    assert info["videos"] == 2 and info["failed"] == 1 and info["model"] == "lite"
+    assert info["moments"] >= 3 and info["size_bytes"] > 0
+    assert info["roots"] == [{"path": str(indexed["lib"]), "online": True}]
+    text = run("status", "--db", str(indexed["db"])).stdout
+    assert "model:    lite" in text and str(indexed["db"]) in text
+
+
+def test_asking_another_model_explains_the_way_out(indexed: dict) -> None:  # type: ignore[type-arg]
+    out = run("find", "cat", "--model", "qwen3-vl-2b", "--db", str(indexed["db"]), check_code=2)
+    assert "built with model 'lite'" in out.stderr and "--rebuild" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("index", "/no/such/folder"), "no such file or folder"),
+        (("find", "   "), "query is empty"),
+        (("find", "dog", "--limit", "0"), "--limit"),
+        (("find", "dog", "--format", "xml"), "unknown --format"),
+        (("find", "dog"), "vidsearch index"),  # no index yet
+    ],
+)
+def test_bad_input_gets_a_short_error_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    out = run(*args, check_code=2)
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+def test_help_and_version_do_not_import_torch() -> None:
+    code = "import sys, vidsearch.cli; print('torch' in sys.modules, 'av' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+    assert run("--version").stdout.startswith("vidsearch ")
+    helptext = run("find", "--help").stdout
+    for option in ("--limit", "--format", "--json", "--in", "--db", "--model"):
+        assert option in helptext
