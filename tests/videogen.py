@@ -90,6 +90,7 @@ def write_video(
     path = Path(path)
     w, h = size
     total = sum(s.seconds for s in scenes)
+    variable_rate = frame_times is not None
     if frame_times is None:
         n = max(1, round(total * fps))
         frame_times = [i / fps for i in range(n)]
@@ -102,6 +103,10 @@ def write_video(
         if codec in ("libx264", "h264"):
             stream.options = {"preset": "ultrafast", "g": str(max(1, int(fps)))}
         stream.time_base = time_base
+        if variable_rate:
+            # The encoder counts in 1/fps by default, which would round close VFR stamps onto the
+            # same tick (and the muxer rejects the repeated timestamp): count in milliseconds.
+            stream.codec_context.time_base = time_base
         if rotation:
             # The old ``rotate`` tag is ignored by FFmpeg's muxers now; write the display matrix
             # itself. ``rotation`` is clockwise (like the tag); the matrix angle is counterclockwise.

@@ -275,9 +275,10 @@ def _sample(
     clock = _Clock(stream, info.fps)
     rotation = info.rotation
     tb = stream.time_base
-    # Half a frame of slack so a frame at 4.999 s counts for the 5 s sample.
-    slack = 0.5 / info.fps if info.fps > 0 else 0.02
-    target = 0.0  # time of the next sample we want
+    # A quarter frame of slack so a frame at 4.999 s counts for the 5 s sample; capped so samples of a
+    # variable-rate video (whose average fps can be low) stay about ``interval`` apart.
+    slack = min(0.25 / info.fps if info.fps > 0 else 0.01, 0.1 * interval)
+    target = 0.0  # time of the next sample we want (minus ``slack``)
     size: tuple[int, int] | None = None
     yielded = 0
     failures = 0
@@ -329,8 +330,9 @@ def _sample(
                         continue
                     yield Frame(time=t, image=convert(frame))
                     yielded += 1
-                    while target <= t + slack:
-                        target += interval
+                    # The next sample is the first frame about ``interval`` after this one, so
+                    # after a gap in a variable-rate video samples do not bunch up.
+                    target = t + interval
                 # Seek only when the next sample lies more than a keyframe interval ahead: then the
                 # keyframe before it is beyond the one we would otherwise decode from.
                 if (

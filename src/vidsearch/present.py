@@ -1,4 +1,5 @@
-"""Turning hits into output: a table for people, JSON Lines and TSV for programs; time formatting.
+"""Turning hits into output: a table for people; JSON Lines, TSV, paths and playlists (M3U for VLC,
+mpv's EDL) for programs and players; time formatting.
 
 Everything here writes results only; progress and warnings go to stderr elsewhere.
 """
@@ -7,12 +8,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from vidsearch.types import Hit
 
-FORMATS = ("table", "jsonl", "tsv")
+FORMATS = ("table", "jsonl", "tsv", "paths", "m3u", "edl")
+FORMAT_DESCRIPTIONS = {
+    "table": "a table for people (the default on a terminal)",
+    "jsonl": "one JSON object per hit (path, start, end, score, ...)",
+    "tsv": "path, start, end, score separated by tabs (the default when piped)",
+    "paths": "each matching file once, best first",
+    "m3u": "extended M3U playlist; VLC plays each moment from its start to its end",
+    "edl": "mpv EDL: mpv plays exactly the found moments, in order",
+}
 
 
 def format_time(seconds: float) -> str:
@@ -69,8 +80,62 @@ def _tsv_field(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def write_hits(hits: Sequence[Hit], fmt: str, out: IO[str], *, color: bool = False) -> None:
-    """Write ``hits`` to ``out`` in ``fmt`` (one of FORMATS)."""
+def unique_paths(hits: Sequence[Hit]) -> list[str]:
+    """The files of ``hits``, each once, in rank order."""
+    return list(dict.fromkeys(hit.path for hit in hits))
+
+
+def _raw_text(path: str) -> str:
+    """``path`` as text whose surrogateescape encoding is the file name's exact bytes."""
+    return os.fsencode(path).decode("utf-8", errors="surrogateescape")
+
+
+def m3u_playlist(hits: Sequence[Hit]) -> str:
+    """An extended M3U playlist of ``hits``: VLC starts and stops each entry at the hit's times
+    (``#EXTVLCOPT:start-time`` / ``stop-time``). Names that are not plain UTF-8 text (newlines,
+    undecodable bytes) are written as ``file://`` URIs, which VLC and mpv both open."""
+    lines = ["#EXTM3U"]
+    for hit in hits:
+        title = f"{os.path.basename(display_path(hit.path))} {format_time(hit.start)}-{format_time(hit.end)}"
+        lines.append(f"#EXTINF:{max(0, round(hit.end - hit.start))},{title}")
+        lines.append(f"#EXTVLCOPT:start-time={hit.start:.3f}")
+        lines.append(f"#EXTVLCOPT:stop-time={hit.end:.3f}")
+        plain = display_path(hit.path) == hit.path and os.path.isabs(hit.path)
+        lines.append(hit.path if plain else Path(os.path.abspath(hit.path)).as_uri())
+    return "\n".join(lines) + "\n"
+
+
+_EDL_SAFE = re.compile(r"[^,;%\n\r\s][^,;%\n\r]*")
+
+
+def edl_path(path: str) -> str:
+    """A path as an mpv EDL field: as is when plain, else ``%LEN%path`` with LEN in bytes (mpv's
+    escape for names holding commas, semicolons, newlines or other odd characters)."""
+    if _EDL_SAFE.fullmatch(path) and path == path.strip() and path[0] not in "#!" and display_path(path) == path:
+        return path
+    return f"%{len(os.fsencode(path))}%{_raw_text(path)}"
+
+
+def mpv_edl(hits: Sequence[Hit], *, header: bool = True) -> str:
+    """mpv's EDL (``# mpv EDL v0``) playing each hit from its start for its length, in rank order.
+    With ``header=False`` the entries are joined by ``;`` for an ``edl://`` URL instead."""
+    entries = [f"{edl_path(h.path)},{h.start:.3f},{max(0.0, h.end - h.start):.3f}" for h in hits]
+    if not header:
+        return ";".join(entries)
+    return "".join(line + "\n" for line in ["# mpv EDL v0", *entries])
+
+
+def write_hits(
+    hits: Sequence[Hit], fmt: str, out: IO[str], *, color: bool = False, print0: bool = False
+) -> None:
+    """Write ``hits`` to ``out`` in ``fmt`` (one of FORMATS).
+
+    ``print0`` ends each path of the ``paths`` format with NUL instead of a newline (for
+    ``xargs -0``; the only safe choice for names that contain newlines). Paths are written so that
+    a stream opened with ``errors="surrogateescape"`` gets the file names' exact bytes.
+    """
+    if print0 and fmt != "paths":
+        raise ValueError("print0 goes with the paths format only")
     if fmt == "jsonl":
         for hit in hits:
             out.write(to_json_line(hit_record(hit)) + "\n")
@@ -79,6 +144,14 @@ def write_hits(hits: Sequence[Hit], fmt: str, out: IO[str], *, color: bool = Fal
         for hit in hits:
             path = os.fsencode(hit.path).decode("utf-8", errors="surrogateescape")
             out.write(f"{_tsv_field(path)}\t{hit.start:.3f}\t{hit.end:.3f}\t{hit.score:.4f}\n")
+    elif fmt == "paths":
+        end = "\0" if print0 else "\n"
+        for path in unique_paths(hits):
+            out.write(_raw_text(path) + end)
+    elif fmt == "m3u":
+        out.write(m3u_playlist(hits))
+    elif fmt == "edl":
+        out.write(mpv_edl(hits))
     elif fmt == "table":
         _write_table(hits, out, color=color)
     else:

@@ -24,7 +24,8 @@ from vidsearch.types import Hit, Segment
 if TYPE_CHECKING:
     from vidsearch.query.score import ScoreParams
 
-MERGE_GAP = 1.0  # seconds: moments of one video closer than this become one hit
+MERGE_GAP = 1.0  # seconds: moments of one video closer than this become one hit...
+MERGE_MARGIN = 1.0  # ...when their scores are this close (calibrated units)
 LIBRARY_SAMPLE = 1000  # moments used to calibrate each clause
 SEQUENCE_MIN_Z = 0.5  # each step of "A then B" must stand out at least this much
 LIKE_ALPHA = 0.5  # weight of the reference clip against the edit text when mixing vectors
@@ -106,25 +107,29 @@ def restrict_ids(store: Store, within: Sequence[str]) -> list[int] | None:
     return store.video_ids_under(within)
 
 
-def merge_adjacent(candidates: Sequence[Candidate], gap: float = MERGE_GAP) -> list[Hit]:
-    """Merge overlapping or touching moments of the same video into one hit, best score kept.
+def merge_adjacent(
+    candidates: Sequence[Candidate], gap: float = MERGE_GAP, margin: float = MERGE_MARGIN
+) -> list[Hit]:
+    """Merge overlapping or touching moments of one video into one hit, best score kept.
 
-    Returns hits sorted best first.
+    Moments are taken best first; one that touches a hit already taken (within ``gap`` seconds)
+    joins it when its score is within ``margin`` of that hit's, and is dropped otherwise (it is only
+    the weaker neighbour of a better hit). Returns hits sorted best first.
     """
-    by_video: dict[int, list[Candidate]] = {}
-    for c in candidates:
-        by_video.setdefault(c.video_id, []).append(c)
-    hits: list[Hit] = []
-    for group in by_video.values():
-        group.sort(key=lambda c: c.start)
-        run = [group[0]]
-        for c in group[1:]:
-            if c.start <= max(r.end for r in run) + gap:
+    runs: list[list[Candidate]] = []
+    spans: list[list[float]] = []  # [start, end, best score] per run
+    for c in sorted(candidates, key=lambda c: -c.similarity):
+        for run, span in zip(runs, spans):
+            if run[0].video_id != c.video_id or c.start > span[1] + gap or c.end < span[0] - gap:
+                continue
+            if c.similarity >= span[2] - margin:
                 run.append(c)
-            else:
-                hits.append(_hit_of(run))
-                run = [c]
-        hits.append(_hit_of(run))
+                span[0], span[1] = min(span[0], c.start), max(span[1], c.end)
+            break
+        else:
+            runs.append([c])
+            spans.append([c.start, c.end, c.similarity])
+    hits = [_hit_of(run) for run in runs]
     hits.sort(key=lambda h: (-h.score, h.path, h.start))
     return hits
 
@@ -140,7 +145,7 @@ def _hit_of(run: Sequence[Candidate], details: dict[str, Any] | None = None) -> 
         end=max(c.end for c in run),
         score=best.similarity,
         video_id=best.video_id,
-        moment_ids=tuple(c.moment_id for c in run),
+        moment_ids=tuple(c.moment_id for c in sorted(run, key=lambda c: c.start)),
         available=best.available,
         details=extra,
     )

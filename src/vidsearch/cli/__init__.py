@@ -40,7 +40,7 @@ def _root(
 
 
 app.command()(index)
-app.command()(find)
+app.command(context_settings={"ignore_unknown_options": True})(find)
 app.command()(status)
 app.command()(models)
 

@@ -15,13 +15,42 @@ FORMAT_HELP = "Output: table (default on a terminal), jsonl, tsv (default when p
 
 
 def find(
-    query: Annotated[list[str], typer.Argument(help="What to look for, in plain words.", show_default=False)],
+    query: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
+            'dog", -term), order ("A then B").',
+            show_default=False,
+            metavar="QUERY",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many moments to show.")] = 10,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Short for --format jsonl.")] = False,
     within: Annotated[
         Optional[list[Path]],
         typer.Option("--in", help="Only search files at or under this path (repeatable).", show_default=False),
+    ] = None,
+    exclude: Annotated[
+        Optional[list[str]],
+        typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
+    ] = None,
+    like: Annotated[
+        Optional[str],
+        typer.Option(
+            "--like",
+            help="A reference clip: PATH, PATH@TIME or PATH@START-END (times as seconds or M:SS). "
+            "With a QUERY, finds moments like it but changed as the query says; alone, more like it.",
+            show_default=False,
+        ),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show how the query was read and why each hit scored as it did.")
+    ] = False,
+    min_score: Annotated[
+        Optional[float],
+        typer.Option("--min-score", help="Hide hits below this calibrated score (0 = typical moment).",
+                     show_default=False),
     ] = None,
     db: DbOption = None,
     model: ModelOption = None,
@@ -35,8 +64,10 @@ def find(
     from vidsearch.search import SearchOptions
     from vidsearch.search import find as run_find
 
-    text = " ".join(query).strip()
-    if not text:
+    from vidsearch.search import Explanation, parse_like
+
+    text = " ".join(query or []).strip()
+    if not text and not like and not exclude:
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
     if limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -50,11 +81,37 @@ def find(
             raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
         name, _ = model_for(store, model, device)
         embedder = load_model(name, device, precision)
-        options = SearchOptions(limit=limit, within=tuple(str(p) for p in within or ()))
-        hits = run_find(store, embedder, text, options)
+        options = SearchOptions(
+            limit=limit,
+            within=tuple(str(p) for p in within or ()),
+            exclude=tuple(exclude or ()),
+            like=parse_like(like) if like else None,
+            explain=explain,
+            min_score=min_score,
+        )
+        explanation = Explanation() if explain else None
+        hits = run_find(store, embedder, text, options, explanation)
+    if explanation is not None:
+        _print_explanation(explanation, hits, fmt)
     if fmt == "tsv":
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     write_hits(hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in __import__("os").environ)
     sys.stdout.flush()
     if not hits:
         raise typer.Exit(1)
+
+
+def _print_explanation(explanation: object, hits: list, fmt: str) -> None:  # type: ignore[type-arg]
+    """The query's reading (and, for the table, each hit's clause scores) on stderr."""
+    import json
+
+    from vidsearch.cli.common import warn
+
+    for line in getattr(explanation, "lines", []):
+        warn(line)
+    if fmt != "table":
+        return  # jsonl carries the breakdown in each record's "explain"
+    for rank, hit in enumerate(hits, 1):
+        detail = hit.details.get("explain")
+        if detail:
+            warn(f"#{rank}: {json.dumps(detail, ensure_ascii=False)}")

@@ -149,7 +149,7 @@ def _efficientnet_weights() -> Path:
 
 def class_names() -> list[str]:
     """The 1000 ImageNet class names, in the classifier's output order."""
-    text = resources.files("vidsearch").joinpath("data", "imagenet_classes.txt").read_text(encoding="utf-8")
+    text = (resources.files("vidsearch") / "data" / "imagenet_classes.txt").read_text(encoding="utf-8")
     names = [line.strip() for line in text.splitlines() if line.strip()]
     if len(names) != 1000:
         raise ModelError(f"vidsearch/data/imagenet_classes.txt holds {len(names)} names, expected 1000")
@@ -164,7 +164,7 @@ def class_phrases(names: Sequence[str]) -> list[str]:
             groups[i] = ", " + group
     return [
         CLASS_TEMPLATE.format(article="an" if n[:1].lower() in "aeiou" else "a", name=n, group=g)
-        for n, g in zip(names, groups)
+        for n, g in zip(names, groups, strict=True)
     ]
 
 
@@ -185,7 +185,8 @@ class _SentenceEncoder:
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config["layer_norm_eps"])
         self.device = torch.device(device)
-        self.weights = {k: v.to(self.device, torch.float32) for k, v in load_file(str(folder / "model.safetensors")).items()}
+        tensors = load_file(str(folder / "model.safetensors"))
+        self.weights = {k: v.to(self.device, torch.float32) for k, v in tensors.items()}
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
@@ -227,14 +228,17 @@ class _SentenceEncoder:
                 for layer in range(self.layers):
                     p = f"encoder.layer.{layer}."
 
-                    def heads(t: torch.Tensor) -> torch.Tensor:
-                        return t.view(b, n, self.heads, -1).transpose(1, 2)
-
-                    q = heads(self._linear(x, p + "attention.self.query"))
-                    k = heads(self._linear(x, p + "attention.self.key"))
-                    v = heads(self._linear(x, p + "attention.self.value"))
-                    a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep).transpose(1, 2).reshape(b, n, -1)
-                    x = self._norm(x + self._linear(a, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+                    q, k, v = (
+                        self._linear(x, p + f"attention.self.{part}")
+                        .view(b, n, self.heads, -1)
+                        .transpose(1, 2)
+                        for part in ("query", "key", "value")
+                    )
+                    a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+                    a = a.transpose(1, 2).reshape(b, n, -1)
+                    x = self._norm(
+                        x + self._linear(a, p + "attention.output.dense"), p + "attention.output.LayerNorm"
+                    )
                     h = F.gelu(self._linear(x, p + "intermediate.dense"))
                     x = self._norm(x + self._linear(h, p + "output.dense"), p + "output.LayerNorm")
                 m = mask.unsqueeze(-1).to(x.dtype)
@@ -522,7 +526,9 @@ class LiteEmbedder:
     def _look(self, segments: Sequence[Segment]) -> list[dict[str, Any]]:
         """Classify and read the picked frames of each segment; one dict per segment."""
         _, classifier, reader, _ = self._ready()
-        picked = [[seg.frames[j].image for j in _pick(len(seg.frames), self.frames_per_moment)] for seg in segments]
+        picked = [
+            [seg.frames[j].image for j in _pick(len(seg.frames), self.frames_per_moment)] for seg in segments
+        ]
         flat = [im for images in picked for im in images]
 
         started = time.perf_counter()
@@ -576,11 +582,14 @@ class LiteEmbedder:
 
 
 def _merge_readings(readings: Sequence[_Reading]) -> tuple[str, float]:
-    """The distinct texts of a moment's frames (in order) and their best confidence."""
+    """The distinct texts of a moment's frames (in order) and a strength in [0, 1]: the best line
+    confidence times the share of read frames that showed text."""
     seen: list[str] = []
     for r in readings:
         if r.text and r.text.lower() not in (s.lower() for s in seen):
             seen.append(r.text)
     if not seen:
         return "", 0.0
-    return " ".join(seen), max(r.score for r in readings)
+    # Text on only some of the frames is a weaker sign: the moment mostly shows something else.
+    shown = sum(1 for r in readings if r.text) / len(readings)
+    return " ".join(seen), max(r.score for r in readings) * shown
