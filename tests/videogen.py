@@ -145,8 +145,14 @@ def write_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
     return path
 
 
-def title_card(text: str, bg: tuple[int, int, int] = (20, 30, 60)) -> Painter:
-    """White capitals centred on a plain slide, sized to the video (large enough for OCR)."""
+def title_card(text: str, bg: tuple[int, int, int] | None = None) -> Painter:
+    """White capitals centred on a plain slide, sized to the video (large enough for OCR).
+
+    Without ``bg`` the slide colour follows the text, so two different cards are two shots.
+    """
+    if bg is None:
+        seed = sum(ord(c) * (i + 1) for i, c in enumerate(text))
+        bg = (20 + seed % 70, 20 + (seed // 70) % 70, 40 + (seed // 4900) % 90)
     cache: dict[tuple[int, int], np.ndarray] = {}
 
     def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
@@ -157,7 +163,8 @@ def title_card(text: str, bg: tuple[int, int, int] = (20, 30, 60)) -> Painter:
             draw = ImageDraw.Draw(img)
             font = ImageFont.load_default(size=max(10, h // 9))
             left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-            draw.text(((w - (right - left)) / 2, (h - (bottom - top)) / 2), text, font=font, fill=(255, 255, 255))
+            xy = ((w - (right - left)) / 2, (h - (bottom - top)) / 2)
+            draw.text(xy, text, font=font, fill=(255, 255, 255))
             cache[(w, h)] = np.asarray(img)
         return cache[(w, h)]
 

@@ -16,11 +16,15 @@ import numpy as np
 
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError
-from vidsearch.scan import FoundFile, fingerprint, walk_videos
+from vidsearch.scan import FoundFile, fingerprint, is_video_name, walk_videos
 from vidsearch.store import Store, StoredVideo
 from vidsearch.types import MomentCost, Segment, VideoInfo
 
 EMBED_BATCH = 8  # moments per embedder call
+
+
+class Cancelled(Exception):
+    """Raised inside an indexing call when its ``cancel`` callback said stop; that file is not saved."""
 
 
 @dataclass
@@ -99,6 +103,7 @@ def update_index(
     model_name: str = "lite",
     min_len: float = 2.0,
     max_len: float = 10.0,
+    cancel: Callable[[], bool] | None = None,
 ) -> IndexStats:
     """Index every video under ``roots`` (registering them as library roots) and return what was done.
 
@@ -106,6 +111,8 @@ def update_index(
     are recorded in the index as ``model_name``'s. Unchanged files
     (same path, size and mtime) cost one ``stat``; moved files keep their vectors; files gone from an
     online root are dropped; a root that is missing is reported offline and its moments are kept.
+    When ``cancel()`` turns true the run stops between frames and raises :class:`Cancelled`; the file
+    being indexed is not saved (the next run redoes it).
     """
     progress = progress or SilentProgress()
     stats = IndexStats()
@@ -121,14 +128,159 @@ def update_index(
             store.delete_video(video.id)
             stats.removed += 1
 
+    _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
+    stats.elapsed = time.perf_counter() - t0
+    return stats
+
+
+def _run_jobs(
+    store: Store,
+    jobs: Sequence[_Job],
+    get_embedder: Callable[[], Embedder],
+    stats: IndexStats,
+    progress: IndexProgress,
+    model_name: str,
+    min_len: float,
+    max_len: float,
+    cancel: Callable[[], bool] | None,
+) -> None:
     embedder: Embedder | None = None
     for job in jobs:
+        if cancel is not None and cancel():
+            raise Cancelled
         if embedder is None:
             embedder = get_embedder()
             store.bind_model(model_name, embedder.model_id, embedder.dim)
-        _index_file(store, embedder, job, stats, progress, min_len=min_len, max_len=max_len)
+        _index_file(store, embedder, job, stats, progress, min_len=min_len, max_len=max_len, cancel=cancel)
+
+
+def index_paths(
+    store: Store,
+    paths: Sequence[str],
+    get_embedder: Callable[[], Embedder],
+    progress: IndexProgress | None = None,
+    *,
+    model_name: str = "lite",
+    min_len: float = 2.0,
+    max_len: float = 10.0,
+    cancel: Callable[[], bool] | None = None,
+) -> IndexStats:
+    """Bring single files or folders inside the library roots in step with the disk; return what was done.
+
+    The per-path form of :func:`update_index` (what ``watch`` runs when a file settles): a path that
+    exists is indexed as ``index`` would (unchanged files are skipped, a file with the fingerprint of a
+    video that is no longer where the index says keeps that video's vectors, bad files are remembered,
+    a folder is walked); a path that no longer exists loses its moments (every video under it, for a
+    folder) unless its root is missing, in which case the root is marked offline and nothing is
+    deleted. Paths outside every registered root are ignored. ``get_embedder`` and ``cancel`` are
+    as in :func:`update_index`.
+    """
+    progress = progress or SilentProgress()
+    stats = IndexStats()
+    t0 = time.perf_counter()
+    roots = store.roots()
+    jobs: list[_Job] = []
+    gone: list[str] = []
+    for raw in paths:
+        path = os.path.abspath(raw)
+        root = root_of(path, [(rid, r) for rid, r, _ in roots])
+        if root is None:
+            continue
+        root_id, root_path = root
+        if not os.path.isdir(root_path) and not os.path.isfile(root_path):
+            if root_path not in stats.offline_roots:
+                store.set_root_online(root_id, False)
+                stats.offline_roots.append(root_path)
+                progress.note(f"root offline, keeping its moments: {root_path}")
+            continue
+        if not os.path.exists(path):
+            gone.append(path)
+            continue
+        if os.path.isdir(path):
+            found = list(walk_videos(path, on_problem=lambda p, r: _skip(stats, progress, p, r)))
+        elif is_video_name(path):
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                _skip(stats, progress, path, exc.strerror or str(exc))
+                continue
+            found = [FoundFile(path, st.st_size, st.st_mtime_ns)]
+        else:
+            continue
+        for f in found:
+            stats.seen += 1
+            job = _classify(store, f, root_id, {}, {}, stats, progress)
+            if job is not None:
+                jobs.append(job)
+    # existing files first: a file that moved between roots (seen as delete + create) keeps its vectors
+    _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
+    for path in gone:
+        removed = remove_paths(store, [path])
+        stats.removed += removed
+        if removed:
+            progress.note(f"removed: {path}" + (f" ({removed} videos)" if removed > 1 else ""))
     stats.elapsed = time.perf_counter() - t0
     return stats
+
+
+def remove_paths(store: Store, paths: Sequence[str]) -> int:
+    """Forget the videos at or under ``paths`` (files or folders) with their moments; return how many."""
+    ids = store.video_ids_under(paths)
+    with store.transaction():
+        for video_id in ids:
+            store.delete_video(video_id)
+    return len(ids)
+
+
+def moved_path(path: str, old: str, new: str) -> str | None:
+    """Where ``path`` is after ``old`` (a file or folder) was renamed to ``new``; None when not affected."""
+    if path == old:
+        return new
+    prefix = old.rstrip(os.sep) + os.sep
+    if path.startswith(prefix):
+        return os.path.join(new, path[len(prefix):])
+    return None
+
+
+def root_of(path: str, roots: Sequence[tuple[int, str]]) -> tuple[int, str] | None:
+    """The (id, path) of the innermost root holding ``path`` (absolute), or None when none does."""
+    best: tuple[int, str] | None = None
+    for root_id, root in roots:
+        if moved_path(path, root, root) is not None and (best is None or len(root) > len(best[1])):
+            best = (root_id, root)
+    return best
+
+
+def move_prefix(store: Store, old: str, new: str) -> tuple[int, int]:
+    """``old`` (a file or a whole folder) was renamed or moved to ``new``: keep every vector under it.
+
+    Each video at ``old`` or below it gets the matching path below ``new``, without re-embedding; a
+    video whose new place is outside every library root, or no longer has a video file name, is
+    dropped. Returns (moved, dropped).
+    """
+    old, new = os.path.abspath(old), os.path.abspath(new)
+    roots = [(rid, r) for rid, r, _ in store.roots()]
+    exact = store.video_by_path(old)
+    if exact is not None:
+        videos = [exact]
+    else:
+        wanted = set(store.video_ids_under([old]))
+        videos = [v for rid, _ in roots for v in store.videos_under(rid).values() if v.id in wanted]
+    moved = dropped = 0
+    with store.transaction():
+        for video in videos:
+            target = moved_path(video.path, old, new)
+            root = root_of(target, roots) if target is not None else None
+            if target is None or root is None or not is_video_name(target):
+                store.delete_video(video.id)
+                dropped += 1
+                continue
+            there = store.video_by_path(target)
+            if there is not None and there.id != video.id:
+                store.delete_video(there.id)  # replaced by the moved file
+            store.move_video(video.id, target, root[0], video.size, video.mtime_ns)
+            moved += 1
+    return moved, dropped
 
 
 def _plan(
@@ -155,37 +307,57 @@ def _plan(
     jobs: list[_Job] = []
     for f, root_id in found:
         stats.seen += 1
-        old = known.get(f.path) or store.video_by_path(f.path)
-        if old is not None and old.size == f.size and old.mtime_ns == f.mtime_ns:
-            if old.root_id != root_id:
-                store.move_video(old.id, f.path, root_id, f.size, f.mtime_ns)
-            stats.unchanged += 1
-            if old.status == "failed":
-                stats.remembered_failures += 1
-            continue
-        try:
-            fp = fingerprint(f.path, f.size)
-        except OSError as exc:
-            _skip(stats, progress, f.path, exc.strerror or str(exc))
-            continue
-        moved_from = next(
-            (v for v in store.videos_by_fingerprint(fp) if v.path in missing or not os.path.exists(v.path)),
-            None,
-        )
-        if moved_from is not None and old is None:
-            with store.transaction():
-                store.move_video(moved_from.id, f.path, root_id, f.size, f.mtime_ns)
-            missing.pop(moved_from.path, None)
-            stats.moved += 1
-            progress.note(f"moved: {moved_from.path} -> {f.path}")
-            continue
-        if old is not None and old.fingerprint == fp:
-            # touched but not changed (mtime only): keep the vectors
-            store.touch_video(old.id, f.size, f.mtime_ns)
-            stats.unchanged += 1
-            continue
-        jobs.append(_Job(f, root_id, fp))
+        job = _classify(store, f, root_id, known, missing, stats, progress)
+        if job is not None:
+            jobs.append(job)
     return jobs, missing
+
+
+def _classify(
+    store: Store,
+    f: FoundFile,
+    root_id: int,
+    known: dict[str, StoredVideo],
+    missing: dict[str, StoredVideo],
+    stats: IndexStats,
+    progress: IndexProgress,
+) -> _Job | None:
+    """Settle what can be settled without the model (unchanged, touched, moved); return a job otherwise.
+
+    ``known`` maps paths to the videos already read from the index (a cache; others are looked up);
+    ``missing`` holds the indexed videos not seen on disk in this run: a moved file found here is
+    taken out of it so it is not deleted.
+    """
+    old = known.get(f.path) or store.video_by_path(f.path)
+    if old is not None and old.size == f.size and old.mtime_ns == f.mtime_ns:
+        if old.root_id != root_id:
+            store.move_video(old.id, f.path, root_id, f.size, f.mtime_ns)
+        stats.unchanged += 1
+        if old.status == "failed":
+            stats.remembered_failures += 1
+        return None
+    try:
+        fp = fingerprint(f.path, f.size)
+    except OSError as exc:
+        _skip(stats, progress, f.path, exc.strerror or str(exc))
+        return None
+    moved_from = next(
+        (v for v in store.videos_by_fingerprint(fp) if v.path in missing or not os.path.exists(v.path)),
+        None,
+    )
+    if moved_from is not None and old is None:
+        with store.transaction():
+            store.move_video(moved_from.id, f.path, root_id, f.size, f.mtime_ns)
+        missing.pop(moved_from.path, None)
+        stats.moved += 1
+        progress.note(f"moved: {moved_from.path} -> {f.path}")
+        return None
+    if old is not None and old.fingerprint == fp:
+        # touched but not changed (mtime only): keep the vectors
+        store.touch_video(old.id, f.size, f.mtime_ns)
+        stats.unchanged += 1
+        return None
+    return _Job(f, root_id, fp)
 
 
 def _skip(stats: IndexStats, progress: IndexProgress, path: str, reason: str) -> None:
@@ -202,6 +374,7 @@ def _index_file(
     *,
     min_len: float,
     max_len: float,
+    cancel: Callable[[], bool] | None = None,
 ) -> None:
     from vidsearch import decode
     from vidsearch.segment import Segmenter
@@ -231,6 +404,8 @@ def _index_file(
         segmenter = Segmenter(min_len=min_len, max_len=max_len)
         frames = decode.iter_frames(path, sample_interval(info.duration), embedder.frame_side, info)
         while True:
+            if cancel is not None and cancel():
+                raise Cancelled  # nothing of this file was written yet: the index stays as it was
             t = time.perf_counter()
             frame = next(frames, None)
             stats.decode_seconds += time.perf_counter() - t

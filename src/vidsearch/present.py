@@ -111,7 +111,8 @@ _EDL_SAFE = re.compile(r"[^,;%\n\r\s][^,;%\n\r]*")
 def edl_path(path: str) -> str:
     """A path as an mpv EDL field: as is when plain, else ``%LEN%path`` with LEN in bytes (mpv's
     escape for names holding commas, semicolons, newlines or other odd characters)."""
-    if _EDL_SAFE.fullmatch(path) and path == path.strip() and path[0] not in "#!" and display_path(path) == path:
+    plain = _EDL_SAFE.fullmatch(path) and path == path.strip() and display_path(path) == path
+    if plain and path[0] not in "#!":  # '#' starts a comment line, '!' a header
         return path
     return f"%{len(os.fsencode(path))}%{_raw_text(path)}"
 

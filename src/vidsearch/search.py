@@ -29,7 +29,11 @@ MERGE_MARGIN = 1.0  # ...when their scores are this close (calibrated units)
 LIBRARY_SAMPLE = 1000  # moments used to calibrate each clause
 SEQUENCE_MIN_Z = 0.5  # each step of "A then B" must stand out at least this much
 LIKE_ALPHA = 0.5  # weight of the reference clip against the edit text when mixing vectors
-NEAR_DUPLICATE = 0.97  # cosine above which a moment is a copy of the reference
+NEAR_DUPLICATE = 0.97
+# A negated clause costs NEG_WEIGHT per calibrated unit it matches above NEG_MARGIN: a moment showing
+# the excluded thing clearly (z ~ 2) falls below typical moments; one that merely resembles it stays.
+NEG_WEIGHT = 2.0
+NEG_MARGIN = 0.75  # cosine above which a moment is a copy of the reference
 
 
 @dataclass(frozen=True)
@@ -189,10 +193,9 @@ def find(
         if explanation is not None:
             explanation.lines.append(f"reference clip: {_describe_like(options.like)}")
         if pos_texts and not (parsed and parsed.sequential):
-            # "like this but at night": one composed query in place of the positive clauses
-            pos_vecs = _compose(embedder, ref_vec, options.like, pos_texts, pos_vecs)[None, :]
-            pos_texts = [f"like the reference, {' and '.join(pos_texts)}"]
-            steps = [[0]]
+            # "like this but at night"
+            pos_vecs, pos_texts = _compose(embedder, ref_vec, options.like, pos_texts, pos_vecs)
+            steps = [list(range(len(pos_texts)))]
             whole_vec = None
         elif not pos_texts:
             pos_vecs = ref_vec[None, :]
@@ -233,7 +236,7 @@ def find(
     z = calibrate(sims, lib)
     n_pos, n_neg = len(pos_vecs), len(neg_vecs)
     pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
-    params = ScoreParams()
+    params = ScoreParams(neg_weight=NEG_WEIGHT, neg_margin=NEG_MARGIN)
     starts = np.array([m.start for m in moments])
     ends = np.array([m.end for m in moments])
     vids = np.array([m.video_id for m in moments])
@@ -390,22 +393,32 @@ def _embed_file_span(embedder: Embedder, like: LikeRef) -> np.ndarray:
 
 def _compose(
     embedder: Embedder, ref_vec: np.ndarray, like: LikeRef, texts: Sequence[str], text_vecs: np.ndarray
-) -> np.ndarray:
-    """One query vector for "like the reference, but <texts>".
+) -> tuple[np.ndarray, list[str]]:
+    """The positive query vectors (and their names) for "like the reference, but <texts>".
 
     A model that takes frames and text together (the multimodal LLM) gets both in one input, as
-    composed-retrieval models do; other models mix the two vectors.
+    composed-retrieval models do: one vector. Other models keep the reference and each edit clause
+    as separate clauses, so their scores are calibrated apart and a hit must match both (soft AND);
+    mixing the raw vectors instead let the reference's own content outvote the edit (measured in
+    benchmarks/query_eval.py).
     """
-    from vidsearch.query import compose
-
     composed = getattr(embedder, "embed_composed", None)
     if composed is not None:
         segment = _reference_segment(embedder, like)
-        return np.asarray(composed(segment, " and ".join(texts)), dtype=np.float32)
-    edit = text_vecs.mean(axis=0)
-    return compose(ref_vec, edit, LIKE_ALPHA)
+        vec = np.asarray(composed([segment], [" and ".join(texts)]), dtype=np.float32).reshape(1, -1)
+        return vec, [f"like the reference, {' and '.join(texts)}"]
+    return np.vstack([ref_vec[None, :], text_vecs]), ["like the reference", *texts]
 
 
 def describe_query(text: str, exclude: Sequence[str] = ()) -> ParsedQuery:
     """Parse a query as ``find`` would (for callers that only want the reading)."""
     return parse_query(text, extra_not=exclude)
+
+
+def plain_find(store: Store, embedder: Embedder, text: str, limit: int = 10) -> list[Hit]:
+    """The baseline vidsearch improves on: one vector for the whole query, nearest moments, merged.
+
+    Kept for benchmarks and tests that measure what query understanding adds.
+    """
+    query = embedder.embed_queries([text])[0]
+    return merge_adjacent(store.nearest(query, max(100, limit * 10)), margin=float("inf"))[:limit]

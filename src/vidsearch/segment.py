@@ -4,11 +4,12 @@ A shot change is found by comparing tiny colour thumbnails (16x16 RGB, area-aver
 consecutive sampled frames: the mean absolute difference, on a 0..1 scale, must be above
 ``threshold`` *and* at least ``SPIKE_RATIO`` times the recent typical difference. Why these:
 
-* two different scenes differ by 0.15-0.5 on this scale (solid colours in the tests: >= 0.2);
+* two different scenes differ by 0.08-0.5 on this scale (solid colours in the tests: >= 0.2; two
+  title slides whose backgrounds differ a little: 0.08), so the floor sits at 0.06;
 * a small object moving (a square covering 1/25 of the frame, full contrast) changes <= 0.08,
   compression noise < 0.01, and even pure random noise frames differ by only ~0.04, because
   averaging each thumbnail cell over many pixels cancels noise;
-* a fast pan or busy scene can sit above 0.12 for many samples; the spike rule keeps it from
+* a fast pan or busy scene can sit above the floor for many samples; the spike rule keeps it from
   cutting at every sample, while a real cut inside it still stands out.
 
 Short shots are merged into the previous one (or the next, at the start), long shots are split
@@ -26,7 +27,7 @@ import numpy as np
 
 from vidsearch.types import Frame, Segment
 
-DEFAULT_THRESHOLD = 0.12  # mean absolute thumbnail difference (0..1) above which a cut may be
+DEFAULT_THRESHOLD = 0.06  # mean absolute thumbnail difference (0..1) above which a cut may be
 SPIKE_RATIO = 2.0  # ... and it must be this many times the median of the recent differences
 RECENT = 4  # how many recent differences make the "typical" level
 THUMB = 16  # thumbnail side

@@ -9,9 +9,12 @@ from typing import Annotated
 import typer
 
 from vidsearch import __version__
+from vidsearch.cli.clip import clip
 from vidsearch.cli.find import find
 from vidsearch.cli.index import index
 from vidsearch.cli.info import models, status
+from vidsearch.cli.play import play
+from vidsearch.cli.watch import watch
 
 app = typer.Typer(
     name="vidsearch",
@@ -43,6 +46,9 @@ app.command()(index)
 app.command(context_settings={"ignore_unknown_options": True})(find)
 app.command()(status)
 app.command()(models)
+app.command(context_settings={"ignore_unknown_options": True})(play)
+app.command()(clip)
+app.command()(watch)
 
 
 def main() -> None:

@@ -9,9 +9,20 @@ from typing import Annotated, Optional
 import typer
 
 from vidsearch.cli.common import model_for, open_store
-from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
+from vidsearch.cli.options import (
+    DbOption,
+    DeviceOption,
+    ModelOption,
+    PrecisionOption,
+    complete_format,
+    complete_root,
+)
 
-FORMAT_HELP = "Output: table (default on a terminal), jsonl, tsv (default when piped: path, start, end, score)."
+FORMAT_HELP = (
+    "Output: table (default on a terminal), jsonl, tsv (default when piped: path, start, end, score), "
+    "paths (each file once, best first), m3u (playlist; VLC plays each moment), edl (mpv plays exactly "
+    "the moments: vidsearch find Q -f edl > hits.edl && mpv hits.edl)."
+)
 
 
 def find(
@@ -25,11 +36,27 @@ def find(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many moments to show.")] = 10,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)] = None,
+    fmt: Annotated[
+        Optional[str],
+        typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False, autocompletion=complete_format),
+    ] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Short for --format jsonl.")] = False,
+    print0: Annotated[
+        bool,
+        typer.Option("--print0", "-0", help="Each file once, NUL-terminated, for xargs -0 (format paths)."),
+    ] = False,
+    play: Annotated[
+        bool,
+        typer.Option("--play", help="Also play the moments ($VIDSEARCH_PLAYER, mpv, VLC or the OS opener)."),
+    ] = False,
     within: Annotated[
         Optional[list[Path]],
-        typer.Option("--in", help="Only search files at or under this path (repeatable).", show_default=False),
+        typer.Option(
+            "--in",
+            help="Only search files at or under this path (repeatable).",
+            show_default=False,
+            autocompletion=complete_root,
+        ),
     ] = None,
     exclude: Annotated[
         Optional[list[str]],
@@ -73,9 +100,17 @@ def find(
         raise UsageError("--limit must be at least 1")
     if json_lines:
         fmt = "jsonl"
+    if print0:
+        if fmt not in (None, "paths"):
+            raise UsageError(f"--print0 prints paths; it does not go with --format {fmt}")
+        fmt = "paths"
     fmt = fmt or ("table" if sys.stdout.isatty() else "tsv")
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if play:
+        from vidsearch.player import find_player
+
+        player = find_player()  # before the model loads: no player, no waiting
     with open_store(db, create=False) as store:
         if not store.model:
             raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
@@ -93,12 +128,17 @@ def find(
         hits = run_find(store, embedder, text, options, explanation)
     if explanation is not None:
         _print_explanation(explanation, hits, fmt)
-    if fmt == "tsv":
+    if fmt != "table":  # file names go out as their exact bytes
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-    write_hits(hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in __import__("os").environ)
+    color = sys.stdout.isatty() and "NO_COLOR" not in __import__("os").environ
+    write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
     sys.stdout.flush()
     if not hits:
         raise typer.Exit(1)
+    if play:
+        from vidsearch.player import play as play_hits
+
+        play_hits(hits, player)
 
 
 def _print_explanation(explanation: object, hits: list, fmt: str) -> None:  # type: ignore[type-arg]

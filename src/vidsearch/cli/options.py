@@ -1,11 +1,78 @@
-"""Option aliases shared by the commands (one definition, same help everywhere)."""
+"""Option aliases shared by the commands (one definition, same help everywhere), and the shell
+completion callbacks for option values.
+
+Completion runs on every TAB, so the callbacks import nothing heavy: model names come from the
+registry's table, roots from the index read with APSW (only when the index file exists).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+
+def complete_model(incomplete: str) -> list[tuple[str, str]]:
+    """``--model`` candidates: auto, the known models and their aliases, with what each is."""
+    from vidsearch.embed.registry import KNOWN_MODELS
+
+    names = [("auto", "the GPU model when usable here, else lite")]
+    for spec in KNOWN_MODELS:
+        names.append((spec.name, spec.kind))
+        names += [(alias, spec.name) for alias in spec.aliases]
+    return [(n, h) for n, h in names if n.lower().startswith(incomplete.lower())]
+
+
+def complete_format(incomplete: str) -> list[tuple[str, str]]:
+    """``find --format`` candidates with a short description of each."""
+    from vidsearch.present import FORMAT_DESCRIPTIONS
+
+    return [(f, h) for f, h in FORMAT_DESCRIPTIONS.items() if f.startswith(incomplete)]
+
+
+def _index_path(ctx: typer.Context) -> Path:
+    # The rule of vidsearch.store.db.default_db_path, restated so completion never imports numpy
+    # and the store (a test keeps the two in step).
+    given = ctx.params.get("db") or os.environ.get("VIDSEARCH_DB")
+    if given:
+        return Path(given).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("vidsearch", appauthor=False) / "index.db"
+
+
+def library_roots(index: Path) -> list[str]:
+    """The library roots recorded in the index file at ``index`` ([] when it is missing or unreadable)."""
+    if not index.is_file():
+        return []
+    import apsw
+
+    try:
+        conn = apsw.Connection(str(index), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            rows = conn.execute("SELECT path FROM roots ORDER BY path").fetchall()
+        finally:
+            conn.close()
+    except apsw.Error:
+        return []  # no index yet, another schema, locked: complete files instead
+    return [os.fsdecode(bytes(p)) if isinstance(p, (bytes, memoryview)) else str(p) for (p,) in rows]
+
+
+def complete_root(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Library roots starting with what was typed (``~`` understood); none means the shell lists
+    files and folders itself (the completion scripts fall back to path completion)."""
+    typed = os.path.expanduser(incomplete)
+    home = os.path.expanduser("~")
+    out = []
+    for root in library_roots(_index_path(ctx)):
+        if root.startswith(typed):
+            if incomplete.startswith("~") and root.startswith(home):
+                root = "~" + root[len(home) :]
+            out.append(root)
+    return out
+
 
 DbOption = Annotated[
     Optional[Path],
@@ -25,6 +92,7 @@ ModelOption = Annotated[
         help="Model: auto, lite, qwen3-vl-2b, qwen3-vl-8b, a Hugging Face id or a local folder. "
         "A new index uses auto; an existing one keeps the model it was built with.",
         show_default=False,
+        autocompletion=complete_model,
     ),
 ]
 DeviceOption = Annotated[

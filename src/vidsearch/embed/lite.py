@@ -339,20 +339,29 @@ def _whole_words(vocab_file: Path) -> frozenset[str]:
     return frozenset(w for w in lines if w.isalpha() and w.isascii() and (len(w) > 1 or w in ("a", "i")))
 
 
-def _split_words(token: str, words: frozenset[str], min_length: int = 8) -> str:
+_FUNCTION_WORDS = frozenset(
+    "a an the in on at of to and or with for from by into onto over under near is are my our your his her".split()
+)
+
+
+def _split_words(token: str, words: frozenset[str], min_length: int = 5) -> str:
     """Split a long run-together token into the fewest vocabulary words; unchanged when impossible."""
     low = token.lower()
     if len(token) < min_length or not low.isalpha() or low in words or not words:
         return token
     n = len(low)
-    best: list[tuple[int, int] | None] = [None] * (n + 1)  # (words so far, start of the last word)
-    best[0] = (0, 0)
+    # cost of a split: one per word, a little less for short function words, so that among splits
+    # with as many words "dog in the snow" beats "do gin the snow" and "beach at" beats "bea chat"
+    best: list[tuple[float, int] | None] = [None] * (n + 1)  # (cost so far, start of the last word)
+    best[0] = (0.0, 0)
     for end in range(1, n + 1):
         for start in range(max(0, end - 20), end):
             prev = best[start]
-            if prev is not None and low[start:end] in words:
-                if best[end] is None or prev[0] + 1 < best[end][0]:  # type: ignore[index]
-                    best[end] = (prev[0] + 1, start)
+            piece = low[start:end]
+            if prev is not None and piece in words:
+                cost = prev[0] + (0.6 if piece in _FUNCTION_WORDS else 1.0)
+                if best[end] is None or cost < best[end][0]:  # type: ignore[index]
+                    best[end] = (cost, start)
     if best[n] is None:
         return token
     cuts, end = [], n

@@ -23,17 +23,32 @@ Facts this module relies on, and where they come from:
 * ``do_sample_frames`` must be off (else the processor resamples at 2 fps and drops frames), and
   ``temporal_patch_size`` is 2, so a moment always gets an even number of frames.
 
+Spending compute where a moment needs it (issue 5):
+
+* adaptive budget: each moment gets frames and a frame size from ``vidsearch.embed.budget`` (a still
+  shot two small frames, a busy street the full budget); moments with equal budgets share a batch;
+* layer exit (as in VidVec): ``exit_layer=K`` builds only the first K decoder layers (the weights of
+  the others are never loaded) and reads the embedding there, after the final RMSNorm, which is what
+  the full model computes when its layer list is cut to K. Vectors at another layer live in another
+  space, so ``model_id`` says ``:exitK``. K must come after the layers that receive the vision tower's
+  "deepstack" features (the first 3 of 28 in the 2B), else the exit would drop visual input;
+* precision: ``vidsearch.embed.device.pick_precision``; on the CPU, int8 means torch.ao dynamic
+  quantization applied one Linear at a time to a bf16-loaded model (peak RAM about the bf16 model,
+  not 4x), with the token table left in bf16; on CUDA, int8/int4 are bitsandbytes weights.
+
 torch and transformers are imported at this module's import time; nothing in ``vidsearch`` imports
 this module until a Qwen model is asked for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +56,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidsearch.embed.device import pick_device, pick_dtype
+from vidsearch.embed.budget import Budget, choose_budget
+from vidsearch.embed.device import Precision, pick_device, pick_precision
 from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
 from vidsearch.types import Frame, MomentCost, Segment
 
@@ -66,14 +82,20 @@ def load(
     frame_side: int = 256,
     frames_per_moment: int = 8,
     batch_size: int = 4,
+    exit_layer: int | None = None,
+    adaptive: bool = True,
 ) -> QwenVLEmbedder:
     """Load a Qwen3-VL embedding model and its processor; return a ready ``QwenVLEmbedder``.
 
     ``model`` is a Hugging Face Hub id (looked up in the HF cache: ``cache_dir``, else HF_HUB_CACHE,
     else HF_HOME/hub; downloaded only when missing and HF_HUB_OFFLINE is not set) or a local folder.
     ``device``/``precision`` go through ``vidsearch.embed.device``. ``dim`` keeps only the first
-    ``dim`` dimensions (Matryoshka), re-normalised. Raises ``ModelUnavailableError`` quickly when the
-    weights are neither on disk nor downloadable, ``UsageError`` for impossible settings.
+    ``dim`` dimensions (Matryoshka), re-normalised. ``frames_per_moment`` and ``frame_side`` are the
+    full per-moment budget; with ``adaptive`` each moment gets a share of it chosen by
+    ``vidsearch.embed.budget.choose_budget`` (else every moment gets all of it). ``exit_layer`` reads
+    embeddings at that decoder layer and skips the layers after it (None: full depth, the reference).
+    Raises ``ModelUnavailableError`` quickly when the weights are neither on disk nor downloadable,
+    ``UsageError`` for impossible settings.
     """
     if frames_per_moment < 2 or frames_per_moment % 2:
         raise UsageError(f"frames per moment must be an even number >= 2 (got {frames_per_moment})")
@@ -81,16 +103,30 @@ def load(
         raise UsageError(f"frame side must be at least 32 pixels (got {frame_side})")
     folder, name = resolve_model_folder(model, cache_dir)
     device = pick_device(device)
-    dtype = getattr(torch, pick_dtype(device, precision))
+    chosen = pick_precision(device, precision, model_bytes=_weight_bytes(folder))
+    dtype = getattr(torch, chosen.dtype)
 
-    from transformers import AutoModel, AutoProcessor
+    from transformers import AutoConfig, AutoModel, AutoProcessor
 
     try:
+        config = AutoConfig.from_pretrained(str(folder))
+        exit_layer = _set_exit_layer(config, exit_layer, name)
         processor = AutoProcessor.from_pretrained(str(folder))
-        network = AutoModel.from_pretrained(str(folder), dtype=dtype)
+        kwargs: dict[str, Any] = {}
+        load_dtype = dtype
+        if chosen.quantize == "dynamic-int8":
+            load_dtype = torch.bfloat16  # half the RAM of fp32 while loading; each Linear becomes int8 next
+        elif chosen.quantize is not None:
+            kwargs = _bitsandbytes_arguments(chosen, dtype, device)
+        with _quiet_unused_weights(exit_layer is not None):
+            network = AutoModel.from_pretrained(str(folder), config=config, dtype=load_dtype, **kwargs)
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
-    network.to(device).eval()
+    if chosen.quantize == "dynamic-int8":
+        quantize_dynamic_int8(network)
+    elif chosen.quantize is None:
+        network.to(device)
+    network.eval()
     return QwenVLEmbedder(
         network,
         processor,
@@ -100,7 +136,106 @@ def load(
         frame_side=frame_side,
         frames_per_moment=frames_per_moment,
         batch_size=batch_size,
+        exit_layer=exit_layer,
+        adaptive=adaptive,
+        precision=chosen,
     )
+
+
+def _set_exit_layer(config: Any, exit_layer: int | None, name: str) -> int | None:
+    """Cut ``config`` to ``exit_layer`` decoder layers; return the exit layer (None for full depth)."""
+    if exit_layer is None:
+        return None
+    depth = int(config.text_config.num_hidden_layers)
+    fed = len(getattr(config.vision_config, "deepstack_visual_indexes", None) or ())
+    if not fed < exit_layer <= depth:
+        raise UsageError(
+            f"exit layer must be between {fed + 1} and {depth} for {name} (got {exit_layer}): the first "
+            f"{fed} layers receive visual features, and the model has {depth}"
+        )
+    if exit_layer == depth:
+        return None
+    config.text_config.num_hidden_layers = exit_layer
+    if getattr(config.text_config, "layer_types", None):
+        config.text_config.layer_types = list(config.text_config.layer_types)[:exit_layer]
+    return exit_layer
+
+
+@contextlib.contextmanager
+def _quiet_unused_weights(quiet: bool) -> Iterator[None]:
+    """Silence transformers' "some weights were not used" report: skipping them is the point of an exit."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _weight_bytes(folder: Path) -> int:
+    """Bytes of the checkpoint's weight files (about the bf16 model size)."""
+    return sum(f.stat().st_size for f in folder.glob("*.safetensors"))
+
+
+def _bitsandbytes_arguments(chosen: Precision, dtype: torch.dtype, device: str) -> dict[str, Any]:
+    """from_pretrained arguments that load Linear weights as bitsandbytes int8 or nf4 on ``device``."""
+    from transformers import BitsAndBytesConfig
+
+    # The vision tower is small (about a fifth of the 2B) and sensitive; it keeps float weights.
+    if chosen.quantize == "bnb-int8":
+        quantization = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=["visual"])
+    else:
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True,
+            llm_int8_skip_modules=["visual"],
+        )
+    return {"quantization_config": quantization, "device_map": {"": device}}
+
+
+class _Float32Embedding(torch.nn.Embedding):
+    """A token table stored in bf16 (half the RAM) that hands out float32 rows to a float32 model."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (torch's name)
+        return super().forward(input).float()
+
+
+def quantize_dynamic_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Turn every ``nn.Linear`` of ``model`` into a dynamically quantized int8 Linear, in place.
+
+    One Linear at a time (a float32 copy of one weight at most), so the peak RAM stays about the
+    size of the model as loaded. Everything else computes in float32, except the token table,
+    which stays in its loaded dtype and hands out float32 rows (it is only looked up, never multiplied).
+    Returns ``model``.
+    """
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from torch.ao.quantization import default_dynamic_qconfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+        for parent in list(model.modules()):
+            for child_name, child in list(parent.named_children()):
+                if type(child) is torch.nn.Linear:
+                    child.float()
+                    child.qconfig = default_dynamic_qconfig
+                    setattr(parent, child_name, DynamicLinear.from_float(child))
+                    del child
+        gc.collect()
+    table = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    for module in model.modules():
+        if module is table:
+            continue
+        module._apply(lambda t: t.float() if t.is_floating_point() else t, recurse=False)
+    if isinstance(table, torch.nn.Embedding):
+        table.__class__ = _Float32Embedding
+    return model
 
 
 def hub_cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -214,6 +349,9 @@ class QwenVLEmbedder:
         frame_side: int = 256,
         frames_per_moment: int = 8,
         batch_size: int = 4,
+        exit_layer: int | None = None,
+        adaptive: bool = True,
+        precision: Precision | None = None,
     ) -> None:
         full = int(model.config.text_config.hidden_size)
         if dim is not None and not 1 <= dim <= full:
@@ -221,13 +359,20 @@ class QwenVLEmbedder:
         self._model: torch.nn.Module | None = model
         self._processor = processor
         self._device = device
-        self._dtype = next(model.parameters()).dtype
+        self.precision = precision or Precision(str(next(model.parameters()).dtype), "")
+        self._dtype = getattr(torch, precision.dtype) if precision else next(model.parameters()).dtype
         self._full_dim = full
         self.dim = dim or full
-        self.model_id = name if self.dim == full else f"{name}:dim{self.dim}"
+        self.exit_layer = exit_layer
+        self.depth = int(model.config.text_config.num_hidden_layers)  # decoder layers actually built
+        # vectors read at another layer, or cut to fewer dims, live in another space: say so in the id
+        self.model_id = name + (f":exit{exit_layer}" if exit_layer else "")
+        self.model_id += f":dim{self.dim}" if self.dim != full else ""
         self.frame_side = frame_side
         self.frames_per_moment = frames_per_moment
+        self.adaptive = adaptive
         self.batch_size = max(1, batch_size)
+        self.last_budgets: list[Budget] = []  # what the latest embed_moments chose, in segment order
         video = processor.video_processor
         self._factor = int(video.patch_size) * int(video.merge_size)
         self._merge = int(video.merge_size)
@@ -239,18 +384,54 @@ class QwenVLEmbedder:
     # -- the Embedder protocol -------------------------------------------------------------------
 
     def embed_moments(self, segments: Sequence[Segment]) -> tuple[np.ndarray, list[MomentCost]]:
-        """Embed each segment's frames as a video; return (n, dim) float32 unit rows and costs."""
-        return self._embed_videos(segments, DOCUMENT_INSTRUCTION, [None] * len(segments))
+        """Embed each segment's frames as a video; return (n, dim) float32 unit rows and costs.
+
+        With ``adaptive`` each segment gets its own budget (``last_budgets`` keeps them, with reasons).
+        """
+        budgets = [self.budget_for(s) for s in segments]
+        self.last_budgets = budgets
+        vectors, costs = self._embed_videos(segments, DOCUMENT_INSTRUCTION, [None] * len(segments), budgets)
+        return vectors[0], costs
+
+    def budget_for(self, segment: Segment) -> Budget:
+        """The frames and frame size ``embed_moments`` gives ``segment``."""
+        if not self.adaptive:
+            return Budget(self.frames_per_moment, self.frame_side, "fixed budget")
+        return choose_budget(segment, self.frames_per_moment, self.frame_side)
+
+    def embed_moments_at_layers(
+        self, segments: Sequence[Segment], layers: Sequence[int], budgets: Sequence[Budget] | None = None
+    ) -> dict[int, np.ndarray]:
+        """Embed moments once and read the embedding at each decoder layer in ``layers``.
+
+        Layer K's vectors equal what ``load(..., exit_layer=K)`` gives (RMSNorm of the state after
+        layer K; the last layer is the full model's output). ``budgets`` default to the full budget.
+        Returns {layer: (n, dim) float32 unit rows}.
+        """
+        budgets = list(budgets) if budgets is not None else [self._full_budget()] * len(segments)
+        chosen = self._check_layers(layers)
+        plain = [None] * len(segments)
+        vectors, _ = self._embed_videos(segments, DOCUMENT_INSTRUCTION, plain, budgets, chosen)
+        return {layer: vectors[i] for i, layer in enumerate(chosen)}
+
+    def embed_queries_at_layers(self, texts: Sequence[str], layers: Sequence[int]) -> dict[int, np.ndarray]:
+        """Like ``embed_queries``, read at each decoder layer in ``layers``: {layer: (n, dim) rows}."""
+        chosen = self._check_layers(layers)
+        vectors = self._embed_texts(texts, chosen)
+        return {layer: vectors[i] for i, layer in enumerate(chosen)}
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed query texts (with the retrieval instruction); return (n, dim) float32 unit rows."""
-        out = np.zeros((len(texts), self.dim), np.float32)
+        return self._embed_texts(texts, None)[0]
+
+    def _embed_texts(self, texts: Sequence[str], layers: Sequence[int] | None) -> np.ndarray:
+        out = np.zeros((len(layers or [None]), len(texts), self.dim), np.float32)
         step = self.batch_size * 4  # text-only rows are short; batch more of them
         for start in range(0, len(texts), step):
             chunk = list(texts[start : start + step])
             prompts = [self._prompt(QUERY_INSTRUCTION, video=False, text=t) for t in chunk]
             inputs = self._processor(text=prompts, padding=True, return_tensors="pt")
-            out[start : start + len(chunk)] = self._forward(inputs)
+            out[:, start : start + len(chunk)] = self._forward(inputs, layers)
         return out
 
     def embed_composed(self, segments: Sequence[Segment], texts: Sequence[str]) -> np.ndarray:
@@ -261,8 +442,9 @@ class QwenVLEmbedder:
         """
         if len(segments) != len(texts):
             raise UsageError(f"{len(segments)} clips but {len(texts)} texts for composed queries")
-        vectors, _ = self._embed_videos(segments, QUERY_INSTRUCTION, list(texts))
-        return vectors
+        full = [self._full_budget()] * len(segments)
+        vectors, _ = self._embed_videos(segments, QUERY_INSTRUCTION, list(texts), full)
+        return vectors[0]
 
     def close(self) -> None:
         """Free the model's memory (and the GPU's cache); the embedder cannot be used afterwards."""
@@ -293,13 +475,34 @@ class QwenVLEmbedder:
         wrapped = "<|vision_start|><|video_pad|><|vision_end|>"
         return prompt.replace(wrapped, "<|video_pad|>")
 
+    def _full_budget(self) -> Budget:
+        return Budget(self.frames_per_moment, self.frame_side, "full budget")
+
+    def _check_layers(self, layers: Sequence[int]) -> list[int]:
+        if self._model is None:
+            raise ModelError("the Qwen3-VL embedder was closed; load it again")
+        fed = len(getattr(self._model.config.vision_config, "deepstack_visual_indexes", None) or ())
+        chosen = sorted(set(layers))
+        if not chosen or chosen[0] <= fed or chosen[-1] > self.depth:
+            raise UsageError(
+                f"layers must be between {fed + 1} and {self.depth} (got {', '.join(map(str, layers))}): "
+                f"the first {fed} receive visual features and this model has {self.depth}"
+            )
+        return chosen
+
     def _embed_videos(
-        self, segments: Sequence[Segment], instruction: str, texts: Sequence[str | None]
+        self,
+        segments: Sequence[Segment],
+        instruction: str,
+        texts: Sequence[str | None],
+        budgets: Sequence[Budget],
+        layers: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[MomentCost]]:
-        vectors = np.zeros((len(segments), self.dim), np.float32)
+        """(layers or 1, n, dim) unit rows and one cost per segment."""
+        vectors = np.zeros((len(layers or [None]), len(segments), self.dim), np.float32)
         costs = [MomentCost()] * len(segments)
-        clips = [self._clip(segment) for segment in segments]
-        # moments with the same frame count and size share a forward pass
+        clips = [self._clip(segment, budget) for segment, budget in zip(segments, budgets, strict=True)]
+        # moments with the same frame count and size (so the same budget) share a forward pass
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, (pixels, _) in enumerate(clips):
             groups.setdefault(pixels.shape, []).append(index)
@@ -317,26 +520,27 @@ class QwenVLEmbedder:
                     return_tensors="pt",
                 )
                 grid = inputs["video_grid_thw"]
-                vectors[chunk] = self._forward(inputs)
+                vectors[:, chunk] = self._forward(inputs, layers)
                 share = (time.perf_counter() - began) / len(chunk)
                 for row, i in enumerate(chunk):
                     costs[i] = MomentCost(
                         frames=int(clips[i][0].shape[0]),
                         visual_tokens=int(grid[row].prod()) // self._merge**2,
-                        exit_layer=None,
+                        exit_layer=self.exit_layer,
                         seconds=share,
                     )
         return vectors, costs
 
-    def _clip(self, segment: Segment):
+    def _clip(self, segment: Segment, budget: Budget | None = None):
         """Pick an even number of frames, resize them to the model's grid; return (THWC uint8, metadata)."""
         from transformers.video_utils import VideoMetadata
 
-        frames = _pick_frames(segment.frames, self.frames_per_moment)
+        budget = budget or self._full_budget()
+        frames = _pick_frames(segment.frames, budget.frames)
         if not frames:
             raise ValueError(f"segment {segment.start:.2f}-{segment.end:.2f}s has no frames to embed")
         height, width = frames[0].image.shape[:2]
-        size = _grid_size(height, width, self.frame_side, self._factor)
+        size = _grid_size(height, width, budget.side, self._factor)
         pixels = _resize([f.image for f in frames], size)
         # Times relative to the moment's first frame, so a moment embeds the same wherever it sits
         # in its video (the reference does the same for frame lists).
@@ -352,7 +556,8 @@ class QwenVLEmbedder:
         )
         return pixels, metadata
 
-    def _forward(self, inputs) -> np.ndarray:
+    def _forward(self, inputs, layers: Sequence[int] | None = None) -> np.ndarray:
+        """(len(layers) or 1, batch, dim) unit rows: the last real token's state at each layer."""
         if self._model is None:
             raise ModelError("the Qwen3-VL embedder was closed; load it again")
         batch = {
@@ -360,14 +565,36 @@ class QwenVLEmbedder:
             for key, value in inputs.items()
             if isinstance(value, torch.Tensor)
         }
-        with torch.inference_mode():
-            hidden = self._model(**batch, use_cache=False).last_hidden_state
-            mask = batch["attention_mask"]
-            # last position whose mask is 1: right for right padding, left padding and no padding
-            last = mask.shape[1] - 1 - mask.flip(dims=[1]).int().argmax(dim=1)
-            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
-            pooled = F.normalize(pooled[:, : self.dim], p=2, dim=-1)
-        return pooled.cpu().numpy()
+        text_model = self._model.language_model
+        captured: dict[int, torch.Tensor] = {}
+
+        def keep(layer: int):
+            def hook(_module, _inputs, out) -> None:
+                captured[layer] = out[0] if isinstance(out, tuple) else out
+
+            return hook
+
+        hooks = [
+            text_model.layers[layer - 1].register_forward_hook(keep(layer))
+            for layer in (layers or [])
+            if layer < self.depth
+        ]
+        try:
+            with torch.inference_mode():
+                final = self._model(**batch, use_cache=False).last_hidden_state
+                mask = batch["attention_mask"]
+                # last position whose mask is 1: right for right padding, left padding and no padding
+                last = mask.shape[1] - 1 - mask.flip(dims=[1]).int().argmax(dim=1)
+                rows = torch.arange(final.shape[0], device=final.device)
+                states = []
+                for layer in layers or [self.depth]:
+                    # an earlier layer's state goes through the final norm, as a model cut there would
+                    state = final if layer >= self.depth else text_model.norm(captured[layer])
+                    states.append(F.normalize(state[rows, last].float()[:, : self.dim], p=2, dim=-1))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return torch.stack(states).cpu().numpy()
 
 
 def _pick_frames(frames: Sequence[Frame], count: int) -> list[Frame]:

@@ -81,7 +81,7 @@ _FLAGS = re.IGNORECASE
 
 # Filler that says "search for" rather than what to search for; stripped from the start of a clause.
 _FILLER = re.compile(
-    r"^(?:(?:please|can you|could you|i want to see|i want|i'm looking for|im looking for|i am looking for"
+    r"^(?:(?:but|please|can you|could you|i want to see|i want|i'm looking for|im looking for|i am looking for"
     r"|show me|show|find me|find|search for|search|look for|looking for|get me|give me"
     r"|only|all|any|some|the|a|an|videos?|clips?|footage|scenes?|moments?|part|bit|shots? of"
     r"|of|with|where|when|in which|that shows?|showing)\b[\s:]*)+",
@@ -89,7 +89,7 @@ _FILLER = re.compile(
 )
 # Only strip the filler above when it reached a real filler word, not just articles ("a street").
 _FILLER_WORDS = re.compile(
-    r"\b(?:please|can you|could you|want|only|looking|show|showing|shows|find|search|look|get me|give me"
+    r"\b(?:but|please|can you|could you|want|only|looking|show|showing|shows|find|search|look|get me|give me"
     r"|videos?|clips?|footage|scenes?|moments?|part|bit|shots|where|when|in which)\b",
     _FLAGS,
 )

@@ -24,9 +24,11 @@ import numpy as np
 from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
 from vidsearch.types import MomentCost, VideoInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENV_DB = "VIDSEARCH_DB"
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
+RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
+VECTOR_CACHE_MAX = 200_000  # vectors kept in memory by one open Store (about 300 MB at 384-d)
 
 
 def default_db_path() -> Path:
@@ -91,6 +93,8 @@ class IndexInfo:
     size_bytes: int
     embed_seconds: float
     mean_frames: float
+    search_index: str | None = None  # what nearest-neighbour reads use, in words
+    search_index_bytes: int = 0  # size of the compact index beside the file (counted in size_bytes)
 
 
 # Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -140,7 +144,28 @@ def _m0_initial(db: Any) -> None:
     )
 
 
-MIGRATIONS = [_m0_initial]
+def _m1_vector_log(db: Any) -> None:
+    # Every insert or delete of a moment is logged; the log's sequence number is the index's change
+    # counter, from which the compact index beside the file (store/ann.py) catches up or rebuilds.
+    # Triggers rather than calls in each writer, so no write path (indexer, watch, --rebuild) can forget.
+    db.execute(
+        """
+        CREATE TABLE vector_log(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            moment_id INTEGER NOT NULL,
+            added INTEGER NOT NULL
+        );
+        CREATE TRIGGER moments_logged_insert AFTER INSERT ON moments BEGIN
+            INSERT INTO vector_log(moment_id, added) VALUES (NEW.id, 1);
+        END;
+        CREATE TRIGGER moments_logged_delete AFTER DELETE ON moments BEGIN
+            INSERT INTO vector_log(moment_id, added) VALUES (OLD.id, 0);
+        END;
+        """
+    )
+
+
+MIGRATIONS = [_m0_initial, _m1_vector_log]
 
 
 class Store:
@@ -151,9 +176,17 @@ class Store:
     is known (:meth:`bind_model`).
     """
 
+    # Below this many moments sqlite-vec's exact scan is fast enough (tens of ms) and no index file
+    # is kept; tests lower it to exercise the compact index on small libraries.
+    ann_min_moments = 20_000
+
     def __init__(self, path: Path, conn: Any) -> None:
         self.path = path
         self.db = conn
+        self._ann: Any = None  # the compact index (store/ann.py), loaded on first use
+        self._ann_checked = -1  # change counter the loaded index was last brought up to
+        self._vector_cache: dict[int, np.ndarray] = {}
+        self._vector_cache_seq = -1
 
     # ---- opening -------------------------------------------------------------------------
     @classmethod
@@ -409,13 +442,32 @@ class Store:
     ) -> list[Candidate]:
         """The ``k`` moments closest to ``query`` (a unit vector), optionally only from ``video_ids``.
 
-        The video filter applies inside the KNN scan, so a filtered search still returns ``k`` moments
-        when that many exist.
+        The video filter applies inside the nearest-neighbour search, so a filtered search still
+        returns ``k`` moments when that many exist. Small libraries use sqlite-vec's exact scan; large
+        ones a compact index beside the file (int8 codes, inverted lists) whose shortlist is re-ranked
+        by exact cosine on the float vectors stored here.
         """
         if not self._has_table("moment_vectors") or k <= 0:
             return []
         if video_ids is not None and not video_ids:
             return []
+        ann = self.search_index()
+        if ann is None:
+            return self.candidates(self.nearest_exact(query, k, video_ids))
+        shortlist, _ = ann.search(query, k + max(k // 2, RERANK_EXTRA), video_ids)
+        ids = [int(i) for i in shortlist]
+        if not ids:
+            return []
+        exact = self.vectors(ids) @ np.asarray(query, np.float32)
+        best = np.argsort(-exact, kind="stable")[:k]
+        return self.candidates({ids[i]: float(exact[i]) for i in best})
+
+    def nearest_exact(
+        self, query: np.ndarray, k: int, video_ids: Sequence[int] | None = None
+    ) -> dict[int, float]:
+        """sqlite-vec's exact scan: {moment id: cosine similarity} of the ``k`` closest (k <= 4096)."""
+        if not self._has_table("moment_vectors") or k <= 0 or (video_ids is not None and not video_ids):
+            return {}
         k = min(k, KNN_MAX_K)
         vec = np.ascontiguousarray(query, dtype=np.float32).tobytes()
         sql = "SELECT moment_id, distance FROM moment_vectors WHERE embedding MATCH ? AND k = ?"
@@ -423,8 +475,141 @@ class Store:
         if video_ids is not None:
             sql += " AND video_id IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(list(video_ids)))
-        hits = self.db.execute(sql, params).fetchall()
-        return self.candidates({mid: 1.0 - dist for mid, dist in hits})
+        return {mid: 1.0 - dist for mid, dist in self.db.execute(sql, params).fetchall()}
+
+    # ---- the compact index beside the file -----------------------------------------------
+    def change_counter(self) -> int:
+        """A number that grows with every insert or delete of a moment (the vector_log's sequence)."""
+        if not self._has_table("vector_log"):
+            return 0
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='vector_log'").fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def search_index_path(self) -> Path:
+        from vidsearch.store.ann import index_path
+
+        return index_path(self.path)
+
+    def search_index(self, *, build: bool = True) -> Any:
+        """The compact index (an ``ann.IvfIndex``) brought up to date, or None when the exact scan is used.
+
+        Loads the file beside the database; applies moments added or deleted since it was written
+        (saving them as a small delta file); rebuilds it when missing, corrupt, built for another
+        model, or when the changes outgrow the delta. ``build=False`` only loads what is there.
+        """
+        from vidsearch.store import ann as ann_mod
+
+        dim = self.dim
+        if dim is None or not self._has_table("moment_vectors"):
+            return None
+        seq = self.change_counter()
+        if self._ann is not None and self._ann_checked == seq:
+            return self._ann
+        path = self.search_index_path
+        index = self._ann
+        if index is None or index.model_id != self.get_meta("model_id") or index.dim != dim:
+            index = None
+            if path.exists():
+                try:
+                    index = ann_mod.IvfIndex.load(path)
+                except (OSError, ValueError, KeyError, json.JSONDecodeError):
+                    index = None  # torn or foreign: rebuilt below from the vectors here
+                if index is not None and (index.model_id != self.get_meta("model_id") or index.dim != dim):
+                    index = None
+        moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
+        if moments < self.ann_min_moments:
+            self._ann, self._ann_checked = None, seq
+            return None
+        if index is not None and index.delta_seq != seq:
+            if index.delta_seq > seq:
+                index = None  # the database was replaced by an older copy
+            else:
+                touched = [
+                    int(r[0])
+                    for r in self.db.execute(
+                        "SELECT DISTINCT moment_id FROM vector_log WHERE seq > ?", (index.delta_seq,)
+                    )
+                ]
+                if len(touched) + index.delta_size > ann_mod.DELTA_MAX_FRACTION * max(moments, 1):
+                    index = self._build_index(seq, reuse=index) if build else None
+                else:
+                    present = [int(m) for m in self._existing_moments(touched)]
+                    index.apply_delta(seq, present, touched, self._fetch_for_index)
+                    self._try_save(index.save_delta, path)
+        if index is None:
+            if not build:
+                return None
+            index = self._build_index(seq)
+        self._ann, self._ann_checked = index, seq
+        return index
+
+    def refresh_search_index(self, *, rebuild: bool = False) -> Any:
+        """Bring the compact index up to date now (e.g. at the end of an indexing run); returns it."""
+        if rebuild:
+            self._ann, self._ann_checked = None, -1
+            if self.dim is not None and self._has_table("moment_vectors"):
+                count = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
+                if count >= self.ann_min_moments:
+                    self._ann = self._build_index(self.change_counter())
+                    self._ann_checked = self.change_counter()
+                    return self._ann
+        return self.search_index()
+
+    def _existing_moments(self, ids: Sequence[int]) -> list[int]:
+        rows = self.db.execute(
+            "SELECT id FROM moments WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps(list(ids)),),
+        )
+        return [int(r[0]) for r in rows]
+
+    def _fetch_for_index(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute(
+            "SELECT moment_id, video_id, embedding FROM moment_vectors"
+            " WHERE moment_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        ).fetchall()
+        by_id = {mid: (vid, emb) for mid, vid, emb in rows}
+        dim = self.dim or 0
+        kept = [by_id[i] for i in ids if i in by_id]
+        vids = np.asarray([v for v, _ in kept], np.int64)
+        vecs = np.frombuffer(b"".join(e for _, e in kept), np.float32).reshape(len(kept), dim)
+        return vids, vecs
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored vector: (moment ids, video ids, (n, dim) float32 vectors), in one read snapshot."""
+        dim = self.dim or 0
+        ids: list[int] = []
+        vids: list[int] = []
+        blobs: list[bytes] = []
+        for mid, vid, emb in self.db.execute("SELECT moment_id, video_id, embedding FROM moment_vectors"):
+            ids.append(mid)
+            vids.append(vid)
+            blobs.append(emb)
+        vecs = np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), dim)
+        return np.asarray(ids, np.int64), np.asarray(vids, np.int64), vecs
+
+    def _build_index(self, seq: int, reuse: Any = None) -> Any:
+        from vidsearch.store import ann as ann_mod
+
+        with self.db:  # one read snapshot: the vectors and the counter agree
+            seq = self.change_counter()
+            ids, vids, vecs = self.all_vectors()
+        centroids = None
+        if reuse is not None and len(reuse.centroids) and 0.5 <= len(ids) / max(len(reuse.ids), 1) <= 2.0:
+            centroids = np.asarray(reuse.centroids)  # same library, grown a little: keep the clustering
+        index = ann_mod.IvfIndex.build(
+            ids, vids, vecs, seq=seq, model_id=self.get_meta("model_id") or "", centroids=centroids
+        )
+        self._try_save(index.save, self.search_index_path)
+        return index
+
+    @staticmethod
+    def _try_save(save: Any, path: Path) -> None:
+        try:
+            save(path)
+        except OSError:
+            pass  # a read-only folder: the index lives in memory for this process only
 
     def candidates(self, similarity: dict[int, float]) -> list[Candidate]:
         """Load moment rows for the given moment ids, carrying the given similarities, best first."""
@@ -453,16 +638,27 @@ class Store:
         return out
 
     def vectors(self, moment_ids: Sequence[int]) -> np.ndarray:
-        """The stored vectors of the given moments, in the given order."""
+        """The stored vectors of the given moments, in the given order.
+
+        Vectors read once are kept in memory while the index does not change (a search reads the
+        same shortlist and library sample again; a long-running service reads them once).
+        """
         if not moment_ids:
             return np.zeros((0, self.dim or 0), np.float32)
-        rows = dict(
-            self.db.execute(
-                "SELECT moment_id, embedding FROM moment_vectors WHERE moment_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(moment_ids)),),
+        seq = self.change_counter()
+        if seq != self._vector_cache_seq or len(self._vector_cache) > VECTOR_CACHE_MAX:
+            self._vector_cache, self._vector_cache_seq = {}, seq
+        cache = self._vector_cache
+        missing = [m for m in moment_ids if m not in cache]
+        if missing:
+            rows = self.db.execute(
+                "SELECT moment_id, embedding FROM moment_vectors"
+                " WHERE moment_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(missing),),
             ).fetchall()
-        )
-        return np.stack([np.frombuffer(rows[m], dtype=np.float32) for m in moment_ids])
+            for mid, emb in rows:
+                cache[mid] = np.frombuffer(emb, dtype=np.float32)
+        return np.stack([cache[m] for m in moment_ids])
 
     def moments_of(self, video_id: int) -> list[tuple[int, float, float]]:
         rows = self.db.execute(
@@ -502,6 +698,8 @@ class Store:
             with contextlib.suppress(OSError):
                 size += os.path.getsize(str(self.path) + suffix)
         dim = self.dim
+        described, index_bytes = self.describe_search_index(int(moments))
+        size += index_bytes
         return IndexInfo(
             path=self.path,
             schema_version=int(q("PRAGMA user_version").fetchone()[0]),
@@ -516,7 +714,27 @@ class Store:
             size_bytes=size,
             embed_seconds=float(embed_s),
             mean_frames=float(frames),
+            search_index=described,
+            search_index_bytes=index_bytes,
         )
+
+    def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
+        """What nearest-neighbour reads use, in words, and the index file's size (nothing is built)."""
+        from vidsearch.store import ann as ann_mod
+
+        if moments is None:
+            moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
+        if moments < self.ann_min_moments:
+            return f"exact sqlite-vec scan (under {self.ann_min_moments} moments)", 0
+        path = self.search_index_path
+        try:
+            index = ann_mod.IvfIndex.load(path)
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            return "compact index not built yet (the next search builds it)", 0
+        stats = index.stats(path)
+        pending = self.change_counter() - index.delta_seq
+        note = f", {pending} changes to apply" if pending > 0 else ""
+        return f"{stats.kind}, built in {stats.build_seconds:.1f} s{note}", stats.file_bytes
 
     def failures(self) -> list[tuple[str, str]]:
         rows = self.db.execute("SELECT path, error FROM videos WHERE status='failed' ORDER BY path")
@@ -524,6 +742,21 @@ class Store:
 
     def vacuum(self) -> None:
         self.db.execute("VACUUM")
+
+    def compact(self) -> tuple[int, int]:
+        """Rebuild the compact index, drop the change log it covers, and VACUUM the file.
+
+        Returns (bytes before, bytes after), index file included.
+        """
+        before = self.info().size_bytes
+        index = self.refresh_search_index(rebuild=True)
+        upto = index.seq if index is not None else self.change_counter()
+        with self.transaction():
+            if self._has_table("vector_log"):
+                self.db.execute("DELETE FROM vector_log WHERE seq <= ?", (upto,))
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return before, self.info().size_bytes
 
 
 @contextlib.contextmanager

@@ -1,0 +1,339 @@
+"""What embedding a mixed library costs with Qwen3-VL at real size, per technique (issue 5).
+
+Builds a model of the Qwen3-VL-Embedding-2B shape (28 layers, 2048-d, 24-block vision tower;
+2.13 B parameters) with random weights (nothing is downloaded: speed and memory do not depend on
+the weight values), saves it once under ``--workdir``, and generates a small mixed library of four
+kinds of video (static, talking head, busy panning motion, text slides). Each video is decoded and
+segmented like ``vidsearch index`` does. Then, one child process per variant (so peak memory is
+clean), it loads the model through ``vidsearch.embed.qwen3vl.load`` and embeds ``--moments``
+moments of each kind, after one warm-up pass:
+
+  baseline   fixed budget (8 frames at 256 px for every moment), full depth, bf16 (fp32 where the
+             CPU has no bf16 hardware; ``--baseline-precision`` overrides)
+  budget     adaptive per-moment budget (vidsearch.embed.budget)
+  exit       layer exit at ``--exit-layer`` (default 14 of 28)
+  int8       int8 weights (torch.ao dynamic quantization)
+  budget+exit, all (budget + exit + int8)
+
+Seconds per hour of library are extrapolated from the measured seconds per moment and the number of
+moments the segmenter makes per hour of each kind; the library is one quarter of each kind. All
+ratios come from the same run (the machine may be shared; absolute seconds vary, ratios less so).
+
+    .venv/bin/python benchmarks/embed_cost.py [--moments 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # videogen (test videos) and tinymodel (an offline tokenizer)
+
+KINDS = ("static", "talking", "busy", "text")
+SECONDS_PER_VIDEO = 20.0
+VARIANTS = {
+    "baseline": {"adaptive": False, "exit": False, "int8": False},
+    "budget": {"adaptive": True, "exit": False, "int8": False},
+    "exit": {"adaptive": False, "exit": True, "int8": False},
+    "int8": {"adaptive": False, "exit": False, "int8": True},
+    "budget+exit": {"adaptive": True, "exit": True, "int8": False},
+    "all": {"adaptive": True, "exit": True, "int8": True},
+}
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+def build_model(folder: Path) -> Path:
+    """Write a random-weight Qwen3-VL of the 2B-embedding shape (bf16 safetensors + processor)."""
+    if (folder / "config.json").is_file():
+        return folder
+    import torch
+    from tinymodel import CHAT_TEMPLATE, _train_tokenizer
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen3VLConfig,
+        Qwen3VLModel,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
+
+    tokenizer = _train_tokenizer()  # ids < 400; enough to drive the real processor and prompts
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>")}
+    ids |= {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|vision_start|>", "<|vision_end|>")}
+    config = Qwen3VLConfig(
+        text_config={
+            "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28,
+            "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
+            "max_position_embeddings": 262144, "tie_word_embeddings": True,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 5_000_000.0,
+                                "mrope_section": [24, 20, 20], "mrope_interleaved": True},
+        },
+        vision_config={
+            "depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16, "patch_size": 16,
+            "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 2048,
+            "num_position_embeddings": 2304, "deepstack_visual_indexes": [5, 11, 17],
+        },
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+    )  # fmt: skip
+    began = time.perf_counter()
+    torch.manual_seed(0)
+    model = Qwen3VLModel._from_config(config, dtype=torch.bfloat16).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    processor = Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(patch_size=16, temporal_patch_size=2, merge_size=2),
+        tokenizer=tokenizer,
+        video_processor=Qwen3VLVideoProcessor(do_sample_frames=False),  # real Qwen3-VL defaults otherwise
+        chat_template=CHAT_TEMPLATE,
+    )
+    processor.save_pretrained(folder)
+    log(f"built the random 2B-shape model in {time.perf_counter() - began:.0f} s -> {folder}")
+    return folder
+
+
+# -- the library -------------------------------------------------------------------------------
+
+
+def talking_head():
+    """A still background and head; the mouth opens and closes and the head sways a little."""
+
+    def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.empty((h, w, 3), np.uint8)
+        img[:] = (60, 70, 90)
+        img[..., 0] = (60 + 40 * x / w).astype(np.uint8)  # a soft background gradient
+        cx, cy, r = w / 2 + w / 40 * np.sin(t * 2), h / 2, h / 4
+        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = (200, 160, 130)
+        mouth = int(r / 6 * (1 + np.sin(t * 12)))
+        my, mx = int(cy + r / 2), int(cx)
+        img[my - mouth : my + mouth + 1, mx - int(r / 3) : mx + int(r / 3)] = (90, 30, 30)
+        return img
+
+    return paint
+
+
+def panning_texture(seed: int = 0):
+    """A camera panning over a detailed scene: blocks of colour and fine texture, moving fast."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, (24, 48, 3), dtype=np.uint8).repeat(16, 0).repeat(16, 1)
+    grain = rng.integers(-40, 40, blocks.shape, dtype=np.int16)
+    scene = np.clip(blocks.astype(np.int16) + grain, 0, 255).astype(np.uint8)
+
+    def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
+        shifted = np.roll(scene, (int(t * 20), int(t * 90)), axis=(0, 1))
+        return np.ascontiguousarray(shifted[:h, :w])
+
+    return paint
+
+
+def make_library(folder: Path) -> dict[str, Path]:
+    import videogen as vg
+
+    painters = {
+        "static": vg.image(np.tile(np.linspace(30, 200, 640, dtype=np.uint8)[None, :, None], (360, 1, 3))),
+        "talking": talking_head(),
+        "busy": panning_texture(),
+        "text": vg.title_card("Q3 REVENUE UP 12% - SEE TABLE"),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for kind, painter in painters.items():
+        path = folder / f"{kind}.mp4"
+        if not path.is_file():
+            vg.write_video(path, [vg.Scene(painter, SECONDS_PER_VIDEO)], fps=10, size=(640, 360))
+        out[kind] = path
+    return out
+
+
+def moments_of(path: Path, frame_side: int):
+    from vidsearch import decode
+    from vidsearch.indexer import sample_interval
+    from vidsearch.segment import segment_frames
+
+    info = decode.probe(path)
+    frames = decode.iter_frames(path, sample_interval(info.duration), frame_side, info)
+    return segment_frames(frames, info.duration), info.duration
+
+
+# -- one variant, in a child process ------------------------------------------------------------
+
+
+def run_variant(args: argparse.Namespace) -> None:
+    import torch
+
+    from vidsearch.embed import qwen3vl
+
+    torch.set_num_threads(args.threads)
+    settings = VARIANTS[args.variant]
+    began = time.perf_counter()
+    embedder = qwen3vl.load(
+        str(args.model_dir),
+        device="cpu",
+        precision="int8" if settings["int8"] else args.baseline_precision,
+        frame_side=args.frame_side,
+        frames_per_moment=args.frames,
+        exit_layer=args.exit_layer if settings["exit"] else None,
+        adaptive=settings["adaptive"],
+    )
+    load_seconds = time.perf_counter() - began
+    library = make_library(args.workdir / "library")
+    per_kind = {kind: moments_of(path, args.frame_side) for kind, path in library.items()}
+    warm = [per_kind[k][0][-1] for k in KINDS]
+    timed, kinds = [], []
+    for kind in KINDS:
+        chosen = per_kind[kind][0][: args.moments]
+        timed += chosen
+        kinds += [kind] * len(chosen)
+    embedder.embed_moments(warm)  # first calls of each shape set up kernels; not counted
+    began = time.perf_counter()
+    _, costs = embedder.embed_moments(timed)
+    wall = time.perf_counter() - began
+    rss = memory()
+    result = {
+        "variant": args.variant,
+        "precision": embedder.precision.name,
+        "model_id": embedder.model_id,
+        "load_seconds": round(load_seconds, 1),
+        "embed_wall_seconds": round(wall, 2),
+        "peak_rss_gib": rss["VmHWM"],
+        "rss_after_gib": rss["VmRSS"],
+        "moments": [
+            {
+                "kind": kind,
+                "seconds": round(cost.seconds, 3),
+                "frames": cost.frames,
+                "visual_tokens": cost.visual_tokens,
+                "exit_layer": cost.exit_layer,
+                "budget": f"{budget.frames}x{budget.side}: {budget.reason}",
+            }
+            for kind, cost, budget in zip(kinds, costs, embedder.last_budgets, strict=True)
+        ],
+        "moments_per_hour": {k: len(per_kind[k][0]) / per_kind[k][1] * 3600 for k in KINDS},
+    }
+    embedder.close()
+    print(json.dumps(result), flush=True)
+
+
+def memory() -> dict[str, float]:
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM")):
+                key, value = line.split(":")
+                out[key] = round(int(value.split()[0]) / 1024 / 1024, 2)
+    return out
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def summarise(result: dict) -> dict:
+    per_kind = {}
+    for kind in KINDS:
+        rows = [m for m in result["moments"] if m["kind"] == kind]
+        per_kind[kind] = {
+            "seconds": float(np.mean([m["seconds"] for m in rows])),
+            "visual_tokens": float(np.mean([m["visual_tokens"] for m in rows])),
+            "frames": float(np.mean([m["frames"] for m in rows])),
+        }
+    # a library of equal parts of each kind: per hour = mean over kinds of (moments/h x s/moment)
+    per_hour = float(
+        np.mean([result["moments_per_hour"][k] * per_kind[k]["seconds"] for k in KINDS])
+    )
+    tokens_per_hour = float(
+        np.mean([result["moments_per_hour"][k] * per_kind[k]["visual_tokens"] for k in KINDS])
+    )
+    return {"per_kind": per_kind, "seconds_per_hour": per_hour, "visual_tokens_per_hour": tokens_per_hour}
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> str:
+    base = summarise(results["baseline"])
+    lines = [
+        f"Qwen3-VL 2B shape, random weights, CPU, {args.threads} threads; {args.moments} moment(s) per kind "
+        f"timed after a warm-up; per hour extrapolated from s/moment x moments/hour (equal parts of "
+        f"{', '.join(KINDS)}). Baseline: {args.frames} frames x {args.frame_side} px, full depth, "
+        f"{results['baseline']['precision']}.",
+        "",
+        f"{'variant':<12} {'prec':<5} " + " ".join(f"{k + ' s':>9}" for k in KINDS)
+        + f" {'s/hour':>8} {'x faster':>8} {'tok/hour':>9} {'peak GiB':>8} {'x less':>6} {'RSS end':>7}",
+    ]
+    for name, result in results.items():
+        summary = summarise(result)
+        speedup = base["seconds_per_hour"] / summary["seconds_per_hour"]
+        memory_ratio = results["baseline"]["peak_rss_gib"] / result["peak_rss_gib"]
+        lines.append(
+            f"{name:<12} {result['precision']:<5} "
+            + " ".join(f"{summary['per_kind'][k]['seconds']:>9.3f}" for k in KINDS)
+            + f" {summary['seconds_per_hour']:>8.0f} {speedup:>8.2f} {summary['visual_tokens_per_hour']:>9.0f}"
+            f" {result['peak_rss_gib']:>8.2f} {memory_ratio:>6.2f} {result['rss_after_gib']:>7.2f}"
+        )
+    lines += ["", "budget decisions (adaptive variants):"]
+    seen = set()
+    for m in results.get("budget", results["baseline"])["moments"]:
+        line = f"  {m['kind']:<8} {m['frames']} frames, {m['visual_tokens']} visual tokens <- {m['budget']}"
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/vidsearch-embed-cost"))
+    parser.add_argument("--moments", type=int, default=2, help="timed moments per kind of video")
+    parser.add_argument("--frames", type=int, default=8, help="the full (baseline) frames per moment")
+    parser.add_argument("--frame-side", type=int, default=256, help="the full (baseline) frame side")
+    parser.add_argument("--exit-layer", type=int, default=14)
+    parser.add_argument("--baseline-precision", default="auto", help="auto picks bf16 on AMX CPUs, else int8")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--json", type=Path, help="also write all measurements here")
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # set in the child processes
+    args = parser.parse_args()
+    args.model_dir = args.workdir / "qwen3vl-2b-random"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.variant:
+        run_variant(args)
+        return
+    if args.baseline_precision == "auto":
+        from vidsearch.embed.device import pick_precision
+
+        # the baseline is a float model: bf16 where the CPU is fast at it, else fp32
+        args.baseline_precision = "bf16" if pick_precision("cpu").name == "bf16" else "fp32"
+    build_model(args.model_dir)
+    make_library(args.workdir / "library")
+    results = {}
+    for name in args.variants.split(","):
+        began = time.perf_counter()
+        child = [sys.executable, __file__, "--variant", name]
+        for flag in ("workdir", "moments", "frames", "frame_side", "exit_layer", "baseline_precision", "threads"):
+            child += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+        done = subprocess.run(child, capture_output=True, text=True)
+        if done.returncode:
+            log(done.stderr[-3000:])
+            raise SystemExit(f"variant {name} failed")
+        results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        log(f"{name}: {time.perf_counter() - began:.0f} s (load {results[name]['load_seconds']} s)")
+    text = report(results, args)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "report": text}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+complete --command vidsearch --no-files --arguments "(env _VIDSEARCH_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) vidsearch)" --condition "env _VIDSEARCH_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) vidsearch"

@@ -1,0 +1,138 @@
+"""`vidsearch watch [PATH...]`: keep the index current as videos arrive, change, move and go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vidsearch.cli.common import model_for, open_store, warn
+from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
+
+if TYPE_CHECKING:
+    from vidsearch.watch import WatchEvent
+
+QUIET_KINDS = frozenset({"skipped", "root-offline", "root-online", "polling", "stopped"})
+
+
+def watch(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folders to watch; they become library roots. Default: every library root.",
+            show_default=False,
+        ),
+    ] = [],  # noqa: B006 (typer needs a literal default)
+    db: DbOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
+    settle: Annotated[
+        float,
+        typer.Option(
+            "--settle", help="Seconds a file must stay unchanged (size and mtime) before it is indexed."
+        ),
+    ] = 2.0,
+    poll: Annotated[
+        bool,
+        typer.Option("--poll", help="Scan for changes every few seconds instead of relying on change events "
+                     "(automatic on network and FUSE filesystems)."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only problems (skipped files, offline roots) and stopping.")
+    ] = False,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event on stderr, for logs.")
+    ] = False,
+) -> None:
+    """Watch folders and keep the index current until stopped (Ctrl-C or SIGTERM).
+
+    First catches up with what changed while nothing was watching, then indexes new and changed files
+    once they have settled, keeps the vectors of moved and renamed files and folders, drops deleted
+    ones, and keeps the moments of a root that goes away (unplugged drive) until it comes back.
+    """
+    import signal
+    import threading
+
+    from vidsearch.cli.common import load_model
+    from vidsearch.errors import UsageError
+    from vidsearch.watch import Watcher
+
+    if settle < 0:
+        raise UsageError("--settle must be 0 or more seconds")
+    with open_store(db, create=True) as store:
+        known = {r for _, r, _ in store.roots()}
+        for p in paths:
+            if not p.is_dir() and str(p.absolute()) not in known:
+                raise UsageError(f"not a folder: {p}")
+        roots = [str(p.absolute()) for p in paths] or sorted(known)
+        if not roots:
+            raise UsageError("nothing to watch: give a folder, e.g. vidsearch watch ~/Videos")
+        name, why = model_for(store, model, device)
+        db_path = store.path
+    if why:
+        warn(why)
+
+    def show(event: WatchEvent) -> None:
+        if json_lines:
+            import json
+
+            warn(json.dumps(event.record(), ensure_ascii=False))
+        elif event.kind != "indexing" and (not quiet or event.kind in QUIET_KINDS):
+            warn(event_line(event))  # text: one line per file done (JSON logs also get "indexing")
+
+    stop = threading.Event()
+    watcher = Watcher(
+        db_path,
+        roots,
+        lambda: load_model(name, device, precision),
+        model_name=name,
+        settle=settle,
+        poll=poll,
+        on_event=show,
+        stop=stop,
+    )
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now (the open transaction rolls back)
+        watcher.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        watcher.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def event_line(event: WatchEvent) -> str:
+    """One line of text for a watcher event (paths shown safely for a terminal)."""
+    from vidsearch.present import display_path
+
+    path, dest = display_path(event.path), display_path(event.dest)
+    detail = f" ({event.message})" if event.message else ""
+    if event.kind == "indexing":
+        return f"indexing {path} ..."
+    if event.kind == "indexed":
+        return f"indexed {path} ({event.moments} moments, {event.video_seconds:.1f} s of video)"
+    if event.kind == "moved":
+        return f"moved {path} -> {dest}{detail}"
+    if event.kind == "removed":
+        return f"removed {path}{detail}"
+    if event.kind == "skipped":
+        return f"skipping {path}: {event.message}"
+    if event.kind == "root-offline":
+        return f"root offline, keeping its moments: {path}"
+    if event.kind == "root-online":
+        return f"root back online: {path}"
+    if event.kind == "polling":
+        return f"polling {path} {event.message}"
+    if event.kind == "caught-up":
+        return f"caught up: {event.message}"
+    if event.kind == "watching":
+        return f"watching {event.message}; Ctrl-C to stop"
+    if event.kind == "stopped":
+        return "stopped" + (f"; {path}: {event.message}" if path else "")
+    return event.message or f"{event.kind} {path}"

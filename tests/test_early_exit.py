@@ -1,0 +1,115 @@
+"""Reading embeddings at an earlier decoder layer (VidVec-style layer exit) in the Qwen3-VL embedder."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from vidsearch.errors import UsageError
+from vidsearch.types import Frame, Segment
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from vidsearch.embed import qwen3vl  # noqa: E402
+
+DEPTH = 6  # decoder layers of the deeper tiny model; its vision tower feeds layers 1 and 2 (deepstack)
+SIDE = 32
+
+
+@pytest.fixture(scope="module")
+def deep_dir(tiny_qwen_dir, tmp_path_factory):
+    """The tiny checkpoint with 6 decoder layers (random, seeded), so there are layers to exit at."""
+    from transformers import AutoConfig, Qwen3VLForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("deep-qwen3vl")
+    shutil.copytree(tiny_qwen_dir, folder, dirs_exist_ok=True)
+    config = AutoConfig.from_pretrained(folder)
+    config.text_config.num_hidden_layers = DEPTH
+    if getattr(config.text_config, "layer_types", None):
+        config.text_config.layer_types = [config.text_config.layer_types[0]] * DEPTH
+    torch.manual_seed(3)
+    Qwen3VLForConditionalGeneration(config).eval().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full(deep_dir):
+    emb = qwen3vl.load(str(deep_dir), device="cpu", precision="fp32", frame_side=SIDE)
+    yield emb
+    emb.close()
+
+
+def clip(seed: int, n: int = 8) -> Segment:
+    rng = np.random.default_rng(seed)
+    frames = tuple(Frame(i * 0.5, rng.integers(0, 256, (48, 64, 3), np.uint8)) for i in range(n))
+    return Segment(0.0, n * 0.5, frames)
+
+
+def normalised_state_at(emb, layer: int, segment: Segment) -> np.ndarray:
+    """Independently: the full model's hidden state after ``layer`` layers, final-normed, last token."""
+    pixels, metadata = emb._clip(segment)
+    inputs = emb._processor(
+        text=[emb._prompt(qwen3vl.DOCUMENT_INSTRUCTION, video=True, text=None)],
+        videos=[pixels],
+        video_metadata=[metadata],
+        do_resize=False,
+        do_sample_frames=False,
+        return_tensors="pt",
+    )
+    with torch.inference_mode():
+        out = emb._model(**inputs, use_cache=False, output_hidden_states=True)
+        state = emb._model.language_model.norm(out.hidden_states[layer])[0, -1]
+    return torch.nn.functional.normalize(state, dim=-1).numpy()
+
+
+@pytest.mark.parametrize("layer", [3, 5])
+def test_exit_at_layer_k_equals_the_full_models_normed_state_at_k(deep_dir, full, layer):
+    early = qwen3vl.load(str(deep_dir), device="cpu", precision="fp32", frame_side=SIDE, exit_layer=layer)
+    try:
+        # the layers after K are never built (their weights are not even loaded)
+        assert len(early._model.language_model.layers) == layer
+        moments = [clip(1), clip(2)]
+        vectors, costs = early.embed_moments(moments)
+        for row, moment in zip(vectors, moments, strict=True):
+            np.testing.assert_allclose(row, normalised_state_at(full, layer, moment), atol=1e-4)
+        assert all(c.exit_layer == layer for c in costs)
+        # the full model read at several layers in one pass gives the same vectors
+        at = full.embed_moments_at_layers(moments, [layer, DEPTH])
+        np.testing.assert_allclose(at[layer], vectors, atol=1e-4)
+        np.testing.assert_allclose(at[DEPTH], full.embed_moments(moments)[0], atol=1e-5)
+        texts = ["a dog jumps into a lake", "cooking pasta"]
+        np.testing.assert_allclose(
+            full.embed_queries_at_layers(texts, [layer])[layer], early.embed_queries(texts), atol=1e-4
+        )
+        # an earlier layer is a different space than the full depth
+        assert float(np.sum(vectors[0] * full.embed_moments(moments)[0][0])) < 0.9999
+    finally:
+        early.close()
+
+
+def test_exit_layer_is_part_of_the_model_id(deep_dir, full):
+    early = qwen3vl.load(str(deep_dir), device="cpu", frame_side=SIDE, exit_layer=4, dim=16)
+    try:
+        assert early.model_id == f"{full.model_id}:exit4:dim16"
+        assert early.exit_layer == 4 and early.depth == 4
+    finally:
+        early.close()
+    # exiting at the last layer is the full model: same space, same id, no exit recorded
+    same = qwen3vl.load(str(deep_dir), device="cpu", frame_side=SIDE, exit_layer=DEPTH)
+    try:
+        assert same.model_id == full.model_id and same.exit_layer is None
+        assert all(c.exit_layer is None for c in same.embed_moments([clip(1)])[1])
+    finally:
+        same.close()
+
+
+@pytest.mark.parametrize("layer", [0, 2, DEPTH + 1])
+def test_impossible_exit_layers_are_refused(deep_dir, full, layer):
+    # layers 1-2 get visual features from the vision tower; exiting there would drop them
+    with pytest.raises(UsageError, match="exit layer must be between 3 and 6"):
+        qwen3vl.load(str(deep_dir), device="cpu", exit_layer=layer)
+    with pytest.raises(UsageError, match="between 3 and 6"):
+        full.embed_moments_at_layers([clip(1)], [layer])
