@@ -113,3 +113,61 @@ def test_impossible_exit_layers_are_refused(deep_dir, full, layer):
         qwen3vl.load(str(deep_dir), device="cpu", exit_layer=layer)
     with pytest.raises(UsageError, match="between 3 and 6"):
         full.embed_moments_at_layers([clip(1)], [layer])
+
+
+# -- check_exit on an indexed library ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def indexed(deep_dir, full, tmp_path_factory):
+    """An index of three short generated videos embedded with the 6-layer tiny model."""
+    import videogen as vg
+
+    from vidsearch.indexer import update_index
+    from vidsearch.store import Store
+
+    folder = tmp_path_factory.mktemp("exit-library")
+    videos = folder / "videos"
+    videos.mkdir()
+    vg.write_video(videos / "square.mp4", [vg.Scene(vg.moving_square((0, 0, 0), (255, 0, 0), 0.3), 6)])
+    vg.write_video(videos / "noise.mp4", [vg.Scene(vg.noise(4), 4)])
+    vg.write_video(videos / "title.mp4", [vg.Scene(vg.title_card("HELLO"), 3), vg.Scene(vg.solid((0, 90, 0)), 3)])
+    db = folder / "index.db"
+    with Store.open(db) as store:
+        update_index(store, [str(videos)], lambda: full, model_name=str(deep_dir))
+    return db
+
+
+def test_check_exit_reports_agreement_per_layer(indexed, deep_dir, full):
+    from vidsearch.exitcheck import check_exit
+    from vidsearch.store import Store
+
+    with Store.open(indexed, create=False) as store:
+        report = check_exit(store, str(deep_dir), [3, 5], ["a red square", "white text"], embedder=full)
+        moments = store.info().moments
+    assert report.depth == DEPTH and report.moments == moments and report.queries == 2
+    # re-decoding the sample gives the vectors indexing stored
+    assert report.stored_cosine is not None and report.stored_cosine > 0.999
+    assert [a.layer for a in report.layers] == [3, 5]
+    for agreement in report.layers:
+        assert -1.0 <= agreement.moment_cosine_min <= agreement.moment_cosine_mean < 0.9999
+        assert 0.0 <= agreement.top10_overlap <= 1.0
+    text = "\n".join(report.lines())
+    assert "top-10 overlap" in text and f"{DEPTH} layers" in text
+    with Store.open(indexed, create=False) as store, pytest.raises(UsageError, match="between 3 and 6"):
+        check_exit(store, str(deep_dir), [1], ["a dog"], embedder=full)
+
+
+def test_models_check_exit_command_prints_a_row_per_layer(indexed):
+    import json
+
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    result = CliRunner().invoke(app, ["models", "--check-exit", "3,4", "--db", str(indexed), "-q", "a dog", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [row["layer"] for row in report["layers"]] == [3, 4] and report["queries"] == 1
+    bad = CliRunner().invoke(app, ["models", "--check-exit", "three", "--db", str(indexed)])
+    assert bad.exit_code != 0

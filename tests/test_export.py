@@ -61,7 +61,9 @@ def test_audio_is_kept_in_both_modes(tmp_path: Path) -> None:
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = c.add_stream("aac", rate=16000)
         for i in range(40):
-            for p in v.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), format="rgb24")):
+            for p in v.encode(
+                av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), format="rgb24")
+            ):
                 c.mux(p)
         tone = (np.sin(np.arange(16000 * 4) / 5) * 0.3).astype(np.float32)
         for k in range(0, len(tone), 1024):
@@ -106,7 +108,11 @@ def test_parse_result_reads_what_find_and_like_write() -> None:
 
 def clip_cli(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "vidsearch", "clip", *args], input=stdin, capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "vidsearch", "clip", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
     )
 
 

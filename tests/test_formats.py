@@ -96,7 +96,7 @@ def test_m3u_carries_vlc_start_and_stop_times() -> None:
             entries.append((line, opts["start-time"], opts["stop-time"]))
             opts = {}
     assert len(entries) == len(HITS)
-    for (location, start, stop), hit in zip(entries, HITS):
+    for (location, start, stop), hit in zip(entries, HITS, strict=True):
         assert (start, stop) == (hit.start, hit.end)
         if location.startswith("file://"):  # odd names go as URIs; they name the same bytes
             assert unquote_to_bytes(urlparse(location).path) == os.fsencode(hit.path)

@@ -36,8 +36,18 @@ def test_man_pages_cover_every_command_option_and_the_environment() -> None:
     docs = gen_docs()
     group = docs.cli()
     main = (ROOT / "man" / "vidsearch.1").read_text()
-    for word in ("VIDSEARCH_DB", "VIDSEARCH_PLAYER", "VIDSEARCH_DEBUG", "NO_COLOR", "HF_HOME", "HF_HUB_OFFLINE",
-                 ".SH EXIT STATUS", ".SH FILES", "index.db", ".SH EXAMPLES"):
+    for word in (
+        "VIDSEARCH_DB",
+        "VIDSEARCH_PLAYER",
+        "VIDSEARCH_DEBUG",
+        "NO_COLOR",
+        "HF_HOME",
+        "HF_HUB_OFFLINE",
+        ".SH EXIT STATUS",
+        ".SH FILES",
+        "index.db",
+        ".SH EXAMPLES",
+    ):
         assert word in main
     for name, command in group.commands.items():
         page = (ROOT / "man" / f"vidsearch-{name}.1").read_text()
@@ -46,8 +56,12 @@ def test_man_pages_cover_every_command_option_and_the_environment() -> None:
                 if opt.startswith("-"):
                     assert opt.replace("-", "\\-") in page, (name, opt)
     if shutil.which("man") and shutil.which("groff"):
-        shown = subprocess.run(["man", "-l", str(ROOT / "man" / "vidsearch-find.1")], capture_output=True,
-                               text=True, env={**os.environ, "MANWIDTH": "100"})
+        shown = subprocess.run(
+            ["man", "-l", str(ROOT / "man" / "vidsearch-find.1")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MANWIDTH": "100"},
+        )
         assert "--print0" in shown.stdout and "EXIT STATUS" in shown.stdout
 
 
@@ -59,13 +73,14 @@ def bash_complete(*words: str) -> list[str]:
     quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
     program = (
         f"source '{script}'\n"
-        f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; COMP_LINE=\"${{COMP_WORDS[*]}}\"\n"
+        f'COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; COMP_LINE="${{COMP_WORDS[*]}}"\n'
         "_vidsearch_completion vidsearch\n"
         "printf '%s\\n' \"${COMPREPLY[@]}\"\n"
     )
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
-                          env=env, timeout=30)
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True, env=env, timeout=30
+    )
     assert done.returncode == 0, done.stderr
     return [line for line in done.stdout.splitlines() if line]
 
@@ -74,7 +89,14 @@ def test_bash_completes_commands_options_formats_and_models() -> None:
     assert bash_complete("vidsearch", "fi") == ["find"]
     assert bash_complete("vidsearch", "find", "--fo") == ["--format"]
     assert set(bash_complete("vidsearch", "cl")) == {"clip"}
-    assert bash_complete("vidsearch", "find", "--format", "") == ["table", "jsonl", "tsv", "paths", "m3u", "edl"]
+    assert bash_complete("vidsearch", "find", "--format", "") == [
+        "table",
+        "jsonl",
+        "tsv",
+        "paths",
+        "m3u",
+        "edl",
+    ]
     models = bash_complete("vidsearch", "find", "--model", "")
     assert {"auto", "lite", "qwen3-vl-2b", "Qwen/Qwen3-VL-Embedding-8B"} <= set(models)
     assert bash_complete("vidsearch", "play", "-m", "li") == ["lite"]
@@ -94,7 +116,9 @@ def test_roots_are_completed_for_in_and_index(tmp_path: Path) -> None:
     assert bash_complete("vidsearch", "find", "--in", "/nonexistent/x") == []
 
 
-def test_root_completion_reads_the_index_the_store_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_completion_reads_the_index_the_store_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import typer.main
 
     from vidsearch.cli import app
@@ -108,8 +132,12 @@ def test_root_completion_reads_the_index_the_store_uses(tmp_path: Path, monkeypa
 
 
 def test_zsh_and_fish_protocols_answer() -> None:
-    env = {**os.environ, "_VIDSEARCH_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": "get-args",
-           "_TYPER_COMPLETE_ARGS": "vidsearch find --format e"}
+    env = {
+        **os.environ,
+        "_VIDSEARCH_COMPLETE": "complete_fish",
+        "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+        "_TYPER_COMPLETE_ARGS": "vidsearch find --format e",
+    }
     fish = subprocess.run([str(BIN / "vidsearch")], capture_output=True, text=True, env=env)
     assert fish.stdout.splitlines() == ["edl\tmpv EDL: mpv plays exactly the found moments, in order"]
     env.update(_VIDSEARCH_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="vidsearch mo")
@@ -120,8 +148,10 @@ def test_zsh_and_fish_protocols_answer() -> None:
 
 
 def test_completion_is_fast_and_imports_nothing_heavy() -> None:
-    probe = "import sys, vidsearch.cli; print(sorted(m for m in ('torch', 'av', 'numpy', 'transformers') " \
-            "if m in sys.modules))"
+    probe = (
+        "import sys, vidsearch.cli; print(sorted(m for m in ('torch', 'av', 'numpy', 'transformers') "
+        "if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert loaded.stdout.strip() == "[]"
     t0 = time.perf_counter()

@@ -398,9 +398,8 @@ def _compose(
 
     A model that takes frames and text together (the multimodal LLM) gets both in one input, as
     composed-retrieval models do: one vector. Other models keep the reference and each edit clause
-    as separate clauses, so their scores are calibrated apart and a hit must match both (soft AND);
-    mixing the raw vectors instead let the reference's own content outvote the edit (measured in
-    benchmarks/query_eval.py).
+    as separate clauses, so their scores are calibrated apart and a hit must match both (soft AND),
+    and ``--explain`` shows each part (benchmarks/query_eval.py compares it with mixing the vectors).
     """
     composed = getattr(embedder, "embed_composed", None)
     if composed is not None:

@@ -14,6 +14,7 @@ from vidsearch.cli.find import find
 from vidsearch.cli.index import index
 from vidsearch.cli.info import models, status
 from vidsearch.cli.play import play
+from vidsearch.cli.serve import serve
 from vidsearch.cli.watch import watch
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ app.command()(models)
 app.command(context_settings={"ignore_unknown_options": True})(play)
 app.command()(clip)
 app.command()(watch)
+app.command()(serve)
 
 
 def main() -> None:

@@ -111,21 +111,28 @@ def find(
         from vidsearch.player import find_player
 
         player = find_player()  # before the model loads: no player, no waiting
-    with open_store(db, create=False) as store:
-        if not store.model:
-            raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
-        name, _ = model_for(store, model, device)
-        embedder = load_model(name, device, precision)
-        options = SearchOptions(
-            limit=limit,
-            within=tuple(str(p) for p in within or ()),
-            exclude=tuple(exclude or ()),
-            like=parse_like(like) if like else None,
-            explain=explain,
-            min_score=min_score,
-        )
-        explanation = Explanation() if explain else None
-        hits = run_find(store, embedder, text, options, explanation)
+    options = SearchOptions(
+        limit=limit,
+        within=tuple(str(p) for p in within or ()),
+        exclude=tuple(exclude or ()),
+        like=parse_like(like) if like else None,
+        explain=explain,
+        min_score=min_score,
+    )
+    explanation = Explanation() if explain else None
+    answered = _ask_service(db, model, device, precision, text, options)
+    if answered is not None:  # a running `vidsearch serve` holds the model: no load here
+        hits, lines = answered
+        if explanation is not None:
+            explanation.lines.extend(lines)
+    else:
+        with open_store(db, create=False) as store:
+            if not store.model:
+                raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
+            name, _ = model_for(store, model, device)
+            embedder = load_model(name, device, precision)
+            hits = run_find(store, embedder, text, options, explanation)
+        _maybe_start_service()
     if explanation is not None:
         _print_explanation(explanation, hits, fmt)
     if fmt != "table":  # file names go out as their exact bytes
@@ -139,6 +146,32 @@ def find(
         from vidsearch.player import play as play_hits
 
         play_hits(hits, player)
+
+
+def _ask_service(db: Optional[Path], model: Optional[str], device: str, precision: str, text: str,
+                 options: object) -> Optional[tuple[list, list[str]]]:  # type: ignore[type-arg]
+    """The running service's answer (hits, explanation lines), or None when no service runs."""
+    import os
+
+    from vidsearch import service
+    from vidsearch.store.db import default_db_path
+
+    if os.environ.get("VIDSEARCH_NO_SERVICE"):
+        return None
+    target = db if db is not None else default_db_path()
+    if not target.exists():
+        return None  # let the direct path say there is no index
+    return service.ask_find(service.find_request(target, model, device, precision, text, options))
+
+
+def _maybe_start_service() -> None:
+    """With VIDSEARCH_AUTOSERVE=1, start a background service so the next find is fast."""
+    import os
+
+    if os.environ.get("VIDSEARCH_AUTOSERVE", "") not in ("", "0") and not os.environ.get("VIDSEARCH_NO_SERVICE"):
+        from vidsearch import service
+
+        service.start_background()
 
 
 def _print_explanation(explanation: object, hits: list, fmt: str) -> None:  # type: ignore[type-arg]

@@ -8,13 +8,17 @@ from typing import Annotated
 import typer
 
 from vidsearch.cli.common import model_for, open_store, warn
-from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
+from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption, complete_root
 
 
 def index(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Folders (or single files) to index; they become library roots.", show_default=False),
+        typer.Argument(
+            help="Folders (or single files) to index; they become library roots.",
+            show_default=False,
+            autocompletion=complete_root,
+        ),
     ] = [],  # noqa: B006 (typer needs a literal default)
     db: DbOption = None,
     model: ModelOption = None,

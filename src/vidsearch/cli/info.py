@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vidsearch.cli.common import open_store
-from vidsearch.cli.options import DbOption, DeviceOption
+from vidsearch.cli.options import DbOption, DeviceOption, PrecisionOption
 
 
 def _size(n: float) -> str:
@@ -64,8 +65,33 @@ def status(
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def models(device: DeviceOption = "auto") -> None:
+def models(
+    device: DeviceOption = "auto",
+    check_exit: Annotated[
+        str | None,
+        typer.Option(
+            "--check-exit",
+            help="Instead of listing models: measure how far embeddings read at these decoder layers "
+            "(e.g. 14,21) agree with full depth, on a sample of this index's moments and its model.",
+            show_default=False,
+        ),
+    ] = None,
+    query: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query", "-q", help="A query for --check-exit's top-10 overlap (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    sample: Annotated[int, typer.Option("--sample", min=2, help="Moments --check-exit decodes again.")] = 50,
+    db: DbOption = None,
+    precision: PrecisionOption = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="--check-exit: print one JSON object.")] = False,
+) -> None:
     """The known models: kind, size, whether usable here now, and which one auto picks."""
+    if check_exit is not None:
+        _check_exit(check_exit, query, sample, db, device, precision, json_out)
+        return
     from vidsearch.embed.device import pick_device
     from vidsearch.embed.registry import KNOWN_MODELS, choose_auto, usable_here
 
@@ -80,3 +106,41 @@ def models(device: DeviceOption = "auto") -> None:
             f"    here ({dev}): {'usable' if ok else 'not usable'}: {reason}\n"
         )
     sys.stdout.write(f"* = what --model auto picks here: {why}\n")
+
+
+def _check_exit(
+    layers_text: str,
+    queries: list[str] | None,
+    sample: int,
+    db: Path | None,
+    device: str,
+    precision: str,
+    json_out: bool,
+) -> None:
+    import json
+
+    from vidsearch.embed.registry import LITE
+    from vidsearch.errors import UsageError
+    from vidsearch.exitcheck import DEFAULT_QUERIES, check_exit
+
+    try:
+        layers = [int(part) for part in layers_text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise UsageError(
+            f"--check-exit takes layer numbers separated by commas, e.g. 14,21 (got {layers_text!r})"
+        ) from None
+    if not layers:
+        raise UsageError("--check-exit needs at least one layer number, e.g. 14,21")
+    with open_store(db, create=False) as store:
+        model = store.model
+        if not model:
+            raise UsageError(f"the index {store.path} has no model yet; index some videos first")
+        if model == LITE:
+            raise UsageError("--check-exit needs an index built with a Qwen3-VL model (this one uses lite)")
+        report = check_exit(
+            store, model, layers, queries or list(DEFAULT_QUERIES), sample, device=device, precision=precision
+        )
+    if json_out:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        sys.stdout.write("\n".join(report.lines()) + "\n")

@@ -101,5 +101,10 @@ DeviceOption = Annotated[
 ]
 PrecisionOption = Annotated[
     str,
-    typer.Option("--precision", help="Model precision: auto, bf16, fp16, fp32."),
+    typer.Option(
+        "--precision",
+        help="Model precision: auto, bf16, fp16, fp32, int8, int4. auto: bf16 on CUDA (int8/int4 with "
+        "bitsandbytes when the GPU is short of memory), fp16 on MPS, bf16 on CPUs with AMX/AVX512-BF16, "
+        "else int8 weights.",
+    ),
 ]

@@ -119,14 +119,16 @@ def available() -> tuple[bool, str]:
 
 
 def load(device: str = "cpu", cache_dir: str | os.PathLike[str] | None = None) -> LiteEmbedder:
-    """Load the lite model's weights and return a ready embedder.
+    """Load the lite model's sentence weights and return a ready embedder (the rest loads on first use).
 
     ``cache_dir`` is where the class-name embeddings are kept between runs (computed in memory
     when it is ``None`` or not writable). Raises ``ModelUnavailableError`` when packages or
     weights are missing, ``ModelError`` when they fail to load.
     """
     embedder = LiteEmbedder(device=device, cache_dir=cache_dir)
-    embedder.load()
+    # Only the sentence model now: a search embeds text alone, and the classifier and OCR (most of
+    # the load time) come on the first embed_moments call.
+    embedder._sentence_encoder()
     return embedder
 
 
@@ -418,7 +420,7 @@ class LiteEmbedder:
 
     def load(self) -> None:
         """Read all weights and the class-name embeddings (from the cache when present)."""
-        if self._text is not None:
+        if self._text is not None and self._classifier is not None:
             return
         ok, reason = available()
         if not ok:
@@ -429,7 +431,8 @@ class LiteEmbedder:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
         try:
             self._names = class_names()
-            self._text = _SentenceEncoder(_minilm_dir(), self.device)
+            if self._text is None:
+                self._text = _SentenceEncoder(_minilm_dir(), self.device)
             self._classifier = _Classifier(_efficientnet_weights(), self.device)
             self._reader = _TextReader(_minilm_dir() / "vocab.txt")
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
@@ -478,9 +481,24 @@ class LiteEmbedder:
 
     # -- embedding ---------------------------------------------------------------------------
 
+    def _sentence_encoder(self) -> _SentenceEncoder:
+        """Only the sentence model: a query needs neither the classifier nor the OCR."""
+        if self._text is None:
+            ok, reason = available()
+            if not ok:
+                raise ModelUnavailableError(f"the lite model cannot load: {reason}")
+            import torch
+
+            torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+            try:
+                self._text = _SentenceEncoder(_minilm_dir(), self.device)
+            except (OSError, RuntimeError, ValueError, KeyError) as exc:
+                raise ModelError(f"the lite model failed to load: {exc}") from exc
+        return self._text
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Return an (n, 384) float32 array of unit vectors, one per query text."""
-        text, _, _, _ = self._ready()
+        text = self._sentence_encoder()
         if not texts:
             return np.zeros((0, DIM), np.float32)
         return text.encode([t.strip() for t in texts])

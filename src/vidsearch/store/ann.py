@@ -43,7 +43,8 @@ KMEANS_ITERATIONS = 8
 TRAIN_PER_LIST = 48  # training sample: this many vectors per list (faiss suggests 39..256)
 DELTA_MAX_FRACTION = 0.1  # a delta above this share of the library triggers a full rebuild
 EXACT_FILTER_FRACTION = 0.05  # a filter keeping fewer moments than this share is scanned exactly
-SCAN_FRACTION = 0.04  # target share of the library a query reads (sets nprobe)
+SCAN_FRACTION = 0.04  # target share of the library a query reads (sets nprobe)...
+MIN_PROBE = 16  # ...but never fewer lists than this (small libraries have few, small lists)
 
 
 def nlist_for(n: int) -> int:
@@ -199,7 +200,7 @@ class IvfIndex:
     @property
     def nprobe(self) -> int:
         nlist = len(self.centroids)
-        return max(1, min(nlist, int(np.ceil(nlist * SCAN_FRACTION))))
+        return max(1, min(nlist, max(MIN_PROBE, int(np.ceil(nlist * SCAN_FRACTION)))))
 
     # -- building ----------------------------------------------------------------------------------
     @classmethod
@@ -380,27 +381,25 @@ class IvfIndex:
             if mask is not None and matched <= max(EXACT_FILTER_FRACTION * n_main, 4 * count):
                 rows = np.flatnonzero(mask)
                 parts_ids.append(np.asarray(self.ids[rows]))
-                parts_scores.append((self.codes[rows].astype(np.float32) @ q) * self.scales[rows])
+                parts_scores.append(_dot(self.codes[rows], q) * self.scales[rows])
             elif matched:
                 fraction = matched / n_main
                 probe = min(len(self.centroids), int(np.ceil(self.nprobe / fraction)))
                 lists = np.argsort(-(np.asarray(self.centroids) @ q))[:probe]
-                for li in lists:
-                    lo, hi = int(self.offsets[li]), int(self.offsets[li + 1])
-                    if lo == hi:
-                        continue
-                    codes, scales, ids = self.codes[lo:hi], self.scales[lo:hi], self.ids[lo:hi]
-                    if mask is not None:
-                        keep = mask[lo:hi]
-                        if not keep.any():
-                            continue
-                        codes, scales, ids = codes[keep], scales[keep], ids[keep]
-                    parts_ids.append(np.asarray(ids))
-                    parts_scores.append((np.asarray(codes, np.float32) @ q) * scales)
+                # one gather and one product for all probed lists: many small BLAS calls are slow,
+                # and slower still when the cores are shared
+                rows = np.concatenate(
+                    [np.arange(self.offsets[li], self.offsets[li + 1]) for li in lists]
+                    + [np.zeros(0, np.int64)]
+                )
+                if mask is not None:
+                    rows = rows[mask[rows]]
+                parts_ids.append(np.asarray(self.ids[rows]))
+                parts_scores.append(_dot(self.codes[rows], q) * self.scales[rows])
         if len(self.tail_ids):  # the delta is small: always scanned exactly
             keep_t = np.isin(self.tail_vids, wanted) if wanted is not None else slice(None)
             parts_ids.append(self.tail_ids[keep_t])
-            parts_scores.append((self.tail_codes[keep_t].astype(np.float32) @ q) * self.tail_scales[keep_t])
+            parts_scores.append(_dot(self.tail_codes[keep_t], q) * self.tail_scales[keep_t])
         if not parts_ids:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         ids_all = np.concatenate(parts_ids)
@@ -434,6 +433,13 @@ class IvfIndex:
             delta=self.delta_size,
             build_seconds=float(self.header.get("build_seconds", 0.0)),  # type: ignore[arg-type]
         )
+
+
+def _dot(codes: np.ndarray, q: np.ndarray) -> np.ndarray:
+    # einsum casts int8 -> float32 in cache-sized chunks and runs on one core: measured 3-8x faster
+    # than a cast followed by a BLAS product on the shared 2-core machine, and immune to BLAS threads
+    # fighting for busy cores
+    return np.einsum("ij,j->i", codes, q)
 
 
 def delta_path(path: Path) -> Path:

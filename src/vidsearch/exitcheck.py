@@ -1,0 +1,199 @@
+"""How far early-exit embeddings agree with full-depth ones, on the user's own library and model.
+
+A layer exit (``load(..., exit_layer=K)``) saves compute but puts vectors in another space, so the
+user should see what it costs in search quality before re-indexing with it. ``check_exit`` decodes a
+spread-out sample of indexed moments again, embeds them and a set of queries once with the full
+model, reading the embedding at each asked-for layer K and at the last layer, and reports per K:
+
+* moment cosine: how close each moment's layer-K vector is to its full-depth vector (mean, min);
+* query cosine: the same for the query texts;
+* top-10 overlap: for each query, the share of the 10 best sample moments at full depth that are
+  also among the 10 best at layer K (queries and moments both read at K), averaged over queries.
+  It is measured within the sample (default 50 moments), the only set embedded at every layer.
+
+It also reports how close the re-computed full-depth vectors are to the stored ones (a check that
+the sample was decoded and embedded as indexing did; about 1.0 expected).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vidsearch.errors import MediaError, UsageError
+from vidsearch.types import Frame, Segment
+
+if TYPE_CHECKING:
+    from vidsearch.store import Store
+
+DEFAULT_QUERIES = (
+    "people talking",
+    "a car driving on a road",
+    "text on a screen",
+    "a dog playing",
+    "food being cooked",
+    "a beach with waves",
+    "a city street at night",
+    "someone walking outdoors",
+    "a group of people celebrating",
+    "a presentation slide",
+)
+TOP = 10
+
+
+@dataclass(frozen=True)
+class LayerAgreement:
+    """How layer ``layer``'s embeddings agree with full depth (see the module docstring)."""
+
+    layer: int
+    moment_cosine_mean: float
+    moment_cosine_min: float
+    query_cosine_mean: float
+    top10_overlap: float  # 0..1
+
+
+@dataclass(frozen=True)
+class ExitReport:
+    """What ``check_exit`` measured."""
+
+    model: str
+    depth: int  # decoder layers of the full model
+    moments: int  # sample moments decoded and embedded
+    queries: int
+    stored_cosine: float | None  # mean cosine of re-computed full-depth vs stored vectors
+    layers: list[LayerAgreement] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: reason" for videos that could not be read
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The report as plain text lines, one row per layer."""
+        head = f"model {self.model}: {self.depth} layers; "
+        head += f"{self.moments} sample moments, {self.queries} queries"
+        if self.stored_cosine is not None:
+            head += f"; re-computed vs stored vectors: cosine {self.stored_cosine:.4f}"
+        columns = ("layer", "of depth", "moment cos", "min", "query cos", "top-10 overlap")
+        widths = (5, 8, 10, 6, 9, 14)
+        out = [head, " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))]
+        for a in self.layers:
+            out.append(
+                f"{a.layer:>5} {a.layer / self.depth:>8.0%} {a.moment_cosine_mean:>10.4f} "
+                f"{a.moment_cosine_min:>6.3f} {a.query_cosine_mean:>9.4f} {a.top10_overlap:>14.0%}"
+            )
+        out += [f"skipped {s}" for s in self.skipped]
+        return out
+
+
+def check_exit(
+    store: Store,
+    model_name: str,
+    layers: Sequence[int],
+    queries: Sequence[str] = DEFAULT_QUERIES,
+    sample: int = 50,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    embedder: Any = None,
+) -> ExitReport:
+    """Compare layer-exit embeddings with full-depth ones on ``sample`` moments of ``store``.
+
+    ``model_name`` is a Qwen3-VL model (hub id or folder), loaded full depth on ``device`` unless an
+    already loaded ``QwenVLEmbedder`` is passed as ``embedder`` (it is then not closed). ``layers``
+    are the exit layers to check. Raises ``UsageError`` when the index is empty, no moment could be
+    decoded, or the layers are impossible for the model.
+    """
+    if not queries:
+        raise UsageError("check-exit needs at least one query")
+    ids = store.sample_moment_ids(sample)
+    if not ids:
+        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
+    own = embedder is None
+    if own:
+        from vidsearch.embed import qwen3vl
+
+        embedder = qwen3vl.load(model_name, device=device, precision=precision)
+    try:
+        depth = embedder.depth
+        if embedder.exit_layer is not None:
+            raise UsageError("check-exit needs the full-depth model, not one loaded with an exit layer")
+        chosen = sorted({*layers, depth})
+        embedder._check_layers(chosen)  # a clear error before any decoding
+        moments = store.candidates(dict.fromkeys(ids, 0.0))
+        segments, kept, skipped = _decode_moments(moments, embedder.frame_side)
+        if not segments:
+            raise UsageError("none of the sample moments could be decoded again: " + "; ".join(skipped[:3]))
+        budgets = [embedder.budget_for(s) for s in segments]
+        at = embedder.embed_moments_at_layers(segments, chosen, budgets)
+        asked = embedder.embed_queries_at_layers(list(queries), chosen)
+    finally:
+        if own:
+            embedder.close()
+    stored_cosine = None
+    if store.get_meta("model_id") == embedder.model_id:
+        stored = store.vectors(kept)
+        stored_cosine = float(np.mean(np.sum(stored * at[depth], axis=1)))
+    full_scores = asked[depth] @ at[depth].T
+    report = ExitReport(model_name, depth, len(segments), len(queries), stored_cosine, skipped=skipped)
+    for layer in sorted(set(layers)):
+        moment_cos = np.sum(at[layer] * at[depth], axis=1)
+        query_cos = np.sum(asked[layer] * asked[depth], axis=1)
+        report.layers.append(
+            LayerAgreement(
+                layer=layer,
+                moment_cosine_mean=float(moment_cos.mean()),
+                moment_cosine_min=float(moment_cos.min()),
+                query_cosine_mean=float(query_cos.mean()),
+                top10_overlap=_top_overlap(full_scores, asked[layer] @ at[layer].T),
+            )
+        )
+    return report
+
+
+def _top_overlap(reference: np.ndarray, other: np.ndarray, top: int = TOP) -> float:
+    """Mean over rows of |top-k(reference) & top-k(other)| / k (k = min(top, columns))."""
+    k = min(top, reference.shape[1])
+    best = np.argsort(-reference, axis=1)[:, :k]
+    mine = np.argsort(-other, axis=1)[:, :k]
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(best, mine, strict=True)]))
+
+
+def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segment], list[int], list[str]]:
+    """Decode the frames of each moment (store candidates) as indexing sampled them.
+
+    Returns (segments, their moment ids, "path: reason" for videos that failed).
+    """
+    from vidsearch import decode
+    from vidsearch.indexer import sample_interval
+
+    by_video: dict[str, list[Any]] = defaultdict(list)
+    for moment in moments:
+        if moment.available:
+            by_video[moment.path].append(moment)
+    segments: list[Segment] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    for path, wanted in sorted(by_video.items()):
+        wanted.sort(key=lambda m: m.start)
+        frames: dict[int, list[Frame]] = defaultdict(list)
+        last_end = wanted[-1].end
+        try:
+            info = decode.probe(path)
+            for frame in decode.iter_frames(path, sample_interval(info.duration), frame_side, info):
+                if frame.time >= last_end:
+                    break  # past the last moment wanted from this video
+                for m in wanted:
+                    if m.start <= frame.time < m.end:
+                        frames[m.moment_id].append(frame)
+        except (MediaError, OSError) as e:
+            skipped.append(f"{path}: {e}")
+            continue
+        for m in wanted:
+            if frames[m.moment_id]:
+                segments.append(Segment(m.start, m.end, tuple(frames[m.moment_id])))
+                kept.append(m.moment_id)
+    return segments, kept, skipped
