@@ -275,7 +275,8 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
         lines.append(
             f"{name:<12} {result['precision']:<5} "
             + " ".join(f"{summary['per_kind'][k]['seconds']:>9.3f}" for k in KINDS)
-            + f" {summary['seconds_per_hour']:>8.0f} {speedup:>8.2f} {summary['visual_tokens_per_hour']:>9.0f}"
+            + f" {summary['seconds_per_hour']:>8.0f} {speedup:>8.2f}"
+            f" {summary['visual_tokens_per_hour']:>9.0f}"
             f" {result['peak_rss_gib']:>8.2f} {memory_ratio:>6.2f} {result['rss_after_gib']:>7.2f}"
         )
     lines += ["", "budget decisions (adaptive variants):"]
@@ -321,7 +322,8 @@ def main() -> None:
     for name in args.variants.split(","):
         began = time.perf_counter()
         child = [sys.executable, __file__, "--variant", name]
-        for flag in ("workdir", "moments", "frames", "frame_side", "exit_layer", "baseline_precision", "threads"):
+        passed = ("workdir", "moments", "frames", "frame_side", "exit_layer", "baseline_precision", "threads")
+        for flag in passed:
             child += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
         done = subprocess.run(child, capture_output=True, text=True)
         if done.returncode:

@@ -119,3 +119,70 @@ def test_help_and_version_do_not_import_torch() -> None:
     helptext = run("find", "--help").stdout
     for option in ("--limit", "--format", "--json", "--in", "--db", "--model"):
         assert option in helptext
+
+
+def test_unfetchable_model_fails_fast_and_names_the_way_out(tmp_path: Path) -> None:
+    import time
+
+    write_video(tmp_path / "v.mp4", [Scene(solid((200, 0, 0)), 2)], fps=5)
+    t = time.perf_counter()
+    out = run("index", str(tmp_path), "--model", "nobody/no-such-model", check_code=4)
+    assert time.perf_counter() - t < 30
+    assert "nobody/no-such-model" in out.stderr and "lite" in out.stderr
+    assert os.environ["HF_HOME"] in out.stderr  # the cache folder it looked in
+    assert "Traceback" not in out.stderr
+    status = json.loads(run("status", "--json").stdout)
+    assert status["model"] is None and status["moments"] == 0  # nothing half-bound
+
+
+def test_models_lists_what_is_usable_and_what_auto_picks() -> None:
+    out = run("models", "--device", "cpu").stdout
+    assert "* lite" in out and "Qwen/Qwen3-VL-Embedding-2B" in out
+    assert "auto picks here" in out
+
+
+def test_killed_index_run_resumes_without_duplicates(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import apsw
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for i in range(6):
+        write_video(lib / f"v{i}.mp4", [Scene(title_card(f"CLIP NUMBER {i}"), 6)], fps=10, size=(640, 360))
+    db = tmp_path / "index.db"
+    proc = subprocess.Popen([sys.executable, "-m", "vidsearch", "index", str(lib), "--db", str(db)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def indexed() -> int:
+        if not db.exists():
+            return 0
+        conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            return int(conn.execute("SELECT count(*) FROM videos").fetchone()[0])
+        except apsw.SQLError:
+            return 0
+        finally:
+            conn.close()
+
+    deadline = time.time() + 120
+    while indexed() < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.wait()
+    before = indexed()
+    assert 1 <= before <= 6
+    out = run("index", str(lib), "--db", str(db))
+    assert f"indexed {6 - before} new or changed" in out.stderr
+    info = json.loads(run("status", "--json", "--db", str(db)).stdout)
+    assert info["videos"] == 6
+    conn = apsw.Connection(str(db))
+    conn.enable_load_extension(True)
+    import sqlite_vec
+
+    conn.load_extension(sqlite_vec.loadable_path())
+    moments = conn.execute("SELECT count(*) FROM moments").fetchone()[0]
+    vectors = conn.execute("SELECT count(*) FROM moment_vectors").fetchone()[0]
+    per_video = conn.execute("SELECT count(DISTINCT start) = count(*) FROM moments GROUP BY video_id").fetchall()
+    assert moments == vectors == info["moments"] and all(row[0] for row in per_video)

@@ -97,6 +97,12 @@ def test_exit_layer_is_part_of_the_model_id(deep_dir, full):
         assert early.exit_layer == 4 and early.depth == 4
     finally:
         early.close()
+    # the id's spelling loads the same model (so an index can record it as its model name)
+    named = qwen3vl.load(f"{deep_dir}:exit4", device="cpu", frame_side=SIDE)
+    try:
+        assert named.exit_layer == 4 and named.model_id == f"{full.model_id}:exit4"
+    finally:
+        named.close()
     # exiting at the last layer is the full model: same space, same id, no exit recorded
     same = qwen3vl.load(str(deep_dir), device="cpu", frame_side=SIDE, exit_layer=DEPTH)
     try:
@@ -131,7 +137,8 @@ def indexed(deep_dir, full, tmp_path_factory):
     videos.mkdir()
     vg.write_video(videos / "square.mp4", [vg.Scene(vg.moving_square((0, 0, 0), (255, 0, 0), 0.3), 6)])
     vg.write_video(videos / "noise.mp4", [vg.Scene(vg.noise(4), 4)])
-    vg.write_video(videos / "title.mp4", [vg.Scene(vg.title_card("HELLO"), 3), vg.Scene(vg.solid((0, 90, 0)), 3)])
+    title = [vg.Scene(vg.title_card("HELLO"), 3), vg.Scene(vg.solid((0, 90, 0)), 3)]
+    vg.write_video(videos / "title.mp4", title)
     db = folder / "index.db"
     with Store.open(db) as store:
         update_index(store, [str(videos)], lambda: full, model_name=str(deep_dir))
@@ -165,7 +172,8 @@ def test_models_check_exit_command_prints_a_row_per_layer(indexed):
 
     from vidsearch.cli import app
 
-    result = CliRunner().invoke(app, ["models", "--check-exit", "3,4", "--db", str(indexed), "-q", "a dog", "--json"])
+    args = ["models", "--check-exit", "3,4", "--db", str(indexed), "-q", "a dog", "--json"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert [row["layer"] for row in report["layers"]] == [3, 4] and report["queries"] == 1

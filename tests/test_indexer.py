@@ -27,6 +27,7 @@ def library(tmp_path: Path) -> Path:
         [Scene(solid(GREEN), 4), Scene(solid(BLUE), 4), Scene(moving_square(RED, (255, 255, 255)), 4)],
         fps=25,
     )
+    write_video(lib / "phone.mp4", [Scene(solid((230, 230, 20)), 3)], fps=30, size=(96, 160), rotation=90)
     return lib
 
 
@@ -49,13 +50,19 @@ def _index(store: Store, roots: list[Path], factory: Counting | None = None):  #
 def test_index_then_find_right_file_at_right_time(library: Path, tmp_path: Path) -> None:
     with Store.open(tmp_path / "i.db") as store:
         stats = _index(store, [library])
-        assert stats.indexed == 2 and not stats.skipped
-        assert stats.moments >= 4
+        assert stats.indexed == 3 and not stats.skipped
+        assert stats.moments >= 5
         hits = find(store, ColourEmbedder(), "blue", SearchOptions(limit=3))
         best = hits[0]
         assert best.path.endswith("three scenes.MOV")
         assert 3.0 <= best.start <= 4.6 and 7.4 <= best.end <= 9.0
         assert find(store, ColourEmbedder(), "red", SearchOptions(limit=1))[0].path.endswith("red.mp4")
+        phone = find(store, ColourEmbedder(), "yellow", SearchOptions(limit=1))[0]
+        assert phone.path.endswith("phone.mp4") and phone.end == pytest.approx(3.0, abs=0.2)
+        width, height, rotation = store.db.execute(
+            "SELECT width, height, rotation FROM videos WHERE id=?", (phone.video_id,)
+        ).fetchone()
+        assert (width, height, rotation) == (160, 96, 90)  # shown upright: turned to landscape
 
 
 def test_rescan_of_unchanged_library_loads_no_model(library: Path, tmp_path: Path) -> None:
@@ -63,7 +70,7 @@ def test_rescan_of_unchanged_library_loads_no_model(library: Path, tmp_path: Pat
         _index(store, [library])
         again = Counting()
         stats = _index(store, [library], again)
-        assert again.loads == 0 and stats.indexed == 0 and stats.unchanged == 2
+        assert again.loads == 0 and stats.indexed == 0 and stats.unchanged == 3
         assert store.info().moments == _moment_count(store)
 
 
@@ -94,7 +101,8 @@ def test_changed_file_is_re_embedded_and_deleted_file_dropped(library: Path, tmp
         stats = _index(store, [library])
         assert stats.indexed == 1 and stats.removed == 1
         hits = find(store, ColourEmbedder(), "green", SearchOptions(limit=5))
-        assert [h.path for h in hits] == [str(library / "red.mp4")]
+        assert hits[0].path == str(library / "red.mp4")
+        assert all("three scenes" not in h.path for h in hits)
 
 
 def test_bad_files_are_skipped_counted_and_remembered(library: Path, tmp_path: Path) -> None:
@@ -110,7 +118,7 @@ def test_bad_files_are_skipped_counted_and_remembered(library: Path, tmp_path: P
         for name in ("empty.mp4", "noise.mkv", "notes.avi", "song.mp4"):
             assert str(library / name) in skipped, name
             assert skipped[str(library / name)].strip()
-        assert stats.indexed >= 2  # the good files (and possibly the readable part of truncated.mp4)
+        assert stats.indexed >= 3  # the good files (and possibly the readable part of truncated.mp4)
         again = _index(store, [library])
         assert again.skipped == [] and again.remembered_failures == len(skipped)
         write_video(library / "empty.mp4", [Scene(solid(BLUE), 3)], fps=10)  # fixed: retried
@@ -131,9 +139,9 @@ def test_interrupted_run_resumes_without_duplicates(library: Path, tmp_path: Pat
         done = store.info()
         assert done.videos <= 1
         stats = _index(store, [library])
-        assert stats.indexed == 2 - done.videos
+        assert stats.indexed == 3 - done.videos
         ids = [r[0] for r in store.db.execute("SELECT path FROM videos")]
-        assert len(ids) == len(set(ids)) == 2
+        assert len(ids) == len(set(ids)) == 3
         assert store.info().moments == _moment_count(store)
 
 
@@ -150,7 +158,7 @@ def test_missing_root_keeps_moments_and_reports_offline(library: Path, tmp_path:
         assert hit.available is False
         (tmp_path / "unplugged").rename(library)  # plugged back in
         stats = update_index(store, roots, Counting(), model_name="test")
-        assert stats.unchanged == 2 and store.roots()[0][2] is True
+        assert stats.unchanged == 3 and store.roots()[0][2] is True
         assert store.info().moments == moments
 
 

@@ -119,16 +119,23 @@ def fp32(tiny_qwen_dir):
 
 
 @pytest.mark.skipif(not device.cpu_int8_available(), reason="this torch has no quantized CPU engine")
-def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32):
+@pytest.mark.parametrize("bf16_hardware", [False, True])
+def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardware, monkeypatch):
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
     from vidsearch.embed import qwen3vl
 
+    monkeypatch.setattr(qwen3vl, "cpu_supports_bf16", lambda: bf16_hardware)
     int8 = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="int8", frame_side=32)
     try:
-        modules = list(int8._model.modules())
-        assert not any(type(m) is torch.nn.Linear for m in modules)
-        assert any(isinstance(m, DynamicLinear) for m in modules)
+        text = list(int8._model.language_model.modules())
+        assert not any(type(m) is torch.nn.Linear for m in text)
+        assert any(isinstance(m, DynamicLinear) for m in text)
+        # with bf16 hardware the vision tower stays bf16 (faster there); without, it is int8 too
+        vision = list(int8._model.visual.modules())
+        assert any(type(m) is torch.nn.Linear for m in vision) == bf16_hardware
+        vision_dtype = next(int8._model.visual.parameters()).dtype
+        assert vision_dtype == (torch.bfloat16 if bf16_hardware else torch.float32)
         # the token table stays in bf16 (half the memory) but hands out fp32 rows
         assert int8._model.get_input_embeddings().weight.dtype == torch.bfloat16
         assert int8.precision.name == "int8" and int8.model_id == fp32.model_id

@@ -229,6 +229,21 @@ def test_deleted_and_moved_out_files_are_dropped(running: Running, lib: Path, tm
     }
 
 
+def test_move_between_two_roots_keeps_vectors(lib: Path, tmp_path: Path) -> None:
+    other = tmp_path / "Phone"
+    other.mkdir()
+    r = Running(tmp_path / "i.db", [lib, other])
+    try:
+        embedded = r.embedder.moments_embedded
+        shutil.move(str(lib / "red.mp4"), str(other / "red.mp4"))  # two watches: a delete and a create
+        r.wait_index(lambda s: paths(s) == {str(other / "red.mp4"), str(lib / "trips" / "blue.mov")}, "move")
+        with Store.open(r.db) as store:
+            assert best(store, "red") == str(other / "red.mp4") and consistent(store)
+        assert r.embedder.moments_embedded == embedded
+    finally:
+        r.stop()
+
+
 def test_bad_file_is_reported_once_and_not_retried(running: Running, lib: Path) -> None:
     (lib / "broken.mp4").write_bytes(b"not a video at all")
     running.wait_index(lambda s: [p for p, _ in s.failures()] == [str(lib / "broken.mp4")], "the failure")

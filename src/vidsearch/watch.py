@@ -141,6 +141,10 @@ class SettleQueue:
             del self._items[path]
         return sorted(ready)
 
+    def sizes(self) -> set[int]:
+        """Sizes of the pending files that exist (to recognise a file that moved between roots)."""
+        return {item.signature[0] for item in self._items.values() if item.signature is not None}
+
     def next_due(self, now: float) -> float | None:
         """Seconds from ``now`` until the earliest pending path may be due; None when nothing is pending."""
         if not self._items:
@@ -300,7 +304,11 @@ class Watcher:
 
         with writer_lock(self.store_path), Store.open(self.store_path) as store:
             self._store = store
-            for root in self.roots:
+            for root in list(self.roots):
+                if os.path.isfile(root):  # a single file indexed as a root: nothing to follow
+                    self.roots.remove(root)
+                    self._emit(WatchEvent("note", root, message=f"not a folder, not watched: {root}"))
+                    continue
                 self._root_ids[root] = store.add_root(root)
             try:
                 note = f"{len(self.roots)} root(s), settle {self.settle:g} s"
@@ -503,7 +511,14 @@ class Watcher:
                 self._store, present, self._get_embedder, self._progress, model_name=self.model_name,
                 min_len=self.min_len, max_len=self.max_len, cancel=self._cancelled,
             )
+        arriving = self._pending.sizes()
         for path in gone:
+            video = self._store.video_by_path(path)
+            if video is not None and video.size in arriving:
+                # perhaps the same file, moved to another root (seen there as a new file still
+                # settling): keep it until that one is indexed, so its vectors move with it
+                self._pending.touch(path, time.monotonic())
+                continue
             removed = remove_paths(self._store, [path])
             if removed:
                 self._emit(WatchEvent("removed", path, message=f"{removed} videos" if removed > 1 else ""))

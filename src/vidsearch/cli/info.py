@@ -23,13 +23,20 @@ def _size(n: float) -> str:
 def status(
     db: DbOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    compact: Annotated[
+        bool, typer.Option("--compact", help="Rebuild the search index, drop its change log and VACUUM first.")
+    ] = False,
 ) -> None:
     """Where the index lives, its roots, counts, model and size on disk."""
     import json
 
+    from vidsearch.cli.common import warn
     from vidsearch.present import display_path
 
     with open_store(db, create=False) as store:
+        if compact:
+            before, after = store.compact()
+            warn(f"compacted: {_size(before)} -> {_size(after)}")
         info = store.info()
     per_moment = info.size_bytes / info.moments if info.moments else 0.0
     if json_out:
@@ -48,6 +55,8 @@ def status(
             "bytes_per_moment": round(per_moment, 1),
             "embed_seconds": round(info.embed_seconds, 3),
             "mean_frames_per_moment": round(info.mean_frames, 2),
+            "search_index": info.search_index,
+            "search_index_bytes": info.search_index_bytes,
         }
         print(json.dumps(record, ensure_ascii=False))
         return
@@ -58,6 +67,7 @@ def status(
         f"moments:  {info.moments} covering {info.seconds_indexed / 3600:.2f} h of video",
         f"size:     {_size(info.size_bytes)} ({per_moment / 1024:.1f} KiB per moment)" if info.moments
         else f"size:     {_size(info.size_bytes)}",
+        f"search:   {info.search_index}",
         f"cost:     {info.embed_seconds:.1f} s embedding, {info.mean_frames:.1f} frames per moment on average",
         "roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)",
     ]

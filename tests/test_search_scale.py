@@ -1,0 +1,147 @@
+"""The compact index beside the database: recall, filters inside the search, staying in step with writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidsearch.store import Store
+from vidsearch.store import ann as ann_mod
+
+DIM = 48
+PER_VIDEO = 20
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _library(videos: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Clustered unit vectors: 30 topics, each video drifting around one topic."""
+    rng = np.random.default_rng(seed)
+    topics = _unit(rng.standard_normal((30, DIM)))
+    vecs = [
+        _unit(topics[v % 30] + 0.5 * _unit(rng.standard_normal(DIM)) + 0.5 * _unit(rng.standard_normal((PER_VIDEO, DIM))))
+        for v in range(videos)
+    ]
+    return np.concatenate(vecs), topics
+
+
+@pytest.fixture
+def big_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setattr(Store, "ann_min_moments", 0)  # use the compact index even on a small library
+    vectors, _ = _library(300)
+    store = Store.open(tmp_path / "index.db")
+    store.bind_model("lite", "test-model", DIM)
+    for v in range(300):
+        store.save_video(
+            path=f"/lib/{'a' if v % 10 else 'b'}/v{v}.mp4", root_id=None, size=1, mtime_ns=1, fingerprint=str(v),
+            info=None, moments=[(float(i), i + 1.0) for i in range(PER_VIDEO)],
+            vectors=vectors[v * PER_VIDEO : (v + 1) * PER_VIDEO],
+        )
+    return store
+
+
+def _queries(count: int) -> np.ndarray:
+    _, topics = _library(1)
+    rng = np.random.default_rng(7)
+    return _unit(topics[rng.integers(0, 30, count)] + 0.7 * _unit(rng.standard_normal((count, DIM))))
+
+
+def _recall(store: Store, k: int, video_ids: list[int] | None = None) -> float:
+    found = []
+    for q in _queries(20):
+        exact = set(store.nearest_exact(q, k, video_ids))
+        got = {c.moment_id for c in store.nearest(q, k, video_ids)}
+        found.append(len(exact & got) / len(exact))
+    return float(np.mean(found))
+
+
+def test_compact_index_finds_what_exact_search_finds(big_store: Store) -> None:
+    assert _recall(big_store, 10) >= 0.95
+    assert big_store.search_index_path.exists()
+    assert "IVF int8" in big_store.info().search_index  # status can say what search uses
+
+
+def test_ranking_is_by_exact_cosine(big_store: Store) -> None:
+    q = _queries(1)[0]
+    hits = big_store.nearest(q, 10)
+    sims = [h.similarity for h in hits]
+    assert sims == sorted(sims, reverse=True)
+    exact = big_store.vectors([h.moment_id for h in hits]) @ q
+    assert np.allclose(sims, exact, atol=1e-5)
+
+
+@pytest.mark.parametrize("folder", ["/lib/b", "/lib/a"])  # 10 % and 90 % of the library
+def test_filtered_search_returns_full_count_and_keeps_recall(big_store: Store, folder: str) -> None:
+    ids = big_store.video_ids_under([folder])
+    for q in _queries(5):
+        hits = big_store.nearest(q, 50, ids)
+        assert len(hits) == 50
+        assert {h.path.rsplit("/", 1)[0] for h in hits} == {folder}
+    assert _recall(big_store, 10, ids) >= 0.95
+
+
+def test_index_follows_adds_deletes_and_moves(big_store: Store) -> None:
+    q = _queries(1)[0]
+    before = big_store.change_counter()
+    # add a video whose moment is exactly the query: it must come first at once
+    big_store.save_video(path="/lib/new/clip.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="new",
+                         info=None, moments=[(0.0, 1.0)], vectors=q[None, :])
+    assert big_store.change_counter() > before
+    top = big_store.nearest(q, 1)[0]
+    assert top.path == "/lib/new/clip.mp4" and top.similarity == pytest.approx(1.0, abs=1e-5)
+    # a second process sees the same, from the delta written beside the index
+    again = Store.open(big_store.path)
+    assert again.nearest(q, 1)[0].path == "/lib/new/clip.mp4"
+    # moved: found under its new folder (filters read paths from SQLite)
+    video = big_store.video_by_path("/lib/new/clip.mp4")
+    assert video is not None
+    big_store.move_video(video.id, "/lib/moved/clip.mp4", None, 1, 1)
+    moved = big_store.nearest(q, 1, big_store.video_ids_under(["/lib/moved"]))
+    assert [h.path for h in moved] == ["/lib/moved/clip.mp4"]
+    # deleted: gone from every result
+    big_store.delete_video(video.id)
+    assert all(h.video_id != video.id for h in big_store.nearest(q, 20))
+    assert all(h.video_id != video.id for h in again.nearest(q, 20))
+    assert _recall(again, 10) >= 0.95
+    again.close()
+
+
+def test_large_change_rebuilds_and_corrupt_file_is_rebuilt(big_store: Store) -> None:
+    big_store.nearest(_queries(1)[0], 5)
+    path = big_store.search_index_path
+    built = ann_mod.IvfIndex.load(path).seq
+    for v in range(0, 300, 3):  # a third of the library goes: too big for a delta
+        video = big_store.video_by_path(f"/lib/{'a' if v % 10 else 'b'}/v{v}.mp4")
+        assert video is not None
+        big_store.delete_video(video.id)
+    assert _recall(big_store, 10) >= 0.95
+    assert ann_mod.IvfIndex.load(path).seq > built  # rebuilt, not patched
+    path.write_bytes(b"garbage")
+    fresh = Store.open(big_store.path)
+    assert _recall(fresh, 10) >= 0.95
+    assert ann_mod.IvfIndex.load(path).seq == fresh.change_counter()
+    fresh.close()
+
+
+def test_compact_drops_the_covered_log_and_keeps_results(big_store: Store) -> None:
+    q = _queries(1)[0]
+    want = [h.moment_id for h in big_store.nearest(q, 10)]
+    before, after = big_store.compact()
+    assert after <= before
+    assert big_store.db.execute("SELECT count(*) FROM vector_log").fetchone()[0] == 0
+    assert [h.moment_id for h in big_store.nearest(q, 10)] == want
+
+
+def test_small_library_uses_exact_scan_without_index_file(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "small.db")
+    store.bind_model("lite", "test-model", DIM)
+    vectors, _ = _library(5)
+    store.save_video(path="/lib/x.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="x", info=None,
+                     moments=[(float(i), i + 1.0) for i in range(len(vectors))], vectors=vectors)
+    assert len(store.nearest(vectors[3], 5)) == 5
+    assert not store.search_index_path.exists()
+    assert "exact" in (store.info().search_index or "")

@@ -1,0 +1,135 @@
+"""The local query service: same answers as a direct find, private socket, fallback when absent."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidsearch import service
+from vidsearch.search import SearchOptions
+from vidsearch.search import find as direct_find
+from vidsearch.store import Store
+
+DIM = 16
+
+
+class FakeEmbedder:
+    """Query text -> a fixed unit vector (hash-seeded); counts calls to show the model is reused."""
+
+    model_id = "fake-1"
+    dim = DIM
+    loads = 0
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        for t in texts:
+            seed = int(hashlib.sha256(t.encode()).hexdigest()[:8], 16)
+            v = np.random.default_rng(seed).standard_normal(DIM)
+            out.append(v / np.linalg.norm(v))
+        return np.asarray(out, np.float32).reshape(len(texts), DIM)
+
+
+def _fake_load(name: str, device: str, precision: str) -> FakeEmbedder:
+    FakeEmbedder.loads += 1
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr("vidsearch.cli.common.load_model", _fake_load)
+    FakeEmbedder.loads = 0
+    db = tmp_path / "index.db"
+    rng = np.random.default_rng(0)
+    with Store.open(db) as store:
+        store.bind_model("lite", "fake-1", DIM)
+        for v in range(20):
+            vecs = rng.standard_normal((10, DIM)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            store.save_video(path=f"/lib/{v % 2}/v{v}.mp4", root_id=None, size=1, mtime_ns=1,
+                             fingerprint=str(v), info=None, moments=[(i * 2.0, i * 2.0 + 2) for i in range(10)],
+                             vectors=vecs)
+    return db
+
+
+@pytest.fixture
+def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))  # AF_UNIX paths must stay short
+    sock = folder / "run" / "service.sock"
+    monkeypatch.setenv(service.ENV_SOCKET, str(sock))
+    ready = threading.Event()
+    thread = threading.Thread(target=service.serve, args=(sock, 30.0, ready.set), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield sock
+    service.request({"op": "stop"}, sock, timeout=5)
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_service_answers_as_a_direct_find(library: Path, running: Path) -> None:
+    options = SearchOptions(limit=5, within=("/lib/1",))
+    with Store.open(library) as store:
+        direct = direct_find(store, _fake_load("lite", "cpu", "auto"), "a dog, on a beach", options)
+    for _ in range(2):
+        answer = service.ask_find(service.find_request(library, None, "auto", "auto", "a dog, on a beach", options))
+        assert answer is not None
+        hits, _ = answer
+        assert [(h.path, h.start, h.end, round(h.score, 5)) for h in hits] == [
+            (h.path, h.start, h.end, round(h.score, 5)) for h in direct
+        ]
+    assert FakeEmbedder.loads == 2  # one for the direct find, one kept by the service for both asks
+
+
+def test_service_passes_on_typed_errors(library: Path, running: Path) -> None:
+    from vidsearch.errors import UsageError
+
+    with pytest.raises(UsageError, match="--in"):
+        service.ask_find(service.find_request(library, None, "auto", "auto", "x", SearchOptions(within=("/nope",))))
+
+
+def test_socket_and_folder_are_private(running: Path) -> None:
+    assert stat.S_IMODE(running.stat().st_mode) == 0o600
+    assert stat.S_IMODE(running.parent.stat().st_mode) == 0o700
+    assert running.stat().st_uid == os.getuid()
+    assert service.request({"op": "ping"})["ok"]
+
+
+def test_client_refuses_a_socket_others_can_use(running: Path) -> None:
+    os.chmod(running, 0o666)
+    try:
+        assert service.request({"op": "ping"}) is None  # treated as no service: never talk to it
+    finally:
+        os.chmod(running, 0o600)
+    assert service.request({"op": "ping"}) is not None
+
+
+def test_find_without_service_loads_the_model_itself(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    monkeypatch.setenv(service.ENV_SOCKET, "/tmp/vidsearch-no-such-dir/service.sock")
+    result = CliRunner().invoke(app, ["find", "a dog", "--db", str(library), "-n", "3", "-f", "tsv"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 3
+    assert FakeEmbedder.loads == 1
+
+
+def test_find_uses_the_running_service(library: Path, running: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    service.request({"op": "ping"})
+    result = CliRunner().invoke(app, ["find", "a dog", "--db", str(library), "-n", "3", "-f", "tsv"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 3
+    assert FakeEmbedder.loads == 1  # loaded once, by the service (the CLI itself loaded nothing)
