@@ -88,7 +88,8 @@ def main() -> None:
                     mixed = compose(ref_vec.mean(axis=0), embedder.embed_queries([edit])[0], 0.5)
                     cands = [c for c in store.nearest(mixed, 50) if Path(c.path).name != Path(ref.path).name]
                     ranks["vector mix"].append(files(merge_adjacent(cands, margin=float("inf"))[:5]))
-                    ranks["vidsearch"].append(files(find(store, embedder, f"but {edit}", SearchOptions(limit=5, like=ref))))
+                    ours = find(store, embedder, f"but {edit}", SearchOptions(limit=5, like=ref))
+                    ranks["vidsearch"].append(files(ours))
                     for k in ranks:
                         ranks[k][-1] = [target in ranks[k][-1][:1], target in ranks[k][-1][:5]]
         n = len(ranks["vidsearch"])

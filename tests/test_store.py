@@ -107,7 +107,7 @@ def test_interrupted_write_leaves_nothing_half_done(tmp_path: Path) -> None:
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("t", "t", 3)
         bad = np.array([[1, 0, 0], [1, 0]], dtype=object)  # second vector malformed -> fails mid-write
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError):
             store.save_video(path="/v.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="f",
                              info=_info("/v.mp4"), moments=[(0, 1), (1, 2)], vectors=bad)
         assert store.video_by_path("/v.mp4") is None

@@ -123,7 +123,7 @@ def merge_adjacent(
     runs: list[list[Candidate]] = []
     spans: list[list[float]] = []  # [start, end, best score] per run
     for c in sorted(candidates, key=lambda c: -c.similarity):
-        for run, span in zip(runs, spans):
+        for run, span in zip(runs, spans, strict=False):
             if run[0].video_id != c.video_id or c.start > span[1] + gap or c.end < span[0] - gap:
                 continue
             if c.similarity >= span[2] - margin:
@@ -223,7 +223,7 @@ def find(
     mat = store.vectors([c.moment_id for c in moments])
     if ref_vec is not None:
         keep = (mat @ ref_vec) < NEAR_DUPLICATE  # near copies of the reference are not results
-        moments = [m for m, k_ in zip(moments, keep) if k_]
+        moments = [m for m, k_ in zip(moments, keep, strict=False) if k_]
         mat = mat[keep]
         if not moments:
             return []
@@ -257,7 +257,7 @@ def find(
             details[m.moment_id] = combined.explain(i, pos_texts, neg_texts)
     scored = [
         _with_similarity(m, float(s))
-        for m, s in zip(moments, scores)
+        for m, s in zip(moments, scores, strict=False)
         if np.isfinite(s) and (options.min_score is None or s >= options.min_score)
     ]
     hits = _merge_with(scored, options.merge_gap, details)
@@ -325,7 +325,7 @@ def _sequence_hits(
             details["explain"] = {
                 "steps": [
                     {"clauses": [pos_texts[i] for i in step], "z": round(float(step_scores[k][idx]), 3)}
-                    for k, (step, idx) in enumerate(zip(steps, (first, last)))
+                    for k, (step, idx) in enumerate(zip(steps, (first, last), strict=False))
                 ]
             }
         hits.append(Hit(a.path, a.start, b.end, score, a.video_id, (a.moment_id, b.moment_id), a.available, details))

@@ -24,7 +24,7 @@ def status(
     db: DbOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     compact: Annotated[
-        bool, typer.Option("--compact", help="Rebuild the search index, drop its change log and VACUUM first.")
+        bool, typer.Option("--compact", help="Rebuild the search index, drop its change log, VACUUM.")
     ] = False,
 ) -> None:
     """Where the index lives, its roots, counts, model and size on disk."""
