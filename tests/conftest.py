@@ -30,6 +30,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache:
     monkeypatch.setenv("VIDSEARCH_DB", str(tmp_path / "index.db"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("VIDSEARCH_PLAYER", raising=False)
+    monkeypatch.setenv("VIDSEARCH_NO_SERVICE", "1")  # a developer's running query service never answers tests
     return tmp_path
 
 

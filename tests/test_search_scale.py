@@ -22,10 +22,10 @@ def _library(videos: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Clustered unit vectors: 30 topics, each video drifting around one topic."""
     rng = np.random.default_rng(seed)
     topics = _unit(rng.standard_normal((30, DIM)))
-    vecs = [
-        _unit(topics[v % 30] + 0.5 * _unit(rng.standard_normal(DIM)) + 0.5 * _unit(rng.standard_normal((PER_VIDEO, DIM))))
-        for v in range(videos)
-    ]
+    vecs = []
+    for v in range(videos):
+        drift = 0.5 * _unit(rng.standard_normal(DIM))
+        vecs.append(_unit(topics[v % 30] + drift + 0.5 * _unit(rng.standard_normal((PER_VIDEO, DIM)))))
     return np.concatenate(vecs), topics
 
 
@@ -145,3 +145,29 @@ def test_small_library_uses_exact_scan_without_index_file(tmp_path: Path) -> Non
     assert len(store.nearest(vectors[3], 5)) == 5
     assert not store.search_index_path.exists()
     assert "exact" in (store.info().search_index or "")
+
+
+def test_vectors_read_from_chunks_match_the_vec0_table(big_store: Store) -> None:
+    import json
+
+    ids = [1, 2, 777, 3001, 5999, 6000]
+    rows = dict(big_store.db.execute(
+        "SELECT moment_id, embedding FROM moment_vectors WHERE moment_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    ).fetchall())
+    got = big_store.vectors(ids)
+    assert np.array_equal(got, np.stack([np.frombuffer(rows[i], np.float32) for i in ids]))
+
+
+def test_a_long_running_reader_survives_another_process_compacting(big_store: Store) -> None:
+    q = _queries(1)[0]
+    reader = Store.open(big_store.path)  # e.g. the query service
+    first = reader.nearest(q, 5)[0]
+    big_store.delete_video(first.video_id)
+    big_store.save_video(path="/lib/late.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="late",
+                         info=None, moments=[(0.0, 1.0)], vectors=q[None, :])
+    big_store.compact()  # rebuilds the index file and drops the log the reader has not seen
+    hits = reader.nearest(q, 20)
+    assert hits[0].path == "/lib/late.mp4"
+    assert all(h.video_id != first.video_id for h in hits)
+    reader.close()

@@ -45,6 +45,7 @@ def _fake_load(name: str, device: str, precision: str) -> FakeEmbedder:
 @pytest.fixture
 def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr("vidsearch.cli.common.load_model", _fake_load)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a fresh query-vector cache
     FakeEmbedder.loads = 0
     db = tmp_path / "index.db"
     rng = np.random.default_rng(0)
@@ -64,6 +65,7 @@ def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))  # AF_UNIX paths must stay short
     sock = folder / "run" / "service.sock"
     monkeypatch.setenv(service.ENV_SOCKET, str(sock))
+    monkeypatch.delenv("VIDSEARCH_NO_SERVICE", raising=False)  # conftest turns the service off elsewhere
     ready = threading.Event()
     thread = threading.Thread(target=service.serve, args=(sock, 30.0, ready.set), daemon=True)
     thread.start()
@@ -133,3 +135,18 @@ def test_find_uses_the_running_service(library: Path, running: Path) -> None:
     assert result.exit_code == 0, result.output
     assert len(result.stdout.strip().splitlines()) == 3
     assert FakeEmbedder.loads == 1  # loaded once, by the service (the CLI itself loaded nothing)
+    assert service.request({"op": "ping"})["models"] == ["lite"]  # ...and the service holds it
+
+
+def test_repeated_query_needs_no_model(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    monkeypatch.setenv(service.ENV_SOCKET, "/tmp/vidsearch-no-such-dir/service.sock")
+    args = ["find", "a red kite", "--db", str(library), "-n", "3", "-f", "tsv"]
+    first = CliRunner().invoke(app, args)
+    second = CliRunner().invoke(app, args)
+    assert first.exit_code == second.exit_code == 0
+    assert first.stdout == second.stdout
+    assert FakeEmbedder.loads == 1  # the second run read the query's vector from the cache

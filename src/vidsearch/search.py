@@ -138,11 +138,9 @@ def merge_adjacent(
     return hits
 
 
-def _hit_of(run: Sequence[Candidate], details: dict[str, Any] | None = None) -> Hit:
+def _hit_of(run: Sequence[Candidate]) -> Hit:
     best = max(run, key=lambda c: c.similarity)
-    extra = {"cost": best.cost}
-    if details and best.moment_id in details:
-        extra["explain"] = details[best.moment_id]
+    extra: dict[str, object] = {"cost": best.cost}
     return Hit(
         path=best.path,
         start=min(c.start for c in run),

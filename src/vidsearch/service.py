@@ -26,6 +26,7 @@ import socket
 import stat
 import struct
 import sys
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -160,6 +161,13 @@ def hit_from_json(record: dict[str, Any]) -> Hit:
     return Hit(**fields)
 
 
+def lazy_model(name: str, device: str, precision: str, model_id: str) -> LazyEmbedder:
+    """The model ``name`` behind a query-vector cache: loaded only when a query is new."""
+    from vidsearch.cli import common
+
+    return LazyEmbedder(lambda: common.load_model(name, device, precision), QueryCache(model_id))
+
+
 def start_background(idle: float = IDLE_SECONDS) -> None:
     """Start ``vidsearch serve`` detached (it exits by itself after ``idle`` idle seconds)."""
     import subprocess
@@ -172,6 +180,77 @@ def start_background(idle: float = IDLE_SECONDS) -> None:
         start_new_session=True,
         close_fds=True,
     )
+
+
+# ---- query vectors remembered on disk ---------------------------------------------------------
+class QueryCache:
+    """Vectors of query texts already embedded, one small file each, per model id.
+
+    A repeated query then needs no model at all (no torch import, no weights): the answer comes
+    from the index alone. Files are written atomically; a torn or foreign file is a miss.
+    """
+
+    def __init__(self, model_id: str, folder: Path | None = None) -> None:
+        if folder is None:
+            from platformdirs import user_cache_path
+
+            folder = user_cache_path("vidsearch", appauthor=False) / "queries"
+        self.folder = folder / hashlib.sha256(model_id.encode()).hexdigest()[:16]
+
+    def _file(self, text: str) -> Path:
+        return self.folder / (hashlib.sha256(text.encode()).hexdigest()[:32] + ".npy")
+
+    def get(self, text: str) -> np.ndarray | None:
+        try:
+            vector = np.load(self._file(text), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        return vector.astype(np.float32) if vector.ndim == 1 else None
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(vector, np.float32))
+            os.replace(tmp, self._file(text))
+        except OSError:
+            pass  # the cache only saves time
+
+
+class LazyEmbedder:
+    """Stands in for a model: query vectors come from the cache when known, and the model is loaded
+    only when something else is needed (a new text, a reference clip, a model attribute)."""
+
+    def __init__(self, load: Any, cache: QueryCache) -> None:
+        self._load = load
+        self._cache = cache
+        self._model: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _real(self) -> Any:
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        found = {t: self._cache.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, v in found.items() if v is None]
+        if missing:
+            for t, v in zip(missing, self._real().embed_queries(missing), strict=True):
+                found[t] = np.asarray(v, np.float32)
+                self._cache.put(t, found[t])
+        if not texts:
+            return np.asarray(self._real().embed_queries([]), np.float32)
+        return np.stack([found[t] for t in texts])  # type: ignore[misc]
 
 
 # ---- the service side ------------------------------------------------------------------------
@@ -189,7 +268,7 @@ class _CachedQueries:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
         if missing:
-            for t, v in zip(missing, self._embedder.embed_queries(missing)):
+            for t, v in zip(missing, self._embedder.embed_queries(missing), strict=True):
                 self._seen[t] = np.asarray(v, np.float32)
         for t in texts:
             self._seen.move_to_end(t)
@@ -227,13 +306,11 @@ class Service:
             self.stores[db] = store
         return store
 
-    def _embedder(self, name: str, device: str, precision: str) -> Any:
-        from vidsearch.cli.common import load_model
-
+    def _embedder(self, name: str, device: str, precision: str, model_id: str) -> Any:
         key = (name, device, precision)
         if key not in self.embedders:
             self.close_models()  # one model in memory at a time
-            self.embedders[key] = _CachedQueries(load_model(name, device, precision))
+            self.embedders[key] = _CachedQueries(lazy_model(name, device, precision, model_id))
         return self.embedders[key]
 
     def close_models(self) -> None:
@@ -252,7 +329,7 @@ class Service:
             raise errors.UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
         device, precision = str(message.get("device", "auto")), str(message.get("precision", "auto"))
         name, _ = model_for(store, message.get("model"), device)
-        embedder = self._embedder(name, device, precision)
+        embedder = self._embedder(name, device, precision, store.get_meta("model_id") or name)
         opts = dict(message["options"])
         opts["within"] = tuple(opts.get("within") or ())
         opts["exclude"] = tuple(opts.get("exclude") or ())

@@ -85,13 +85,11 @@ def find(
     precision: PrecisionOption = "auto",
 ) -> None:
     """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
-    from vidsearch.cli.common import load_model
+    from vidsearch import service
     from vidsearch.errors import UsageError
     from vidsearch.present import FORMATS, write_hits
-    from vidsearch.search import SearchOptions
+    from vidsearch.search import Explanation, SearchOptions, parse_like
     from vidsearch.search import find as run_find
-
-    from vidsearch.search import Explanation, parse_like
 
     text = " ".join(query or []).strip()
     if not text and not like and not exclude:
@@ -130,7 +128,8 @@ def find(
             if not store.model:
                 raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
             name, _ = model_for(store, model, device)
-            embedder = load_model(name, device, precision)
+            # a query seen before needs no model: its vector comes from the cache
+            embedder = service.lazy_model(name, device, precision, store.get_meta("model_id") or name)
             hits = run_find(store, embedder, text, options, explanation)
         _maybe_start_service()
     if explanation is not None:
@@ -148,8 +147,9 @@ def find(
         play_hits(hits, player)
 
 
-def _ask_service(db: Optional[Path], model: Optional[str], device: str, precision: str, text: str,
-                 options: object) -> Optional[tuple[list, list[str]]]:  # type: ignore[type-arg]
+def _ask_service(
+    db: Path | None, model: str | None, device: str, precision: str, text: str, options: object
+) -> tuple[list, list[str]] | None:  # type: ignore[type-arg]
     """The running service's answer (hits, explanation lines), or None when no service runs."""
     import os
 

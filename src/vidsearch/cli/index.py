@@ -57,6 +57,8 @@ def index(
                 stats = update_index(
                     store, roots, lambda: load_model(name, device, precision), bar, model_name=name
                 )
+            if stats.indexed or stats.removed or stats.moved:
+                store.refresh_search_index()  # so the first find after a big import does not pay for it
             _summary(stats, store.model or name)
 
 

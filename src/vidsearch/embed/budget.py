@@ -11,7 +11,7 @@ few milliseconds per moment):
 * ``changed``: the share of 8x8 cells of those grey pictures whose mean difference is above 0.025 (a
   talking head changes a small share, a busy street most of the picture);
 * ``cuts``: consecutive frames that look like different shots (16x16 colour thumbnails differ by
-  more than the segmenter's cut threshold); several shots merged into one moment are busy;
+  more than 0.12 on the segmenter's scale); several shots merged into one moment are busy;
 * ``detail``: the share of pixels with a strong horizontal edge (a jump of 80/255 or more between
   neighbours) in the middle frame: text and fine detail need resolution.
 
@@ -38,7 +38,9 @@ from vidsearch.types import Frame, Segment
 _GREY_SIDE = 128  # longest side of the grey pictures motion is measured on
 _CELL = 8  # cells of the grey pictures for the "changed" share
 _CELL_CHANGE = 0.025  # a cell whose mean difference is above this changed
-_CUT = 0.12  # same scale and value as vidsearch.segment.DEFAULT_THRESHOLD (a different shot)
+# A plainly different shot, on the segmenter's scale. The segmenter cuts from 0.06 but also needs a spike
+# over recent differences; without that rule here, 0.12 keeps a moving object (<= 0.08) from counting.
+_CUT = 0.12
 _EDGE = 80  # a horizontal jump of this many levels (of 255) between neighbours is a strong edge
 
 

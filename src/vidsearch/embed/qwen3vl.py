@@ -231,23 +231,29 @@ def quantize_dynamic_int8(model: torch.nn.Module, skip: Sequence[str] = ()) -> t
     from torch.ao.quantization import default_dynamic_qconfig
 
     kept = {id(m) for name in skip if hasattr(model, name) for m in getattr(model, name).modules()}
+    # Only parents are listed: a list holding the Linears would keep every float32 copy alive.
+    parents = [m for m in model.modules() if id(m) not in kept and type(m) is not torch.nn.Linear]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
-        for parent in [m for m in model.modules() if id(m) not in kept]:
-            for child_name, child in list(parent.named_children()):
-                if type(child) is torch.nn.Linear:
-                    child.float()
-                    child.qconfig = default_dynamic_qconfig
-                    setattr(parent, child_name, DynamicLinear.from_float(child))
-                    del child
-        gc.collect()
+        for parent in parents:
+            names = [n for n, c in parent.named_children() if type(c) is torch.nn.Linear]
+            for child_name in names:
+                child = getattr(parent, child_name)
+                child.float()
+                child.qconfig = default_dynamic_qconfig
+                setattr(parent, child_name, DynamicLinear.from_float(child))
+                del child  # frees the float32 copy now
     table = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    # Every remaining tensor gets memory of its own (float32, or a copy in its dtype where kept): tensors
+    # that still view the memory-mapped checkpoint would keep all its pages resident.
     for module in model.modules():
         if module is table or id(module) in kept:
-            continue
-        module._apply(lambda t: t.float() if t.is_floating_point() else t, recurse=False)
+            module._apply(lambda t: t.clone(), recurse=False)
+        else:
+            module._apply(lambda t: t.to(torch.float32, copy=True) if t.is_floating_point() else t, recurse=False)
     if isinstance(table, torch.nn.Embedding):
         table.__class__ = _Float32Embedding
+    gc.collect()
     return model
 
 
