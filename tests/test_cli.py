@@ -186,3 +186,34 @@ def test_killed_index_run_resumes_without_duplicates(tmp_path: Path) -> None:
     vectors = conn.execute("SELECT count(*) FROM moment_vectors").fetchone()[0]
     per_video = conn.execute("SELECT count(DISTINCT start) = count(*) FROM moments GROUP BY video_id").fetchall()
     assert moments == vectors == info["moments"] and all(row[0] for row in per_video)
+
+
+def test_find_says_when_results_are_on_an_offline_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+    from vidsearch.store import Store
+
+    class Fixed:
+        model_id, dim, frame_side, frames_per_moment = "fixed-1", 3, 64, 1
+
+        def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+            return np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (len(texts), 1))
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("vidsearch.cli.common.load_model", lambda *a: Fixed())
+    db = tmp_path / "i.db"
+    with Store.open(db) as store:
+        store.bind_model("lite", "fixed-1", 3)
+        root = store.add_root(str(tmp_path / "drive"))
+        store.save_video(path=str(tmp_path / "drive" / "a.mp4"), root_id=root, size=1, mtime_ns=1,
+                         fingerprint="a", info=None, moments=[(0.0, 5.0)],
+                         vectors=np.array([[1.0, 0.0, 0.0]], np.float32))
+        store.set_root_online(root, False)
+    result = CliRunner().invoke(app, ["find", "a red door", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0])["available"] is False
+    assert "offline root" in result.stderr

@@ -141,6 +141,11 @@ def find(
     sys.stdout.flush()
     if not hits:
         raise typer.Exit(1)
+    offline = sum(1 for h in hits if not h.available)
+    if offline:
+        from vidsearch.cli.common import warn
+
+        warn(f"{offline} of these results are on an offline root (a drive or share not connected now)")
     if play:
         from vidsearch.player import play as play_hits
 
