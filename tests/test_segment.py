@@ -122,3 +122,11 @@ def test_pick_frames_spreads_over_the_segment() -> None:
     assert [f.time for f in pick_frames(segment, 3)] == [1.0, 5.0, 8.0]
     assert pick_frames(segment, 20) == segment.frames
     assert [f.time for f in pick_frames(segment, 1)] == [5.0]
+
+
+def test_motion_starting_after_a_cut_is_not_another_cut(tmp_path: Path) -> None:
+    scenes = [Scene(solid(RED), 3), Scene(moving_square((0, 0, 0), WHITE), 4)]
+    segments = segments_of(write_video(tmp_path / "cut-then-motion.mp4", scenes, fps=8))
+    assert len(segments) == 2
+    assert segments[1].start == pytest.approx(3.0, abs=0.5)
+    assert_covers(segments, 7.0)

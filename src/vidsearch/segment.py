@@ -73,6 +73,7 @@ class Segmenter:
         self._last_thumb: np.ndarray | None = None
         self._recent: deque[float] = deque(maxlen=RECENT)
         self._finished = False
+        self._last_cut = 0.0  # difference at the latest cut
 
     def push(self, frame: Frame) -> list[Segment]:
         """Add the next sampled frame; return the segments that can no longer change."""
@@ -84,7 +85,13 @@ class Segmenter:
         thumb = thumbnail(frame.image)
         if self._last_thumb is not None and self._last_time is not None:
             diff = frame_difference(self._last_thumb, thumb)
-            if self._is_cut(diff):
+            # A small change soon after a cut is the new shot settling (motion starting, a fade
+            # finishing), not another cut: closing there would fold the new shot into the last one.
+            # A big one (a flash, then the next scene) is a cut; the flash merges as usual.
+            too_soon = self._pending is not None and frame.time - self._open_start < self.min_len
+            settling = too_soon and diff < max(2 * self.threshold, 0.5 * self._last_cut)
+            if self._is_cut(diff) and not settling:
+                self._last_cut = diff
                 # The change happened somewhere between the two samples: cut halfway.
                 cut = (self._last_time + frame.time) / 2 if frame.time > self._last_time else frame.time
                 out += self._close_shot(max(cut, self._open_start))

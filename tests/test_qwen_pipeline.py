@@ -1,0 +1,45 @@
+"""The multimodal LLM path end to end on a tiny random Qwen3-VL: index through the CLI by folder
+name, find, and a composed query that goes into the model as one video + text input.
+
+Random weights say nothing about quality; these tests check the path a user's model takes works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from videogen import Scene, moving_square, solid, write_video
+
+pytest.importorskip("transformers", reason="the multimodal backend is not installed ('.[qwen]')")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "vidsearch", *args], capture_output=True, text=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    return out
+
+
+def test_index_and_find_with_a_local_qwen_folder(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "a.mp4", [Scene(solid((200, 30, 30)), 3), Scene(moving_square((0, 0, 0), (250, 250, 250)), 3)],
+                fps=8, size=(96, 64))
+    write_video(lib / "b.mp4", [Scene(solid((30, 30, 200)), 4)], fps=8, size=(96, 64))
+    db = str(tmp_path / "q.db")
+    out = run("index", str(lib), "--db", db, "--model", str(tiny_qwen_dir), "--device", "cpu", "--precision", "fp32")
+    assert "indexed 2 new or changed" in out.stderr
+    status = json.loads(run("status", "--json", "--db", db).stdout)
+    assert status["model"] == str(tiny_qwen_dir) and status["moments"] >= 3
+    hits = [json.loads(line) for line in run("find", "a red square", "--json", "--db", db).stdout.splitlines()]
+    assert {Path(h["path"]).name for h in hits} == {"a.mp4", "b.mp4"}
+    assert all(h["cost"]["frames"] >= 2 and h["cost"]["visual_tokens"] > 0 for h in hits)
+    composed = run("find", "--like", f"{lib / 'a.mp4'}@0:01", "but blue", "--json", "--db", db, "--explain")
+    rows = [json.loads(line) for line in composed.stdout.splitlines()]
+    assert rows and all(not (Path(r["path"]).name == "a.mp4" and r["start"] < 1 < r["end"]) for r in rows)
+    assert "like the reference, blue" in json.dumps(rows[0]["explain"])  # one composed input, not a mix
