@@ -41,3 +41,25 @@ def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tinymodel import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny-qwen3vl"))
+
+
+@pytest.fixture(scope="session")
+def deep_qwen_dir(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint with 6 decoder layers (random, seeded), so there are layers to exit at.
+
+    Its vision tower feeds layers 1 and 2 (deepstack), so exits 3-6 are possible.
+    """
+    import shutil
+
+    import torch
+    from transformers import AutoConfig, Qwen3VLForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("deep-qwen3vl")
+    shutil.copytree(tiny_qwen_dir, folder, dirs_exist_ok=True)
+    config = AutoConfig.from_pretrained(folder)
+    config.text_config.num_hidden_layers = 6
+    if getattr(config.text_config, "layer_types", None):
+        config.text_config.layer_types = [config.text_config.layer_types[0]] * 6
+    torch.manual_seed(3)
+    Qwen3VLForConditionalGeneration(config).eval().save_pretrained(folder)
+    return folder

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -20,19 +18,10 @@ SIDE = 32
 
 
 @pytest.fixture(scope="module")
-def deep_dir(tiny_qwen_dir, tmp_path_factory):
-    """The tiny checkpoint with 6 decoder layers (random, seeded), so there are layers to exit at."""
-    from transformers import AutoConfig, Qwen3VLForConditionalGeneration
-
-    folder = tmp_path_factory.mktemp("deep-qwen3vl")
-    shutil.copytree(tiny_qwen_dir, folder, dirs_exist_ok=True)
-    config = AutoConfig.from_pretrained(folder)
-    config.text_config.num_hidden_layers = DEPTH
-    if getattr(config.text_config, "layer_types", None):
-        config.text_config.layer_types = [config.text_config.layer_types[0]] * DEPTH
-    torch.manual_seed(3)
-    Qwen3VLForConditionalGeneration(config).eval().save_pretrained(folder)
-    return folder
+def deep_dir(deep_qwen_dir):
+    """The tiny checkpoint with 6 decoder layers (conftest), so there are layers to exit at."""
+    assert DEPTH == 6
+    return deep_qwen_dir
 
 
 @pytest.fixture(scope="module")

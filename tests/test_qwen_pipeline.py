@@ -43,3 +43,16 @@ def test_index_and_find_with_a_local_qwen_folder(tmp_path: Path, tiny_qwen_dir: 
     rows = [json.loads(line) for line in composed.stdout.splitlines()]
     assert rows and all(not (Path(r["path"]).name == "a.mp4" and r["start"] < 1 < r["end"]) for r in rows)
     assert "like the reference, blue" in json.dumps(rows[0]["explain"])  # one composed input, not a mix
+
+
+def test_exit_layer_is_recorded_and_fixed_for_the_index(tmp_path: Path, deep_qwen_dir: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "a.mp4", [Scene(solid((200, 30, 30)), 3)], fps=8, size=(96, 64))
+    db = str(tmp_path / "q.db")
+    run("index", str(lib), "--db", db, "--model", str(deep_qwen_dir), "--exit-layer", "4", "--device", "cpu",
+        "--precision", "fp32")
+    status = json.loads(run("status", "--json", "--db", db).stdout)
+    assert status["model"] == f"{deep_qwen_dir}:exit4" and status["model_id"].endswith(":exit4")
+    hit = json.loads(run("find", "red", "--json", "--db", db).stdout.splitlines()[0])
+    assert hit["cost"]["exit_layer"] == 4

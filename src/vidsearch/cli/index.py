@@ -28,6 +28,15 @@ def index(
         bool, typer.Option("--rebuild", help="Forget all vectors and re-index with the chosen model.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the summary.")] = False,
+    exit_layer: Annotated[
+        int | None,
+        typer.Option(
+            "--exit-layer",
+            help="Multimodal models only: read embeddings at this decoder layer and stop there (faster; "
+            "check agreement first with `vidsearch models --check-exit K`). Fixed for the index.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Index every video under PATHS (recursively). Running it again does only what changed.
 
@@ -47,16 +56,31 @@ def index(
             roots = [str(p) for p in paths] or [r for _, r, _ in store.roots()]
             if not roots:
                 raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
-            name, why = model_for(store, model, device)
+            requested = model
+            if exit_layer is not None:
+                if not model or model in ("auto", "lite"):
+                    raise UsageError("--exit-layer needs a multimodal model, e.g. --model qwen3-vl-2b --exit-layer 14")
+                from vidsearch.embed.registry import canonical_name
+
+                requested = f"{canonical_name(model)}:exit{exit_layer}"
+            name, why = model_for(store, requested, device)
             if why:
                 warn(why)
             from vidsearch.cli.common import load_model
             from vidsearch.cli.progress import IndexBar
 
-            with IndexBar(quiet=quiet) as bar:
-                stats = update_index(
-                    store, roots, lambda: load_model(name, device, precision), bar, model_name=name
-                )
+            loaded: list[object] = []
+
+            def get_embedder():  # type: ignore[no-untyped-def]
+                loaded.append(load_model(name, device, precision))
+                return loaded[-1]
+
+            try:
+                with IndexBar(quiet=quiet) as bar:
+                    stats = update_index(store, roots, get_embedder, bar, model_name=name)
+            finally:
+                for embedder in loaded:  # the model is released as soon as indexing ends
+                    embedder.close()  # type: ignore[attr-defined]
             if stats.indexed or stats.removed or stats.moved:
                 store.refresh_search_index()  # so the first find after a big import does not pay for it
             _summary(stats, store.model or name)

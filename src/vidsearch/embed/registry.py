@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 
 from vidsearch.embed.base import Embedder
@@ -55,7 +56,14 @@ DEFAULT_MLLM = KNOWN_MODELS[1].name
 
 
 def canonical_name(name: str) -> str:
-    """Map an alias to its model name, a local folder to its absolute path; other names pass through."""
+    """Map an alias to its model name, a local folder to its absolute path; other names pass through.
+
+    A ``:exitK`` suffix (read embeddings at decoder layer K) is kept: ``qwen:exit14`` ->
+    ``Qwen/Qwen3-VL-Embedding-2B:exit14``.
+    """
+    suffix = re.search(r"(:exit\d+)$", name.strip())
+    if suffix:
+        return canonical_name(name.strip()[: suffix.start()]) + suffix.group(1)
     lowered = name.strip().lower()
     for spec in KNOWN_MODELS:
         if lowered == spec.name.lower() or lowered in spec.aliases:
