@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,7 +27,7 @@ FORMAT_HELP = (
 
 def find(
     query: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
             'dog", -term), order ("A then B").',
@@ -37,7 +37,7 @@ def find(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many moments to show.")] = 10,
     fmt: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False, autocompletion=complete_format),
     ] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Short for --format jsonl.")] = False,
@@ -50,7 +50,7 @@ def find(
         typer.Option("--play", help="Also play the moments ($VIDSEARCH_PLAYER, mpv, VLC or the OS opener)."),
     ] = False,
     within: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option(
             "--in",
             help="Only search files at or under this path (repeatable).",
@@ -59,11 +59,11 @@ def find(
         ),
     ] = None,
     exclude: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
     ] = None,
     like: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--like",
             help="A reference clip: PATH, PATH@TIME or PATH@START-END (times as seconds or M:SS). "
@@ -75,7 +75,7 @@ def find(
         bool, typer.Option("--explain", help="Show how the query was read and why each hit scored as it did.")
     ] = False,
     min_score: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--min-score", help="Hide hits below this calibrated score (0 = typical moment).",
                      show_default=False),
     ] = None,

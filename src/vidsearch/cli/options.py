@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -75,7 +75,7 @@ def complete_root(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 DbOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--db",
         envvar="VIDSEARCH_DB",
@@ -85,7 +85,7 @@ DbOption = Annotated[
     ),
 ]
 ModelOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--model",
         "-m",
