@@ -140,3 +140,16 @@ def test_writer_lock_names_the_holder(tmp_path: Path) -> None:
     with writer_lock(db):  # released: can be taken again
         pass
     assert IndexLockedError.exit_code != 0
+
+
+def test_library_sample_spreads_over_the_whole_library(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("t", "t", 3)
+        for v in range(50):
+            _add(store, f"/lib/v{v}.mp4", _unit([[1, v, 0]] * 100))
+        ids = store.sample_moment_ids(200)
+        assert len(ids) == 200 == len(set(ids))
+        all_ids = [r[0] for r in store.db.execute("SELECT id FROM moments ORDER BY id")]
+        assert ids[0] == all_ids[0] and ids[-1] >= all_ids[-30]  # first to last, not just the start
+        small = store.sample_moment_ids(10, within=[1])
+        assert len(small) == 10 and set(small) <= {m for m, _, _ in store.moments_of(1)}

@@ -725,13 +725,22 @@ class Store:
 
         Used to calibrate scores against what a typical moment of this library looks like.
         """
-        if within is not None:
+        if within is None:
+            lo, hi, count = self.db.execute("SELECT min(id), max(id), count(*) FROM moments").fetchone()
+            if count > 4 * n:
+                # a big library: n indexed look-ups at evenly spaced ids, not a read of every id
+                targets = [lo + (hi - lo) * i // n for i in range(n)]
+                picked = (
+                    self.db.execute("SELECT id FROM moments WHERE id >= ? ORDER BY id LIMIT 1", (t,)).fetchone()
+                    for t in targets
+                )
+                return sorted({row[0] for row in picked if row is not None})
+            rows = self.db.execute("SELECT id FROM moments ORDER BY id")
+        else:
             rows = self.db.execute(
                 "SELECT id FROM moments WHERE video_id IN (SELECT value FROM json_each(?)) ORDER BY id",
                 (json.dumps(list(within)),),
             )
-        else:
-            rows = self.db.execute("SELECT id FROM moments ORDER BY id")
         ids = [r[0] for r in rows]
         if len(ids) <= n:
             return ids
