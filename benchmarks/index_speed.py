@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from _library import no_model, register_fake_library  # noqa: E402
 from videogen import Scene, moving_square, noise, solid, write_video  # noqa: E402
 
 from vidsearch.embed.registry import load_embedder  # noqa: E402
 from vidsearch.indexer import update_index  # noqa: E402
-from vidsearch.scan import fingerprint  # noqa: E402
 from vidsearch.store import Store  # noqa: E402
 
 
@@ -63,27 +63,11 @@ def bench_index(args: argparse.Namespace, work: Path) -> None:
 
 def bench_rescan(args: argparse.Namespace, work: Path) -> None:
     lib = work / "big"
-    for d in range(args.files // 100):
-        (lib / f"d{d:03d}").mkdir(parents=True)
-        for i in range(100):
-            (lib / f"d{d:03d}" / f"v{i:03d}.mp4").write_bytes(b"\0" * 64)
     with Store.open(work / "rescan.db") as store:
-        store.bind_model("bench", "bench", 4)
-        root_id = store.add_root(str(lib))
-        with store.transaction():
-            for dirpath, _, files in os.walk(lib):
-                for name in files:
-                    p = os.path.join(dirpath, name)
-                    st = os.stat(p)
-                    store.save_video(path=p, root_id=root_id, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                     fingerprint=fingerprint(p), info=None, error="placeholder")
+        register_fake_library(store, lib, args.files)
         t = time.perf_counter()
         n = sum(len([os.stat(os.path.join(dp, f)) for f in fs]) for dp, _, fs in os.walk(lib))
         floor = time.perf_counter() - t
-
-        def no_model():  # type: ignore[no-untyped-def]
-            raise AssertionError("an unchanged library must not load the model")
-
         t = time.perf_counter()
         stats = update_index(store, [str(lib)], no_model, model_name="bench")
         rescan = time.perf_counter() - t

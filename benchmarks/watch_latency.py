@@ -16,7 +16,6 @@ usage: python benchmarks/watch_latency.py [--model lite] [--files 5] [--seconds 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -26,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from _library import no_model, register_fake_library  # noqa: E402
 from videogen import Scene, moving_square, solid, write_video  # noqa: E402
 
-from vidsearch.scan import fingerprint  # noqa: E402
 from vidsearch.store import Store  # noqa: E402
 from vidsearch.watch import Watcher, WatchEvent  # noqa: E402
 
@@ -103,26 +102,9 @@ def bench_latency(args: argparse.Namespace, work: Path) -> None:
 
 def bench_idle(args: argparse.Namespace, work: Path) -> None:
     lib = work / "big"
-    per_dir = 100
-    for d in range(max(1, args.library // per_dir)):
-        (lib / f"d{d:03d}").mkdir(parents=True)
-        for i in range(per_dir):
-            (lib / f"d{d:03d}" / f"v{i:03d}.mp4").write_bytes(b"\0" * 64)
     db = work / "idle.db"
     with Store.open(db) as store:
-        store.bind_model("bench", "bench", 4)
-        root_id = store.add_root(str(lib))
-        with store.transaction():
-            for dirpath, _, files in os.walk(lib):
-                for name in files:
-                    p = os.path.join(dirpath, name)
-                    st = os.stat(p)
-                    store.save_video(path=p, root_id=root_id, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                     fingerprint=fingerprint(p), info=None, error="placeholder")
-    n = sum(len(fs) for _, _, fs in os.walk(lib))
-
-    def no_model():  # type: ignore[no-untyped-def]
-        raise AssertionError("an unchanged library must not load the model")
+        n = register_fake_library(store, lib, args.library)
 
     for poll in (False, True):
         events: list[WatchEvent] = []

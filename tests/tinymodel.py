@@ -166,3 +166,15 @@ def build_tiny_qwen3vl(folder: Path, seed: int = 0) -> Path:
     _model(tokenizer, seed).save_pretrained(folder)
     _processor(tokenizer).save_pretrained(folder)
     return folder
+
+
+def lowest_agreement(a, b, moments, texts) -> float:
+    """The lowest cosine between embedders ``a`` and ``b``'s vectors for the same ``moments`` (Segments)
+    and the same query ``texts``: 1.0 when they agree exactly."""
+    import numpy as np
+
+    pairs = (
+        (a.embed_moments(moments)[0], b.embed_moments(moments)[0]),
+        (a.embed_queries(texts), b.embed_queries(texts)),
+    )
+    return min(float(np.sum(va * vb, axis=1).min()) for va, vb in pairs)

@@ -13,11 +13,13 @@ import math
 import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import av.error
 import numpy as np
+from av.sidedata.sidedata import SideDataContainer
+from av.sidedata.sidedata import Type as SideDataType
 
 from vidsearch.errors import DecodeError, VideoOpenError
 from vidsearch.types import Frame, VideoInfo
@@ -57,7 +59,7 @@ def _open(path: str) -> av.container.InputContainer:
 def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
         raise VideoOpenError(f"{path!r} has no video stream (it holds: {', '.join(kinds)})")
     return streams[0]
 
@@ -84,7 +86,9 @@ def _frame_rotation(frame: av.VideoFrame) -> int | None:
     count clockwise (a portrait phone clip says 90), hence the minus.
     """
     try:
-        if not any(sd.type == av.sidedata.sidedata.Type.DISPLAYMATRIX for sd in frame.side_data):
+        # PyAV's stub types ``side_data`` as a dict of motion vectors; at run time it is this container.
+        side_data = cast(SideDataContainer, frame.side_data)
+        if not any(sd.type == SideDataType.DISPLAYMATRIX for sd in side_data):
             return None
         return _normalise_rotation(-frame.rotation)
     except (AttributeError, TypeError, ValueError):
@@ -293,7 +297,9 @@ def _sample(
         if size is None:
             size = _target_size(frame.width, frame.height, max_side)
         # Scale inside the colour conversion: a full-size RGB frame is never made.
-        image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+        image: np.ndarray = frame.to_ndarray(
+            width=size[0], height=size[1], format="rgb24", interpolation="AREA"
+        )
         if rotation:
             # rotation is clockwise; np.rot90 turns counterclockwise for positive k.
             image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))

@@ -242,15 +242,16 @@ class LazyEmbedder:
         return getattr(self._real(), name)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        found = {t: self._cache.get(t) for t in dict.fromkeys(texts)}
-        missing = [t for t, v in found.items() if v is None]
+        cached = {t: self._cache.get(t) for t in dict.fromkeys(texts)}
+        found = {t: v for t, v in cached.items() if v is not None}
+        missing = [t for t, v in cached.items() if v is None]
         if missing:
             for t, v in zip(missing, self._real().embed_queries(missing), strict=True):
                 found[t] = np.asarray(v, np.float32)
                 self._cache.put(t, found[t])
         if not texts:
             return np.asarray(self._real().embed_queries([]), np.float32)
-        return np.stack([found[t] for t in texts])  # type: ignore[misc]
+        return np.stack([found[t] for t in texts])
 
 
 # ---- the service side ------------------------------------------------------------------------

@@ -433,6 +433,9 @@ class Watcher:
 
     def _observer(self, kind: str) -> Any:
         if kind not in self._observers:
+            # Any: watchdog's stubs want a FileSystemEventHandler, and _Inbox only duck-types one
+            # (subclassing it would import the optional watchdog with this module).
+            observer: Any
             if kind == "polling":
                 from watchdog.observers.polling import PollingObserver
 

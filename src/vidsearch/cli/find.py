@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,11 +12,15 @@ from vidsearch.cli.common import model_for, open_store
 from vidsearch.cli.options import (
     DbOption,
     DeviceOption,
+    ExcludeOption,
     ModelOption,
     PrecisionOption,
+    WithinOption,
     complete_format,
-    complete_root,
 )
+
+if TYPE_CHECKING:
+    from vidsearch.types import Hit
 
 FORMAT_HELP = (
     "Output: table (default on a terminal), jsonl, tsv (default when piped: path, start, end, score), "
@@ -49,19 +53,8 @@ def find(
         bool,
         typer.Option("--play", help="Also play the moments ($VIDSEARCH_PLAYER, mpv, VLC or the OS opener)."),
     ] = False,
-    within: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--in",
-            help="Only search files at or under this path (repeatable).",
-            show_default=False,
-            autocompletion=complete_root,
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
-    ] = None,
+    within: WithinOption = None,
+    exclude: ExcludeOption = None,
     like: Annotated[
         str | None,
         typer.Option(
@@ -154,7 +147,7 @@ def find(
 
 def _ask_service(
     db: Path | None, model: str | None, device: str, precision: str, text: str, options: object
-) -> tuple[list, list[str]] | None:  # type: ignore[type-arg]
+) -> tuple[list[Hit], list[str]] | None:
     """The running service's answer (hits, explanation lines), or None when no service runs."""
     import os
 
@@ -179,7 +172,7 @@ def _maybe_start_service() -> None:
         service.start_background()
 
 
-def _print_explanation(explanation: object, hits: list, fmt: str) -> None:  # type: ignore[type-arg]
+def _print_explanation(explanation: object, hits: list[Hit], fmt: str) -> None:
     """The query's reading (and, for the table, each hit's clause scores) on stderr."""
     import json
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vidsearch.cli.common import model_for, open_store, warn
 from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption, complete_root
+
+if TYPE_CHECKING:
+    from vidsearch.embed.base import Embedder
 
 
 def index(
@@ -69,9 +72,9 @@ def index(
             from vidsearch.cli.common import load_model
             from vidsearch.cli.progress import IndexBar
 
-            loaded: list[object] = []
+            loaded: list[Embedder] = []
 
-            def get_embedder():  # type: ignore[no-untyped-def]
+            def get_embedder() -> Embedder:
                 loaded.append(load_model(name, device, precision))
                 return loaded[-1]
 
@@ -80,7 +83,7 @@ def index(
                     stats = update_index(store, roots, get_embedder, bar, model_name=name)
             finally:
                 for embedder in loaded:  # the model is released as soon as indexing ends
-                    embedder.close()  # type: ignore[attr-defined]
+                    embedder.close()
             if stats.indexed or stats.removed or stats.moved:
                 store.refresh_search_index()  # so the first find after a big import does not pay for it
             _summary(stats, store.model or name)

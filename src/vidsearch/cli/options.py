@@ -108,3 +108,17 @@ PrecisionOption = Annotated[
         "else int8 weights.",
     ),
 ]
+# find and play: which files to search and what to leave out
+WithinOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--in",
+        help="Only search files at or under this path (repeatable).",
+        show_default=False,
+        autocompletion=complete_root,
+    ),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
+]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption, complete_root
+from vidsearch.cli.options import (
+    DbOption,
+    DeviceOption,
+    ExcludeOption,
+    ModelOption,
+    PrecisionOption,
+    WithinOption,
+)
 
 
 def play(
@@ -16,19 +22,8 @@ def play(
         typer.Argument(help="What to look for, in plain words (as for find).", metavar="QUERY"),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many moments to play, best first.")] = 10,
-    within: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--in",
-            help="Only search files at or under this path (repeatable).",
-            show_default=False,
-            autocompletion=complete_root,
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
-    ] = None,
+    within: WithinOption = None,
+    exclude: ExcludeOption = None,
     like: Annotated[
         str | None,
         typer.Option("--like", help="A reference clip: PATH, PATH@TIME or PATH@START-END.", metavar="CLIP"),

@@ -50,7 +50,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -243,7 +243,8 @@ def quantize_dynamic_int8(model: torch.nn.Module, skip: Sequence[str] = ()) -> t
                 child.qconfig = default_dynamic_qconfig
                 setattr(parent, child_name, DynamicLinear.from_float(child))
                 del child  # frees the float32 copy now
-    table = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    get_table = getattr(model, "get_input_embeddings", None)
+    table = get_table() if get_table is not None else None
     # Every remaining tensor gets memory of its own (float32, or a copy in its dtype where kept): tensors
     # that still view the memory-mapped checkpoint would keep all its pages resident.
     for module in model.modules():
@@ -372,7 +373,9 @@ class QwenVLEmbedder:
         adaptive: bool = True,
         precision: Precision | None = None,
     ) -> None:
-        full = int(model.config.text_config.hidden_size)
+        # Any: through nn.Module.__getattr__ transformers' config and submodules type as ``Tensor | Module``
+        self._config: Any = cast(Any, model.config)
+        full = int(self._config.text_config.hidden_size)
         if dim is not None and not 1 <= dim <= full:
             raise UsageError(f"dim must be between 1 and {full} for {name} (got {dim})")
         self._model: torch.nn.Module | None = model
@@ -383,7 +386,7 @@ class QwenVLEmbedder:
         self._full_dim = full
         self.dim = dim or full
         self.exit_layer = exit_layer
-        self.depth = int(model.config.text_config.num_hidden_layers)  # decoder layers actually built
+        self.depth = int(self._config.text_config.num_hidden_layers)  # decoder layers actually built
         # vectors read at another layer, or cut to fewer dims, live in another space: say so in the id
         self.model_id = name + (f":exit{exit_layer}" if exit_layer else "")
         self.model_id += f":dim{self.dim}" if self.dim != full else ""
@@ -500,7 +503,7 @@ class QwenVLEmbedder:
     def _check_layers(self, layers: Sequence[int]) -> list[int]:
         if self._model is None:
             raise ModelError("the Qwen3-VL embedder was closed; load it again")
-        fed = len(getattr(self._model.config.vision_config, "deepstack_visual_indexes", None) or ())
+        fed = len(getattr(self._config.vision_config, "deepstack_visual_indexes", None) or ())
         chosen = sorted(set(layers))
         if not chosen or chosen[0] <= fed or chosen[-1] > self.depth:
             raise UsageError(
@@ -584,7 +587,7 @@ class QwenVLEmbedder:
             for key, value in inputs.items()
             if isinstance(value, torch.Tensor)
         }
-        text_model = self._model.language_model
+        text_model = cast(Any, self._model.language_model)  # a transformers text model, see self._config
         captured: dict[int, torch.Tensor] = {}
 
         def keep(layer: int):

@@ -9,36 +9,21 @@ from typing import Any
 
 from vidsearch.query.parse import Clause, ParsedQuery, QueryError, explain, parse_query
 
-__all__ = [
-    "Clause",
+# What vidsearch.query.score offers (its ``__all__`` is this list), served from here on first use.
+_SCORE_NAMES = [
     "Combined",
-    "ParsedQuery",
-    "QueryError",
     "ScoreParams",
     "calibrate",
     "combine",
     "combine_detailed",
     "compose",
-    "explain",
     "is_near_duplicate",
     "near_duplicates",
-    "parse_query",
     "sequence_matches",
     "soft_min",
 ]
 
-_SCORE_NAMES = {
-    "Combined",
-    "ScoreParams",
-    "calibrate",
-    "combine",
-    "combine_detailed",
-    "compose",
-    "is_near_duplicate",
-    "near_duplicates",
-    "sequence_matches",
-    "soft_min",
-}
+__all__ = ["Clause", "ParsedQuery", "QueryError", "explain", "parse_query", *_SCORE_NAMES]
 
 
 def __getattr__(name: str) -> Any:

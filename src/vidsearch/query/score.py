@@ -20,20 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidsearch.query import _SCORE_NAMES
 from vidsearch.query.parse import QueryError
 
-__all__ = [
-    "Combined",
-    "ScoreParams",
-    "calibrate",
-    "combine",
-    "combine_detailed",
-    "compose",
-    "is_near_duplicate",
-    "near_duplicates",
-    "sequence_matches",
-    "soft_min",
-]
+__all__ = list(_SCORE_NAMES)  # one list, kept where the package serves these names lazily
 
 # Cosine spreads in a real library are 0.02-0.1; a floor keeps a tiny or uniform sample from
 # turning a 0.001 difference into a huge z-score.

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,9 +87,9 @@ def _assign(vectors: np.ndarray, centroids: np.ndarray, batch: int = 65536) -> n
 
 
 # ---- the file format ---------------------------------------------------------------------------------
-def _write(path: Path, header: dict[str, object], arrays: dict[str, np.ndarray]) -> None:
+def _write(path: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Write header + arrays to ``path`` atomically (temp file in the same folder, then rename)."""
-    layout: dict[str, list[object]] = {}
+    layout: dict[str, list[Any]] = {}
     offset = 0
     for name, arr in arrays.items():
         layout[name] = [offset, arr.dtype.str, list(arr.shape)]
@@ -102,7 +103,7 @@ def _write(path: Path, header: dict[str, object], arrays: dict[str, np.ndarray])
             f.write(_MAGIC + struct.pack("<Q", len(blob)) + blob)
             f.write(b"\0" * (start - f.tell()))
             for name, arr in arrays.items():
-                f.seek(start + int(layout[name][0]))  # type: ignore[call-overload]
+                f.seek(start + int(layout[name][0]))
                 f.write(np.ascontiguousarray(arr).tobytes())
             f.truncate(start + offset)
             f.flush()
@@ -123,7 +124,7 @@ class _suppress_os:
         return isinstance(exc, OSError)
 
 
-def _read(path: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a file written by :func:`_write`; arrays are read-only memory maps.
 
     Raises ValueError when the file is torn or not one of ours.
@@ -169,7 +170,7 @@ class AnnStats:
 class IvfIndex:
     """An IVF-int8 index over (moment id, video id, vector) rows. Build with :meth:`build`."""
 
-    def __init__(self, header: dict[str, object], arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.header = header
         self.centroids = arrays["centroids"]
         self.offsets = np.asarray(arrays["offsets"])  # list i is rows offsets[i]:offsets[i+1]
@@ -177,7 +178,7 @@ class IvfIndex:
         self.scales = arrays["scales"]
         self.ids = arrays["ids"]
         self.video_ids = arrays["video_ids"]
-        self.seq = int(header["seq"])  # type: ignore[call-overload]
+        self.seq = int(header["seq"])
         # the delta: codes added since the build, ids deleted since (applied by ``apply_delta``)
         self.tail_codes = np.zeros((0, self.dim), np.int8)
         self.tail_scales = np.zeros(0, np.float32)
@@ -232,14 +233,14 @@ class IvfIndex:
         counts = np.bincount(assign, minlength=len(centroids))
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         codes, scales = quantize(vectors[order])
-        header: dict[str, object] = {
+        header: dict[str, Any] = {
             "format": FORMAT,
             "model_id": model_id,
             "seq": int(seq),
             "build_seconds": round(time.perf_counter() - started, 3),
             "built_at": time.time(),
         }
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             "centroids": np.asarray(centroids, np.float32),
             "offsets": offsets,
             "codes": codes,
@@ -291,7 +292,7 @@ class IvfIndex:
                 dh, da = _read(dpath)
                 if dh.get("base_seq") == index.seq and da["tail_codes"].shape[1:] == (index.dim,):
                     index._set_delta(
-                        int(dh["seq"]),  # type: ignore[call-overload]
+                        int(dh["seq"]),
                         np.asarray(da["tail_codes"]),
                         np.asarray(da["tail_scales"]),
                         np.asarray(da["tail_ids"]),
@@ -431,7 +432,7 @@ class IvfIndex:
             file_bytes=size,
             built_seq=self.seq,
             delta=self.delta_size,
-            build_seconds=float(self.header.get("build_seconds", 0.0)),  # type: ignore[arg-type]
+            build_seconds=float(self.header.get("build_seconds", 0.0)),
         )
 
 
