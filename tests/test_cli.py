@@ -103,12 +103,14 @@ def test_asking_another_model_explains_the_way_out(indexed: dict) -> None:  # ty
         (("find", "dog", "--limit", "0"), "--limit"),
         (("find", "dog", "--format", "xml"), "unknown --format"),
         (("find", "dog"), "vidsearch index"),  # no index yet
+        (("index",), "nothing to index"),
     ],
 )
 def test_bad_input_gets_a_short_error_and_exit_2(args: tuple[str, ...], message: str) -> None:
     out = run(*args, check_code=2)
     assert message in out.stderr and "Traceback" not in out.stderr
     assert out.stdout == ""
+    assert not Path(os.environ["VIDSEARCH_DB"]).exists()  # a mistake leaves no empty index behind
 
 
 def test_help_and_version_do_not_import_torch() -> None:

@@ -52,6 +52,11 @@ def index(
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or folder: {p}")
+    if not paths:
+        from vidsearch.store import default_db_path
+
+        if not (db or default_db_path()).exists():  # nothing registered yet: don't leave an empty index
+            raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
     with open_store(db, create=True) as store:
         with writer_lock(store.path):
             if rebuild:
