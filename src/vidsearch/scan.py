@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .mov .m4v .mkv .webm .avi .mts .m2ts .3gp .wmv .mpg .mpeg .ts .flv .ogv".split()
@@ -24,14 +24,6 @@ class FoundFile:
     path: str
     size: int
     mtime_ns: int
-
-
-@dataclass
-class ScanReport:
-    """What the walk found under one root, compared with what the index knows."""
-
-    files: list[FoundFile] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
 def is_video_name(name: str) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError, UsageError
-from vidsearch.query import ParsedQuery, parse_query
+from vidsearch.query import parse_query
 from vidsearch.store import Candidate, Store
 from vidsearch.types import Hit, Segment
 
@@ -405,11 +405,6 @@ def _compose(
         vec = np.asarray(composed([segment], [" and ".join(texts)]), dtype=np.float32).reshape(1, -1)
         return vec, [f"like the reference, {' and '.join(texts)}"]
     return np.vstack([ref_vec[None, :], text_vecs]), ["like the reference", *texts]
-
-
-def describe_query(text: str, exclude: Sequence[str] = ()) -> ParsedQuery:
-    """Parse a query as ``find`` would (for callers that only want the reading)."""
-    return parse_query(text, extra_not=exclude)
 
 
 def plain_find(store: Store, embedder: Embedder, text: str, limit: int = 10) -> list[Hit]:
