@@ -147,6 +147,41 @@ def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardw
         int8.close()
 
 
+@pytest.mark.skipif(not device.cpu_int8_available(), reason="this torch has no quantized CPU engine")
+@pytest.mark.parametrize("bf16_hardware", [False, True])
+def test_int8_streamed_load_matches_quantizing_a_loaded_model(deep_qwen_dir, bf16_hardware, monkeypatch):
+    """Reading and quantizing Linear by Linear gives the vectors of quantizing the whole loaded model."""
+    from vidsearch.embed import qwen3vl
+
+    monkeypatch.setattr(qwen3vl, "cpu_supports_bf16", lambda: bf16_hardware)
+    read: list[int] = []
+    real_read = qwen3vl._read_tensor
+    monkeypatch.setattr(qwen3vl, "_read_tensor", lambda entry, *a: (read.append(entry[3]), real_read(entry, *a)))
+    streamed = qwen3vl.load(str(deep_qwen_dir), device="cpu", precision="int8", frame_side=32, exit_layer=4)
+    # deep_qwen_dir was saved from the ...ForConditionalGeneration class ("model." names, an lm_head)
+    stored = qwen3vl._safetensors_index(sorted(deep_qwen_dir.glob("*.safetensors")))
+    later = {e[3] for k, e in stored.items() if any(f"layers.{i}." in k for i in (4, 5)) or "lm_head" in k}
+    assert read and not later & set(read), "layers after the exit (or the unused lm_head) were read"
+    monkeypatch.setattr(qwen3vl, "load_int8_streamed", lambda *a, **k: None)  # the from_pretrained path
+    loaded = qwen3vl.load(str(deep_qwen_dir), device="cpu", precision="int8", frame_side=32, exit_layer=4)
+    try:
+        assert streamed.depth == loaded.depth == 4 and streamed.model_id == loaded.model_id
+        moments, texts = [clip(1), clip(2), clip(3, n=4)], ["a dog jumps into a lake", "pasta at night"]
+        np.testing.assert_allclose(streamed.embed_moments(moments)[0], loaded.embed_moments(moments)[0], atol=1e-5)
+        np.testing.assert_allclose(streamed.embed_queries(texts), loaded.embed_queries(texts), atol=1e-5)
+    finally:
+        streamed.close()
+        loaded.close()
+
+
+def test_int8_engine_is_onednn_only_on_amx_int8_cpus(cpu_flags):
+    cpu_flags(AMX_CPU)
+    expected = "onednn" if "onednn" in torch.backends.quantized.supported_engines else None
+    assert device.int8_cpu_engine() == expected
+    cpu_flags(PLAIN_CPU)
+    assert device.int8_cpu_engine() is None
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["int8", "int4"])

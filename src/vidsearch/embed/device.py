@@ -102,20 +102,39 @@ def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
     ``cpuinfo`` is the text of /proc/cpuinfo (read from ``CPUINFO_PATH`` when None). Outside Linux
     the answer is False: Apple-silicon CPUs run bf16 slowly (their fast path is MPS in fp16).
     """
+    return bool(_cpu_flags(cpuinfo) & _BF16_CPU_FLAGS)
+
+
+def int8_cpu_engine(cpuinfo: str | None = None) -> str | None:
+    """The torch quantized engine int8 Linear weights should be packed for on this CPU.
+
+    "onednn" on CPUs with AMX int8 tiles, where oneDNN's kernels use them (measured on a 2-core AMX
+    CPU, 640 x 2048 by 2048 x 6144: 4.7 ms vs 21 ms with torch's default "x86" engine, and faster than
+    bf16 up to about 1000 rows); None (keep torch's choice) elsewhere or when torch lacks oneDNN.
+    ``cpuinfo`` as for ``cpu_supports_bf16``.
+    """
+    import torch
+
+    if "amx_int8" in _cpu_flags(cpuinfo) and "onednn" in torch.backends.quantized.supported_engines:
+        return "onednn"
+    return None
+
+
+def _cpu_flags(cpuinfo: str | None) -> set[str]:
     if cpuinfo is None:
         if platform.system() != "Linux":
-            return False
+            return set()
         try:
             with open(CPUINFO_PATH, encoding="utf-8", errors="replace") as f:
                 cpuinfo = f.read()
         except OSError:
-            return False
+            return set()
     flags: set[str] = set()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
-    return bool(flags & _BF16_CPU_FLAGS)
+    return flags
 
 
 def pick_dtype(device: str, precision: str = "auto") -> str:

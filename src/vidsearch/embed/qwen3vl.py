@@ -33,8 +33,10 @@ Spending compute where a moment needs it (issue 5):
   space, so ``model_id`` says ``:exitK``. K must come after the layers that receive the vision tower's
   "deepstack" features (the first 3 of 28 in the 2B), else the exit would drop visual input;
 * precision: ``vidsearch.embed.device.pick_precision``; on the CPU, int8 means torch.ao dynamic
-  quantization applied one Linear at a time to a bf16-loaded model (peak RAM about the bf16 model,
-  not 4x), with the token table left in bf16; on CUDA, int8/int4 are bitsandbytes weights.
+  quantization, each Linear quantized as it is read from the checkpoint (``load_int8_streamed``: the
+  float model is never whole in memory; ``quantize_dynamic_int8`` after a normal load when names do
+  not map), packed for oneDNN on AMX CPUs (``device.int8_cpu_engine``), with the token table left in
+  bf16; on CUDA, int8/int4 are bitsandbytes weights.
 
 torch and transformers are imported at this module's import time; nothing in ``vidsearch`` imports
 this module until a Qwen model is asked for.
@@ -45,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import platform
 import re
 import time
 import warnings
@@ -126,16 +129,22 @@ def load(
             load_dtype = torch.bfloat16  # half the RAM of fp32 while loading; each Linear becomes int8 next
         elif chosen.quantize is not None:
             kwargs = _bitsandbytes_arguments(chosen, dtype, device)
-        with _quiet_unused_weights(exit_layer is not None):
-            network = AutoModel.from_pretrained(str(folder), config=config, dtype=load_dtype, **kwargs)
-    except (OSError, ValueError, KeyError) as e:
-        raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
-    if chosen.quantize == "dynamic-int8":
         # With bf16 hardware the vision tower stays bf16: it is faster there than int8 with fp32
         # activations (2B spike: 1.67 s vs 2.92 s per 8-frame clip), while the language model in int8
         # is as fast as bf16 and half its memory.
-        quantize_dynamic_int8(network, skip=("visual",) if cpu_supports_bf16() else ())
-    elif chosen.quantize is None:
+        skip = ("visual",) if cpu_supports_bf16() else ()
+        network = None
+        if chosen.quantize == "dynamic-int8":
+            # each Linear becomes int8 as it is read, so the float model is never whole in memory
+            network = load_int8_streamed(folder, config, skip=skip)
+        if network is None:
+            with _quiet_unused_weights(exit_layer is not None):
+                network = AutoModel.from_pretrained(str(folder), config=config, dtype=load_dtype, **kwargs)
+            if chosen.quantize == "dynamic-int8":
+                quantize_dynamic_int8(network, skip=skip)
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
+    if chosen.quantize is None:
         network.to(device)
     network.eval()
     return QwenVLEmbedder(
@@ -225,37 +234,163 @@ def quantize_dynamic_int8(model: torch.nn.Module, skip: Sequence[str] = ()) -> t
     size of the model as loaded. Everything else computes in float32, except the token table,
     which stays in its loaded dtype and hands out float32 rows (it is only looked up, never multiplied),
     and the submodules named in ``skip`` (e.g. "visual"), which keep their loaded dtype and Linears.
-    Returns ``model``.
+    Weights are packed for ``int8_cpu_engine()`` (oneDNN on AMX CPUs). Returns ``model``.
     """
+    kept = _kept_modules(model, skip)
+    # Only parents are listed: a list holding the Linears would keep every float32 copy alive.
+    parents = [m for m in model.modules() if id(m) not in kept and type(m) is not torch.nn.Linear]
+    for parent in parents:
+        for child_name in [n for n, c in parent.named_children() if type(c) is torch.nn.Linear]:
+            setattr(parent, child_name, _int8_linear(getattr(parent, child_name)))
+    # Tensors that still view the memory-mapped checkpoint would keep all its pages resident: copy them.
+    _finish_int8(model, kept, copy_kept=True)
+    return model
+
+
+def load_int8_streamed(folder: Path, config: Any, skip: Sequence[str] = ()) -> torch.nn.Module | None:
+    """Load a checkpoint as ``quantize_dynamic_int8`` leaves it, without ever holding the float model.
+
+    The model is built with uninitialised weights (memory the process never touches costs no RAM);
+    then each module's tensors are read from the ``*.safetensors`` files in ``folder`` (plain reads,
+    not a memory map, whose pages would stay counted) and each Linear becomes int8 before the next is
+    read. Peak RAM is about the int8 model plus one float32 Linear. ``config`` may be cut to an exit
+    layer: the later layers are never read. Returns None when the checkpoint's names do not map one
+    to one onto the model (the caller then loads it the usual way). Raises ``OSError``/``ValueError``
+    for unreadable files.
+    """
+    from transformers import AutoModel
+    from transformers.initialization import no_init_weights
+
+    stored = _safetensors_index(sorted(folder.glob("*.safetensors")))
+    if not stored:
+        return None
+    with no_init_weights():
+        model = AutoModel.from_config(config, dtype=torch.bfloat16)
+    wanted = set(model.state_dict())  # names only: the dict would keep every float weight alive
+    # a checkpoint saved from the ...ForConditionalGeneration class names its weights "model.<name>"
+    prefix = "" if all(k in stored for k in wanted) else "model."
+    if not all(prefix + k in stored for k in wanted):
+        return None
+    kept = _kept_modules(model, skip)
+    handles: dict[Path, Any] = {}
+    try:
+        # names, not modules: a list holding the Linears would keep every float32 copy alive
+        for name in [n for n, _ in model.named_modules()]:
+            module = model.get_submodule(name)
+            for tensor_name, tensor in [*module._parameters.items(), *module._buffers.items()]:
+                key = f"{name}.{tensor_name}" if name else tensor_name
+                if tensor is not None and key in wanted:
+                    _read_tensor(stored[prefix + key], tensor.data, handles)
+            if type(module) is torch.nn.Linear and id(module) not in kept:
+                parent_name, _, child_name = name.rpartition(".")
+                setattr(model.get_submodule(parent_name), child_name, _int8_linear(module))
+                del module
+                _give_back_freed_memory()
+    finally:
+        for handle in handles.values():
+            handle.close()
+    _finish_int8(model, kept, copy_kept=False)
+    _give_back_freed_memory()
+    return model.eval()
+
+
+def _give_back_freed_memory() -> None:
+    """Return the C heap's free pages to the system (glibc only; elsewhere nothing happens).
+
+    Quantizing frees a float32 copy per Linear; glibc keeps such freed blocks mapped (measured on the
+    2B shape: 1.5 GiB of the resident memory after loading was freed heap), which malloc_trim returns.
+    """
+    import ctypes
+    import ctypes.util
+
+    if platform.system() != "Linux":
+        return
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return
+    if trim is not None:
+        trim(0)
+
+
+_SAFETENSORS_DTYPES = {
+    "BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}  # fmt: skip
+
+
+def _safetensors_index(files: Sequence[Path]) -> dict[str, tuple[Path, torch.dtype, list[int], int, int]]:
+    """{name: (file, dtype, shape, first byte, end byte)} over safetensors files (their JSON headers)."""
+    import json
+
+    out = {}
+    for path in files:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            begin, end = entry["data_offsets"]
+            dtype = _SAFETENSORS_DTYPES[entry["dtype"]]
+            out[key] = (path, dtype, list(entry["shape"]), 8 + size + begin, 8 + size + end)
+    return out
+
+
+def _read_tensor(entry: tuple[Path, torch.dtype, list[int], int, int], into: torch.Tensor, handles) -> None:
+    """Read one stored tensor into ``into`` (same shape; converted when the dtypes differ)."""
+    path, dtype, shape, begin, end = entry
+    if list(into.shape) != shape:
+        raise ValueError(f"{path.name}: a tensor of shape {shape} where the model has {list(into.shape)}")
+    handle = handles.get(path) or handles.setdefault(path, open(path, "rb"))  # noqa: SIM115 (closed by caller)
+    target = into if into.dtype == dtype and into.is_contiguous() else torch.empty(shape, dtype=dtype)
+    raw = target.reshape(-1).view(torch.uint8).numpy()
+    handle.seek(begin)
+    if handle.readinto(raw) != end - begin:
+        raise ValueError(f"{path.name} ends before the tensor it lists")
+    if target is not into:
+        into.copy_(target)
+
+
+def _kept_modules(model: torch.nn.Module, skip: Sequence[str]) -> set[int]:
+    return {id(m) for name in skip if hasattr(model, name) for m in getattr(model, name).modules()}
+
+
+def _int8_linear(linear: torch.nn.Linear) -> torch.nn.Module:
+    """A dynamically quantized int8 copy of ``linear`` (packed for this CPU's best engine)."""
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
     from torch.ao.quantization import default_dynamic_qconfig
 
-    kept = {id(m) for name in skip if hasattr(model, name) for m in getattr(model, name).modules()}
-    # Only parents are listed: a list holding the Linears would keep every float32 copy alive.
-    parents = [m for m in model.modules() if id(m) not in kept and type(m) is not torch.nn.Linear]
+    from vidsearch.embed.device import int8_cpu_engine
+
+    engine, previous = int8_cpu_engine(), torch.backends.quantized.engine
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
-        for parent in parents:
-            names = [n for n, c in parent.named_children() if type(c) is torch.nn.Linear]
-            for child_name in names:
-                child = getattr(parent, child_name)
-                child.float()
-                child.qconfig = default_dynamic_qconfig
-                setattr(parent, child_name, DynamicLinear.from_float(child))
-                del child  # frees the float32 copy now
+        try:
+            if engine:
+                torch.backends.quantized.engine = engine  # weights are packed for the engine set now
+            linear.float()
+            cast(Any, linear).qconfig = default_dynamic_qconfig
+            return DynamicLinear.from_float(linear)
+        finally:
+            torch.backends.quantized.engine = previous
+
+
+def _finish_int8(model: torch.nn.Module, kept: set[int], *, copy_kept: bool) -> None:
+    """Everything not int8 computes in float32, except the kept modules and the bf16 token table."""
     get_table = getattr(model, "get_input_embeddings", None)
     table = get_table() if get_table is not None else None
-    # Every remaining tensor gets memory of its own (float32, or a copy in its dtype where kept): tensors
-    # that still view the memory-mapped checkpoint would keep all its pages resident.
     for module in model.modules():
         if module is table or id(module) in kept:
-            module._apply(lambda t: t.clone(), recurse=False)
+            if copy_kept:
+                module._apply(lambda t: t.clone(), recurse=False)
         else:
             module._apply(lambda t: t.to(torch.float32, copy=True) if t.is_floating_point() else t, recurse=False)
     if isinstance(table, torch.nn.Embedding):
         table.__class__ = _Float32Embedding
     gc.collect()
-    return model
 
 
 def hub_cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
