@@ -70,3 +70,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print("vidsearch: interrupted; the index is consistent, run the command again to resume", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # the reader went away (`vidsearch find ... | head -1`): not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
