@@ -219,3 +219,16 @@ def test_find_says_when_results_are_on_an_offline_root(tmp_path: Path, monkeypat
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.splitlines()[0])["available"] is False
     assert "offline root" in result.stderr
+
+
+def test_status_json_survives_an_undecodable_root(tmp_path: Path) -> None:
+    from vidsearch.store import Store
+
+    weird = tmp_path / os.fsdecode(b"caf\xe9 videos")
+    weird.mkdir()
+    db = tmp_path / "i.db"
+    with Store.open(db) as store:
+        store.add_root(str(weird))
+    info = json.loads(run("status", "--json", "--db", str(db)).stdout)
+    assert os.fsencode(info["roots"][0]["path"]) == os.fsencode(str(weird))
+    assert "caf\\xe9 videos" in run("status", "--db", str(db)).stdout

@@ -28,10 +28,8 @@ def status(
     ] = False,
 ) -> None:
     """Where the index lives, its roots, counts, model and size on disk."""
-    import json
-
     from vidsearch.cli.common import warn
-    from vidsearch.present import display_path
+    from vidsearch.present import display_path, to_json_line
 
     with open_store(db, create=False) as store:
         if compact:
@@ -58,7 +56,7 @@ def status(
             "search_index": info.search_index,
             "search_index_bytes": info.search_index_bytes,
         }
-        print(json.dumps(record, ensure_ascii=False))
+        print(to_json_line(record))  # roots with undecodable bytes stay valid JSON
         return
     lines = [
         f"index:    {info.path} (schema {info.schema_version})",
