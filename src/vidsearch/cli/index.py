@@ -12,6 +12,7 @@ from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, Precision
 
 if TYPE_CHECKING:
     from vidsearch.embed.base import Embedder
+    from vidsearch.indexer import IndexStats
 
 
 def index(
@@ -94,11 +95,10 @@ def index(
             _summary(stats, store.model or name)
 
 
-def _summary(stats: object, model: str) -> None:
-    from vidsearch.indexer import IndexStats
+def _summary(stats: IndexStats, model: str) -> None:
+    """The one-screen report of a run, on stderr."""
     from vidsearch.present import display_path
 
-    assert isinstance(stats, IndexStats)
     speed = f", {stats.video_seconds / stats.elapsed:.1f}x realtime" if stats.video_seconds and stats.elapsed else ""
     warn(
         f"indexed {stats.indexed} new or changed file(s) ({stats.moments} moments, "
