@@ -7,7 +7,10 @@ Builds a generated library of title-card clips with known content (subject x con
 - composed queries (--like DOG-ON-THE-BEACH "but in the snow"): recall@1 and @5 of the edited
   variant, also against mixing the reference and edit vectors (what a model without composed
   input would do naively);
-- order ("A, then B"): recall@1 of the A-then-B clip when a B-then-A clip exists too.
+- order ("A, then B"): recall@1 of the A-then-B clip when a B-then-A clip exists too;
+- several positive clauses ("a dog, in the snow"): recall@1 and mean reciprocal rank when the
+  whole-sentence score is blended into the clause scores with each weight in WHOLE_WEIGHTS (0: the
+  clauses alone; 1: the sentence alone; vidsearch.search.SearchOptions.whole_weight).
 
 usage: python benchmarks/query_eval.py
 """
@@ -32,6 +35,15 @@ from vidsearch.store import Store  # noqa: E402
 
 SUBJECTS = ["DOG", "CAT", "HORSE", "BOAT", "CAR", "CHILD"]
 CONDITIONS = ["IN THE SNOW", "ON THE BEACH", "IN THE RAIN", "AT NIGHT"]
+WHOLE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+CONJUNCTIONS = ("a {s}, {p}, {t}", "{t}, {p}, with a {s}", "{p}; a {s}; {t}")
+# the same queries in other words than the cards use, which is how people search
+# three attributes per clip for the several-clause queries: many clips share two of the three
+PLACES = {"ON THE BEACH": "by the seashore", "IN A FOREST": "among the trees", "IN THE CITY": "downtown"}
+TIMES = {"AT NIGHT": "after dark", "AT NOON": "in the middle of the day"}
+SYNONYMS = {"DOG": "puppy", "CAT": "kitten", "HORSE": "pony", "BOAT": "sailing ship", "CAR": "automobile",
+            "CHILD": "little kid", "IN THE SNOW": "on a snowy winter day", "ON THE BEACH": "by the seashore",
+            "IN THE RAIN": "in wet weather", "AT NIGHT": "after dark"}
 PAIRS = [("BIRTHDAY CAKE", "FIREWORKS"), ("WEDDING DANCE", "SPEECHES"), ("SUNRISE", "BREAKFAST"),
          ("GOAL", "CELEBRATION")]
 
@@ -106,6 +118,38 @@ def main() -> None:
             ours_ok += files(find(store, embedder, query, SearchOptions(limit=1)))[:1] == [want]
         print(f"order queries ({len(PAIRS)}): recall@1 plain {plain_ok / len(PAIRS):.2f}, "
               f"vidsearch {ours_ok / len(PAIRS):.2f}")
+
+        # several positive clauses: the whole sentence blended in
+        store.close()
+
+        # several positive clauses, the whole sentence blended in: a second library where each clip has
+        # three attributes (subject, place, time), queried in the cards' words and in other words
+        lib3 = Path(tmp) / "lib3"
+        lib3.mkdir()
+        for s in SUBJECTS:
+            for place in PLACES:
+                for when in TIMES:
+                    write_video(lib3 / name(s, f"{place} {when}"), [Scene(title_card(f"{s} {place} {when}"), 4)],
+                                fps=5, size=(480, 270))  # fmt: skip
+        store = Store.open(Path(tmp) / "index3.db")
+        update_index(store, [str(lib3)], lambda: embedder, model_name="lite")
+        words_of = {**SYNONYMS, **PLACES, **TIMES}
+        for wording, words in (("card words", str.lower), ("other words", words_of.__getitem__)):
+            rows: dict[float, list[float]] = {w: [] for w in WHOLE_WEIGHTS}
+            for s in SUBJECTS:
+                for place in PLACES:
+                    for when in TIMES:
+                        want = name(s, f"{place} {when}")
+                        for form in CONJUNCTIONS:
+                            query = form.format(s=words(s), p=words(place), t=words(when))
+                            for w in WHOLE_WEIGHTS:
+                                got = files(find(store, embedder, query, SearchOptions(limit=10, whole_weight=w)))
+                                rows[w].append(1.0 / (got.index(want) + 1) if want in got else 0.0)
+            n = len(rows[0.0])
+            for w, rr in rows.items():
+                arr = np.array(rr)
+                print(f"several clauses, {wording} ({n}), whole-sentence weight {w:.2f}: "
+                      f"recall@1 {np.mean(arr == 1.0):.2f}  MRR@10 {arr.mean():.3f}")
         store.close()
 
 

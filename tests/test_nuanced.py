@@ -108,6 +108,23 @@ def test_explain_shows_clauses_and_scores(world) -> None:  # type: ignore[no-unt
     assert any("rain" in k for k in detail["negatives"])
 
 
+def test_whole_sentence_counts_beside_the_clauses(world) -> None:  # type: ignore[no-untyped-def]
+    """A query of several clauses in other words than the clips use: the sentence read as a whole
+    keeps the runners-up on topic (snow), where the clauses alone let wet scenes in."""
+    store, embedder, _ = world
+    query = "peaks covered in snow, at dusk"
+    explanation = Explanation()
+    hits = find(store, embedder, query, SearchOptions(limit=3, explain=True), explanation)
+    assert embedder.whole_query_weight == 0.5
+    assert names(hits)[0] == "mountain_sunset.mp4"
+    assert set(names(hits)[1:3]) == {"dog_snow.mp4", "cat_snow.mp4"}
+    clauses_only = find(store, embedder, query, SearchOptions(limit=3, whole_weight=0.0))
+    assert names(clauses_only)[0] == "mountain_sunset.mp4" and names(clauses_only) != names(hits)
+    assert any("whole sentence, 0.50" in line for line in explanation.lines)
+    detail = hits[0].details["explain"]
+    assert detail["whole_weight"] == 0.5 and detail["whole"] > 1.0  # the sentence itself matches well
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from tinymodel import lowest_agreement
@@ -119,9 +121,18 @@ def fp32(tiny_qwen_dir):
     emb.close()
 
 
+ONEDNN = device.onednn_int8_usable()
+
+
+@pytest.fixture
+def torch_ao_int8(monkeypatch):
+    """Make --precision int8 take torch.ao dynamic quantization, as on CPUs without AMX int8."""
+    monkeypatch.setattr(device, "onednn_int8_usable", lambda *a: False)
+
+
 @pytest.mark.skipif(not device.cpu_int8_available(), reason="this torch has no quantized CPU engine")
 @pytest.mark.parametrize("bf16_hardware", [False, True])
-def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardware, monkeypatch):
+def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardware, torch_ao_int8, monkeypatch):
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
     from vidsearch.embed import qwen3vl
@@ -129,6 +140,7 @@ def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardw
     monkeypatch.setattr(qwen3vl, "cpu_supports_bf16", lambda: bf16_hardware)
     int8 = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="int8", frame_side=32)
     try:
+        assert int8.precision.quantize == "dynamic-int8"
         text = list(int8._model.language_model.modules())
         assert not any(type(m) is torch.nn.Linear for m in text)
         assert any(isinstance(m, DynamicLinear) for m in text)
@@ -147,28 +159,98 @@ def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardw
         int8.close()
 
 
-@pytest.mark.skipif(not device.cpu_int8_available(), reason="this torch has no quantized CPU engine")
-@pytest.mark.parametrize("bf16_hardware", [False, True])
-def test_int8_streamed_load_matches_quantizing_a_loaded_model(deep_qwen_dir, bf16_hardware, monkeypatch):
-    """Reading and quantizing Linear by Linear gives the vectors of quantizing the whole loaded model."""
+@pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
+def test_onednn_int8_embeddings_agree_with_fp32(tiny_qwen_dir, fp32):
+    from vidsearch.embed import qwen3vl
+    from vidsearch.embed.int8 import OnednnInt8Linear
+
+    int8 = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="int8", frame_side=32)
+    try:
+        assert (int8.precision.name, int8.precision.quantize) == ("int8", "onednn-int8")
+        modules = list(int8._model.modules())
+        assert not any(type(m) is torch.nn.Linear for m in int8._model.language_model.modules())
+        assert any(type(m) is torch.nn.Linear for m in int8._model.visual.modules())  # bf16: faster there
+        assert sum(isinstance(m, OnednnInt8Linear) for m in modules) > 10
+        assert next(int8._model.visual.parameters()).dtype == torch.bfloat16  # activations stay bf16
+        moments = [clip(1), clip(2), clip(3, n=4)]
+        texts = ["a dog jumps into a lake", "cooking pasta in a kitchen at night"]
+        assert lowest_agreement(int8, fp32, moments, texts) > 0.98
+    finally:
+        int8.close()
+
+
+@pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_onednn_int8_linear_matches_the_float_layer(dtype):
+    from vidsearch.embed.int8 import OnednnInt8Linear
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(96, 200)
+    int8 = OnednnInt8Linear.from_linear(layer)
+    assert int8.weight_bytes() == 96 * 200  # one int8 copy of the weight, not two
+    x = torch.randn(3, 7, 96).to(getattr(torch, dtype))
+    got, want = int8(x), layer(x.float())
+    assert got.shape == (3, 7, 200) and got.dtype == x.dtype
+    cosine = torch.nn.functional.cosine_similarity(got.float().flatten(), want.flatten(), dim=0)
+    assert cosine > 0.999
+    assert int8(x[:, :0]).shape == (3, 0, 200)  # no rows: no kernel call, the right shape
+
+
+def test_int8_on_an_amx_cpu_uses_onednn_else_torch_ao(cpu_flags, monkeypatch):
+    from vidsearch.embed import int8
+
+    cpu_flags(AMX_CPU)
+    monkeypatch.setattr(device, "int8_cpu_engine", lambda *a: "onednn")
+    monkeypatch.setattr(int8, "onednn_int8_available", lambda: True)
+    chosen = device.pick_precision("cpu", "int8")
+    assert (chosen.dtype, chosen.quantize) == ("bfloat16", "onednn-int8")
+    assert device.pick_precision("cpu").name == "bf16"  # auto stays bf16 on AMX (the issue's choice)
+    monkeypatch.setattr(int8, "onednn_int8_available", lambda: False)  # torch without oneDNN's ops
+    assert device.pick_precision("cpu", "int8").quantize == "dynamic-int8"
+    cpu_flags(PLAIN_CPU)
+    monkeypatch.setattr(device, "int8_cpu_engine", lambda *a: None)
+    assert device.pick_precision("cpu", "int8").quantize == "dynamic-int8"
+
+
+def _mapped_ranges(path) -> list[tuple[int, int]]:
+    ranges = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if line.rstrip().endswith(str(path)):
+                low, high = line.split()[0].split("-")
+                ranges.append((int(low, 16), int(high, 16)))
+    return ranges
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/self/maps (Linux)")
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_streamed_load_maps_the_token_table_and_matches_from_pretrained(tiny_qwen_dir, precision, monkeypatch):
+    """The token table stays in the checkpoint file (mapped, read on use); vectors are unchanged."""
+    from safetensors.torch import load_file, save_file
+
     from vidsearch.embed import qwen3vl
 
-    monkeypatch.setattr(qwen3vl, "cpu_supports_bf16", lambda: bf16_hardware)
-    read: list[int] = []
-    real_read = qwen3vl._read_tensor
-    monkeypatch.setattr(qwen3vl, "_read_tensor", lambda entry, *a: (read.append(entry[3]), real_read(entry, *a)))
-    streamed = qwen3vl.load(str(deep_qwen_dir), device="cpu", precision="int8", frame_side=32, exit_layer=4)
-    # deep_qwen_dir was saved from the ...ForConditionalGeneration class ("model." names, an lm_head)
-    stored = qwen3vl._safetensors_index(sorted(deep_qwen_dir.glob("*.safetensors")))
-    later = {e[3] for k, e in stored.items() if any(f"layers.{i}." in k for i in (4, 5)) or "lm_head" in k}
-    assert read and not later & set(read), "layers after the exit (or the unused lm_head) were read"
-    monkeypatch.setattr(qwen3vl, "load_int8_streamed", lambda *a, **k: None)  # the from_pretrained path
-    loaded = qwen3vl.load(str(deep_qwen_dir), device="cpu", precision="int8", frame_side=32, exit_layer=4)
+    if precision == "int8" and not device.cpu_int8_available():
+        pytest.skip("this torch has no quantized CPU engine")
+    # a bf16 checkpoint, as the real models ship, so the table can be mapped as stored
+    folder = tiny_qwen_dir.parent / f"{tiny_qwen_dir.name}-bf16"
+    if not folder.is_dir():
+        import shutil
+
+        shutil.copytree(tiny_qwen_dir, folder)
+        for path in folder.glob("*.safetensors"):
+            save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v
+                       for k, v in load_file(path).items()}, path)  # fmt: skip
+    streamed = qwen3vl.load(str(folder), device="cpu", precision=precision, frame_side=32)
+    monkeypatch.setattr(qwen3vl, "load_streamed", lambda *a, **k: None)
+    loaded = qwen3vl.load(str(folder), device="cpu", precision=precision, frame_side=32)
     try:
-        assert streamed.depth == loaded.depth == 4 and streamed.model_id == loaded.model_id
-        moments, texts = [clip(1), clip(2), clip(3, n=4)], ["a dog jumps into a lake", "pasta at night"]
-        np.testing.assert_allclose(streamed.embed_moments(moments)[0], loaded.embed_moments(moments)[0], atol=1e-5)
-        np.testing.assert_allclose(streamed.embed_queries(texts), loaded.embed_queries(texts), atol=1e-5)
+        table = streamed._model.get_input_embeddings().weight
+        files = [p.resolve() for p in folder.glob("*.safetensors")]
+        spans = [r for p in files for r in _mapped_ranges(p)]
+        assert any(low <= table.data_ptr() < high for low, high in spans), "the token table was copied"
+        moments, texts = [clip(1), clip(2, n=4)], ["a dog jumps into a lake", "pasta at night"]
+        assert lowest_agreement(streamed, loaded, moments, texts) > 0.9999
     finally:
         streamed.close()
         loaded.close()

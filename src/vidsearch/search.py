@@ -244,15 +244,21 @@ def find(
 
     combined = combine_detailed(pos_z if n_pos else None, neg_z if n_neg else None, params)
     scores = combined.scores.copy()
+    w = 0.0
     if whole_vec is not None:
         w = options.whole_weight if options.whole_weight is not None else _whole_weight(embedder)
         scores = (1 - w) * scores + w * z[-1]
+        if explanation is not None:
+            explanation.lines.append(f"whole sentence, {w:.2f} of the score: {whole!r}")
     if n_pos == 0:
         scores = scores + 1e-3 * _spread(starts)  # only negations: stable order, earlier first
     details: dict[int, Any] = {}
     if options.explain:
         for i, m in enumerate(moments):
             details[m.moment_id] = combined.explain(i, pos_texts, neg_texts)
+            if whole_vec is not None:
+                whole_z = round(float(z[-1, i]), 3)
+                details[m.moment_id] |= {"score": float(scores[i]), "whole": whole_z, "whole_weight": w}
     scored = [
         _with_similarity(m, float(s))
         for m, s in zip(moments, scores, strict=False)
@@ -263,8 +269,8 @@ def find(
 
 
 def _whole_weight(embedder: Embedder) -> float:
-    # Models that read a sentence as a whole (the multimodal LLM) get a say for the full query;
-    # the lite model's sentence space dilutes long sentences, so clauses alone rank better there.
+    # Each model says how far its reading of the whole sentence counts (``whole_query_weight``);
+    # models that do not say (test embedders, plug-ins) rank by the clauses alone.
     return float(getattr(embedder, "whole_query_weight", 0.0))
 
 

@@ -35,8 +35,10 @@ class Precision:
 
     ``name`` is what a user asks for and reports show (bf16, fp16, fp32, int8, int4). ``dtype`` is the
     torch dtype name activations and unquantized weights use. ``quantize`` says how Linear weights
-    become integers: None, "dynamic-int8" (CPU: torch.ao dynamic quantization, int8 weights, fp32
-    activations quantized on the fly), "bnb-int8" or "bnb-nf4" (CUDA: bitsandbytes). ``why`` is one
+    become integers: None, "onednn-int8" (CPUs with AMX int8: oneDNN int8 matmuls, bf16 activations
+    quantized on the fly, see ``vidsearch.embed.int8``), "dynamic-int8" (other CPUs: torch.ao dynamic
+    quantization, int8 weights, fp32 activations quantized on the fly), "bnb-int8" or "bnb-nf4" (CUDA:
+    bitsandbytes). ``why`` is one
     line saying why ``auto`` chose it.
     """
 
@@ -177,6 +179,8 @@ def pick_precision(device: str, precision: str = "auto", *, model_bytes: int | N
     if name == "int4":
         raise UsageError("precision int4 needs a CUDA GPU; on the CPU use --precision int8 (or auto)")
     if name == "int8":
+        if onednn_int8_usable():
+            return Precision("int8", "bfloat16", "onednn-int8", why="CPU with AMX int8: oneDNN int8 matmuls")
         if not cpu_int8_available():
             raise UsageError("precision int8 needs a torch build with a quantized CPU engine (fbgemm/x86)")
         return Precision("int8", "float32", "dynamic-int8")
@@ -189,6 +193,19 @@ def pick_precision(device: str, precision: str = "auto", *, model_bytes: int | N
             "int8", "float32", "dynamic-int8", why="CPU without bf16 hardware: int8 weights, fp32 activations"
         )
     return Precision("fp32", "float32", why="CPU without bf16 hardware or a quantized engine: fp32")
+
+
+def onednn_int8_usable(cpuinfo: str | None = None) -> bool:
+    """True when int8 Linears should run on oneDNN's int8 matmul (AMX int8 CPU, torch built with it).
+
+    There they keep one copy of their weights and beat bf16 (``vidsearch.embed.int8``); elsewhere
+    int8 goes through torch.ao dynamic quantization. ``cpuinfo`` as for ``cpu_supports_bf16``.
+    """
+    if int8_cpu_engine(cpuinfo) != "onednn" or not cpu_supports_bf16(cpuinfo):
+        return False
+    from vidsearch.embed.int8 import onednn_int8_available
+
+    return onednn_int8_available()
 
 
 def cpu_int8_available() -> bool:

@@ -51,7 +51,7 @@ import platform
 import re
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -115,37 +115,15 @@ def load(
     folder, name = resolve_model_folder(model, cache_dir)
     device = pick_device(device)
     chosen = pick_precision(device, precision, model_bytes=_weight_bytes(folder))
-    dtype = getattr(torch, chosen.dtype)
-
-    from transformers import AutoConfig, AutoModel, AutoProcessor
+    from transformers import AutoConfig, AutoProcessor
 
     try:
         config = AutoConfig.from_pretrained(str(folder))
         exit_layer = _set_exit_layer(config, exit_layer, name)
         processor = AutoProcessor.from_pretrained(str(folder))
-        kwargs: dict[str, Any] = {}
-        load_dtype = dtype
-        if chosen.quantize == "dynamic-int8":
-            load_dtype = torch.bfloat16  # half the RAM of fp32 while loading; each Linear becomes int8 next
-        elif chosen.quantize is not None:
-            kwargs = _bitsandbytes_arguments(chosen, dtype, device)
-        # With bf16 hardware the vision tower stays bf16: it is faster there than int8 with fp32
-        # activations (2B spike: 1.67 s vs 2.92 s per 8-frame clip), while the language model in int8
-        # is as fast as bf16 and half its memory.
-        skip = ("visual",) if cpu_supports_bf16() else ()
-        network = None
-        if chosen.quantize == "dynamic-int8":
-            # each Linear becomes int8 as it is read, so the float model is never whole in memory
-            network = load_int8_streamed(folder, config, skip=skip)
-        if network is None:
-            with _quiet_unused_weights(exit_layer is not None):
-                network = AutoModel.from_pretrained(str(folder), config=config, dtype=load_dtype, **kwargs)
-            if chosen.quantize == "dynamic-int8":
-                quantize_dynamic_int8(network, skip=skip)
+        network = _load_network(folder, config, chosen, device, exit_layer is not None)
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
-    if chosen.quantize is None:
-        network.to(device)
     network.eval()
     return QwenVLEmbedder(
         network,
@@ -160,6 +138,54 @@ def load(
         adaptive=adaptive,
         precision=chosen,
     )
+
+
+def _load_network(folder: Path, config: Any, chosen: Precision, device: str, cut: bool) -> torch.nn.Module:
+    """Build the network in ``chosen`` precision from the checkpoint in ``folder`` (config already cut).
+
+    On the CPU weights are read tensor by tensor (``load_streamed``): int8 Linears are made as they
+    are read and the token table is mapped from the file, not copied. Elsewhere, or when the
+    checkpoint's names do not map onto the model, transformers' ``from_pretrained`` loads it.
+    """
+    from transformers import AutoModel
+
+    dtype = getattr(torch, chosen.dtype)
+    convert, skip = _int8_plan(chosen)
+    load_dtype = torch.bfloat16 if convert is not None else dtype  # half the RAM of fp32 while loading
+    network = None
+    if device == "cpu" and chosen.quantize in (None, "dynamic-int8", "onednn-int8"):
+        network = load_streamed(folder, config, load_dtype, convert=convert, skip=skip)
+    if network is None:
+        kwargs: dict[str, Any] = {}
+        if chosen.quantize is not None and convert is None:
+            kwargs = _bitsandbytes_arguments(chosen, dtype, device)
+        with _quiet_unused_weights(cut):
+            network = AutoModel.from_pretrained(str(folder), config=config, dtype=load_dtype, **kwargs)
+        if convert is not None:
+            quantize_linears(network, convert, skip=skip)
+    if chosen.quantize == "dynamic-int8":
+        _finish_int8(network, _kept_modules(network, skip))
+    if chosen.quantize is None:
+        network.to(device)
+    return network
+
+
+def _int8_plan(chosen: Precision) -> tuple[Any, tuple[str, ...]]:
+    """(Linear -> int8 module function or None, submodules that keep float weights) for ``chosen``."""
+    if chosen.quantize == "onednn-int8":
+        from vidsearch.embed.int8 import OnednnInt8Linear
+
+        # The language model only. The vision tower stays bf16: its calls have thousands of rows
+        # (a busy 8-frame moment: 1024 patches), and quantizing that many activations on the fly costs
+        # more than the int8 matmul saves (8192 x 4096 rows: 78 ms or more against 36 ms for the whole
+        # bf16 Linear; measured on the 2B shape: busy moments 2.05 s against 1.45 s in bf16).
+        return OnednnInt8Linear.from_linear, ("visual",)
+    if chosen.quantize == "dynamic-int8":
+        # With bf16 hardware the vision tower stays bf16: it is faster there than int8 with fp32
+        # activations (2B spike: 1.67 s vs 2.92 s per 8-frame clip), while the language model in int8
+        # is as fast as bf16 and half its memory.
+        return _int8_linear, ("visual",) if cpu_supports_bf16() else ()
+    return None, ()
 
 
 def _set_exit_layer(config: Any, exit_layer: int | None, name: str) -> int | None:
@@ -227,36 +253,47 @@ class _Float32Embedding(torch.nn.Embedding):
         return super().forward(input).float()
 
 
-def quantize_dynamic_int8(model: torch.nn.Module, skip: Sequence[str] = ()) -> torch.nn.Module:
-    """Turn every ``nn.Linear`` of ``model`` into a dynamically quantized int8 Linear, in place.
+def quantize_linears(
+    model: torch.nn.Module, convert: Callable[[torch.nn.Linear], torch.nn.Module], skip: Sequence[str] = ()
+) -> torch.nn.Module:
+    """Replace every ``nn.Linear`` of ``model`` outside the submodules named in ``skip`` by ``convert(it)``.
 
     One Linear at a time (a float32 copy of one weight at most), so the peak RAM stays about the
-    size of the model as loaded. Everything else computes in float32, except the token table,
-    which stays in its loaded dtype and hands out float32 rows (it is only looked up, never multiplied),
-    and the submodules named in ``skip`` (e.g. "visual"), which keep their loaded dtype and Linears.
-    Weights are packed for ``int8_cpu_engine()`` (oneDNN on AMX CPUs). Returns ``model``.
+    size of the model as loaded. Tensors left viewing a memory-mapped checkpoint are copied, since
+    they would keep all its pages resident. Returns ``model``.
     """
     kept = _kept_modules(model, skip)
     # Only parents are listed: a list holding the Linears would keep every float32 copy alive.
     parents = [m for m in model.modules() if id(m) not in kept and type(m) is not torch.nn.Linear]
     for parent in parents:
         for child_name in [n for n, c in parent.named_children() if type(c) is torch.nn.Linear]:
-            setattr(parent, child_name, _int8_linear(getattr(parent, child_name)))
-    # Tensors that still view the memory-mapped checkpoint would keep all its pages resident: copy them.
-    _finish_int8(model, kept, copy_kept=True)
+            setattr(parent, child_name, convert(getattr(parent, child_name)))
+    for module in model.modules():
+        module._apply(lambda t: t.clone(), recurse=False)
+    gc.collect()
+    _give_back_freed_memory()
     return model
 
 
-def load_int8_streamed(folder: Path, config: Any, skip: Sequence[str] = ()) -> torch.nn.Module | None:
-    """Load a checkpoint as ``quantize_dynamic_int8`` leaves it, without ever holding the float model.
+def load_streamed(
+    folder: Path,
+    config: Any,
+    dtype: torch.dtype,
+    *,
+    convert: Callable[[torch.nn.Linear], torch.nn.Module] | None = None,
+    skip: Sequence[str] = (),
+) -> torch.nn.Module | None:
+    """Load a checkpoint tensor by tensor into a ``dtype`` model, never holding a second copy of it.
 
     The model is built with uninitialised weights (memory the process never touches costs no RAM);
     then each module's tensors are read from the ``*.safetensors`` files in ``folder`` (plain reads,
-    not a memory map, whose pages would stay counted) and each Linear becomes int8 before the next is
-    read. Peak RAM is about the int8 model plus one float32 Linear. ``config`` may be cut to an exit
-    layer: the later layers are never read. Returns None when the checkpoint's names do not map one
-    to one onto the model (the caller then loads it the usual way). Raises ``OSError``/``ValueError``
-    for unreadable files.
+    not a memory map, whose pages would stay counted). With ``convert`` each Linear outside ``skip``
+    becomes ``convert(linear)`` (int8) before the next is read, so the peak RAM is about the
+    converted model plus one float32 Linear. The token table, when stored in ``dtype``, is mapped
+    from the file copy-on-write instead of read: only the rows of tokens in use ever take RAM (the
+    2B model's table is 0.58 GiB). ``config`` may be cut to an exit layer: later layers are never
+    read. Returns None when the checkpoint's names do not map one to one onto the model (the caller
+    then loads it the usual way). Raises ``OSError``/``ValueError`` for unreadable files.
     """
     from transformers import AutoModel
     from transformers.initialization import no_init_weights
@@ -265,13 +302,14 @@ def load_int8_streamed(folder: Path, config: Any, skip: Sequence[str] = ()) -> t
     if not stored:
         return None
     with no_init_weights():
-        model = AutoModel.from_config(config, dtype=torch.bfloat16)
+        model = AutoModel.from_config(config, dtype=dtype)
     wanted = set(model.state_dict())  # names only: the dict would keep every float weight alive
     # a checkpoint saved from the ...ForConditionalGeneration class names its weights "model.<name>"
     prefix = "" if all(k in stored for k in wanted) else "model."
     if not all(prefix + k in stored for k in wanted):
         return None
     kept = _kept_modules(model, skip)
+    table = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     handles: dict[Path, Any] = {}
     try:
         # names, not modules: a list holding the Linears would keep every float32 copy alive
@@ -279,19 +317,36 @@ def load_int8_streamed(folder: Path, config: Any, skip: Sequence[str] = ()) -> t
             module = model.get_submodule(name)
             for tensor_name, tensor in [*module._parameters.items(), *module._buffers.items()]:
                 key = f"{name}.{tensor_name}" if name else tensor_name
-                if tensor is not None and key in wanted:
+                if tensor is None or key not in wanted:
+                    continue
+                entry = stored[prefix + key]
+                if table is not None and module is table and tensor_name == "weight" and entry[1] == tensor.dtype:
+                    table.weight = torch.nn.Parameter(_mapped_tensor(stored[prefix + key]), requires_grad=False)
+                else:
                     _read_tensor(stored[prefix + key], tensor.data, handles)
-            if type(module) is torch.nn.Linear and id(module) not in kept:
+            if convert is not None and type(module) is torch.nn.Linear and id(module) not in kept:
                 parent_name, _, child_name = name.rpartition(".")
-                setattr(model.get_submodule(parent_name), child_name, _int8_linear(module))
+                setattr(model.get_submodule(parent_name), child_name, convert(module))
                 del module
                 _give_back_freed_memory()
     finally:
         for handle in handles.values():
             handle.close()
-    _finish_int8(model, kept, copy_kept=False)
+    gc.collect()
     _give_back_freed_memory()
     return model.eval()
+
+
+def _mapped_tensor(entry: tuple[Path, torch.dtype, list[int], int, int]) -> torch.Tensor:
+    """One stored tensor as a copy-on-write memory map of its file: pages are read when first touched."""
+    import mmap
+
+    path, dtype, shape, begin, end = entry
+    with open(path, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: the file is never written
+    count = (end - begin) // torch.empty((), dtype=dtype).element_size()
+    # the tensor keeps the map alive; closing the file does not unmap it
+    return torch.frombuffer(mapped, dtype=dtype, count=count, offset=begin).view(shape)
 
 
 def _give_back_freed_memory() -> None:
@@ -378,16 +433,13 @@ def _int8_linear(linear: torch.nn.Linear) -> torch.nn.Module:
             torch.backends.quantized.engine = previous
 
 
-def _finish_int8(model: torch.nn.Module, kept: set[int], *, copy_kept: bool) -> None:
+def _finish_int8(model: torch.nn.Module, kept: set[int]) -> None:
     """Everything not int8 computes in float32, except the kept modules and the bf16 token table."""
     get_table = getattr(model, "get_input_embeddings", None)
     table = get_table() if get_table is not None else None
     for module in model.modules():
-        if module is table or id(module) in kept:
-            if copy_kept:
-                module._apply(lambda t: t.clone(), recurse=False)
-        else:
-            module._apply(lambda t: t.to(torch.float32, copy=True) if t.is_floating_point() else t, recurse=False)
+        if module is not table and id(module) not in kept:
+            module._apply(lambda t: t.to(torch.float32) if t.is_floating_point() else t, recurse=False)
     if isinstance(table, torch.nn.Embedding):
         table.__class__ = _Float32Embedding
     gc.collect()
@@ -492,6 +544,10 @@ class QwenVLEmbedder:
 
     Implements ``vidsearch.embed.base.Embedder``. Build it with ``load()``.
     """
+
+    # Share of the whole query sentence in the score of a query with several clauses. The same as the
+    # lite model's measured choice; not measured for this model (its weights cannot be fetched here).
+    whole_query_weight = 0.5
 
     def __init__(
         self,
