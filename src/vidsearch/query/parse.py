@@ -420,6 +420,4 @@ def explain(pq: ParsedQuery) -> list[str]:
         lines.append(f"  {where}{polarity}: {clause.text!r}")
     if pq.sequential:
         lines.append(f"order: {len(pq.steps)} steps, each after the one before it in the same video")
-    if pq.whole:
-        lines.append(f"whole sentence for the model: {pq.whole!r}")
-    return lines
+    return lines  # search adds the whole sentence's share when it uses it
