@@ -168,3 +168,28 @@ def test_models_check_exit_command_prints_a_row_per_layer(indexed):
     assert [row["layer"] for row in report["layers"]] == [3, 4] and report["queries"] == 1
     bad = CliRunner().invoke(app, ["models", "--check-exit", "three", "--db", str(indexed)])
     assert bad.exit_code != 0
+
+
+@pytest.mark.skipif(not __import__("vidsearch.embed.device", fromlist=["x"]).cpu_int8_available(),
+                    reason="this torch has no quantized CPU engine")  # fmt: skip
+def test_models_check_precision_compares_int8_with_the_float_model(indexed):
+    import json
+
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    args = ["models", "--check-precision", "int8", "--db", str(indexed), "-q", "a dog", "-q", "text", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["candidate"] == "int8" and report["reference"] in ("bf16", "fp32")
+    assert report["queries"] == 2 and report["moments"] >= 3
+    # int8 weights move the vectors a little, not a lot (tiny random model)
+    assert 0.95 < report["moment_cosine_min"] <= report["moment_cosine_mean"] < 1.0
+    assert 0.95 < report["query_cosine_mean"] < 1.0
+    assert 0.0 <= report["top10_overlap"] <= 1.0
+    text = CliRunner().invoke(app, ["models", "--check-precision", "int8", "--db", str(indexed)])
+    assert text.exit_code == 0 and "int8 against" in text.stdout and "top-10 overlap" in text.stdout
+    bad = CliRunner().invoke(app, ["models", "--check-precision", "int3", "--db", str(indexed)])
+    assert bad.exit_code != 0 and "unknown precision 'int3'" in str(bad.exception)  # main() makes it exit 2

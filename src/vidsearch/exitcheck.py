@@ -197,3 +197,93 @@ def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segme
                 segments.append(Segment(m.start, m.end, tuple(frames[m.moment_id])))
                 kept.append(m.moment_id)
     return segments, kept, skipped
+
+
+@dataclass(frozen=True)
+class PrecisionReport:
+    """What ``check_precision`` measured: ``candidate`` precision against ``reference``."""
+
+    model: str
+    reference: str  # the precision name the reference vectors were computed in
+    candidate: str
+    moments: int
+    queries: int
+    moment_cosine_mean: float
+    moment_cosine_min: float
+    query_cosine_mean: float
+    top10_overlap: float  # 0..1
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The report as plain text lines."""
+        return [
+            f"model {self.model}: {self.candidate} against {self.reference}; "
+            f"{self.moments} sample moments, {self.queries} queries",
+            f"moment cosine mean {self.moment_cosine_mean:.4f} (min {self.moment_cosine_min:.4f}); "
+            f"query cosine mean {self.query_cosine_mean:.4f}; top-10 overlap {self.top10_overlap:.0%}",
+            *[f"skipped {s}" for s in self.skipped],
+        ]
+
+
+def check_precision(
+    store: Store,
+    model_name: str,
+    candidate: str,
+    queries: Sequence[str] = DEFAULT_QUERIES,
+    sample: int = 50,
+    *,
+    device: str = "auto",
+    reference: str = "auto",
+) -> PrecisionReport:
+    """Compare embeddings in ``candidate`` precision (e.g. int8) with ``reference`` ones on ``sample``
+    moments of ``store`` and ``queries``: cosine per moment and query, and top-10 overlap per query.
+
+    ``reference`` "auto" is the device's float choice (fp32 where ``auto`` would quantize). The two
+    models are loaded one after the other, never together. Raises ``UsageError`` when the index is
+    empty, no moment could be decoded again, or a precision is impossible on the device.
+    """
+    from vidsearch.embed import qwen3vl
+    from vidsearch.embed.device import pick_device, pick_precision
+
+    if not queries:
+        raise UsageError("check-precision needs at least one query")
+    ids = store.sample_moment_ids(sample)
+    if not ids:
+        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
+    where = pick_device(device)
+    if reference == "auto":
+        reference = pick_precision(where, "auto").name
+        reference = "fp32" if reference in ("int8", "int4") else reference
+    pick_precision(where, candidate)  # a clear error before any loading or decoding
+    moments = store.candidates(dict.fromkeys(ids, 0.0))
+    results = []
+    segments: list[Segment] = []
+    skipped: list[str] = []
+    for precision in (reference, candidate):
+        embedder = qwen3vl.load(model_name, device=where, precision=precision)
+        try:
+            if not segments:
+                segments, _, skipped = _decode_moments(moments, embedder.frame_side)
+                if not segments:
+                    raise UsageError("none of the sample moments could be decoded again: " + "; ".join(skipped[:3]))
+            vectors, _ = embedder.embed_moments(segments)
+            results.append((vectors, embedder.embed_queries(list(queries)), embedder.precision.name))
+        finally:
+            embedder.close()
+    (ref_m, ref_q, ref_name), (can_m, can_q, can_name) = results
+    moment_cos = np.sum(ref_m * can_m, axis=1)
+    return PrecisionReport(
+        model=model_name,
+        reference=ref_name,
+        candidate=can_name,
+        moments=len(segments),
+        queries=len(queries),
+        moment_cosine_mean=float(moment_cos.mean()),
+        moment_cosine_min=float(moment_cos.min()),
+        query_cosine_mean=float(np.sum(ref_q * can_q, axis=1).mean()),
+        top10_overlap=_top_overlap(ref_q @ ref_m.T, can_q @ can_m.T),
+        skipped=skipped,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -84,21 +84,35 @@ def models(
             show_default=False,
         ),
     ] = None,
+    check_precision: Annotated[
+        str | None,
+        typer.Option(
+            "--check-precision",
+            help="Instead of listing models: measure how far embeddings in this precision (e.g. int8) agree "
+            "with the device's float precision, on a sample of this index's moments and its model.",
+            show_default=False,
+        ),
+    ] = None,
     query: Annotated[
         list[str] | None,
         typer.Option(
-            "--query", "-q", help="A query for --check-exit's top-10 overlap (repeatable).",
+            "--query", "-q", help="A query for --check-exit's or --check-precision's top-10 overlap (repeatable).",
             show_default=False,
         ),
     ] = None,
     sample: Annotated[int, typer.Option("--sample", min=2, help="Moments --check-exit decodes again.")] = 50,
     db: DbOption = None,
     precision: PrecisionOption = "auto",
-    json_out: Annotated[bool, typer.Option("--json", help="--check-exit: print one JSON object.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="--check-exit/--check-precision: print one JSON object.")
+    ] = False,
 ) -> None:
     """The known models: kind, size, whether usable here now, and which one auto picks."""
     if check_exit is not None:
         _check_exit(check_exit, query, sample, db, device, precision, json_out)
+        return
+    if check_precision is not None:
+        _check_precision(check_precision, query, sample, db, device, json_out)
         return
     from vidsearch.embed.device import pick_device
     from vidsearch.embed.registry import KNOWN_MODELS, choose_auto, usable_here
@@ -116,6 +130,35 @@ def models(
     sys.stdout.write(f"* = what --model auto picks here: {why}\n")
 
 
+def _check_precision(
+    candidate: str, queries: list[str] | None, sample: int, db: Path | None, device: str, json_out: bool
+) -> None:
+    import json
+
+    from vidsearch.exitcheck import DEFAULT_QUERIES, check_precision
+
+    with open_store(db, create=False) as store:
+        model = _qwen_model_of(store, "--check-precision")
+        report = check_precision(store, model, candidate, queries or list(DEFAULT_QUERIES), sample, device=device)
+    if json_out:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        sys.stdout.write("\n".join(report.lines()) + "\n")
+
+
+def _qwen_model_of(store: Any, option: str) -> str:
+    """The index's model, which must be a Qwen3-VL one for ``option``."""
+    from vidsearch.embed.registry import LITE
+    from vidsearch.errors import UsageError
+
+    model = store.model
+    if not model:
+        raise UsageError(f"the index {store.path} has no model yet; index some videos first")
+    if model == LITE:
+        raise UsageError(f"{option} needs an index built with a Qwen3-VL model (this one uses lite)")
+    return str(model)
+
+
 def _check_exit(
     layers_text: str,
     queries: list[str] | None,
@@ -127,7 +170,6 @@ def _check_exit(
 ) -> None:
     import json
 
-    from vidsearch.embed.registry import LITE
     from vidsearch.errors import UsageError
     from vidsearch.exitcheck import DEFAULT_QUERIES, check_exit
 
@@ -140,11 +182,7 @@ def _check_exit(
     if not layers:
         raise UsageError("--check-exit needs at least one layer number, e.g. 14,21")
     with open_store(db, create=False) as store:
-        model = store.model
-        if not model:
-            raise UsageError(f"the index {store.path} has no model yet; index some videos first")
-        if model == LITE:
-            raise UsageError("--check-exit needs an index built with a Qwen3-VL model (this one uses lite)")
+        model = _qwen_model_of(store, "--check-exit")
         report = check_exit(
             store, model, layers, queries or list(DEFAULT_QUERIES), sample, device=device, precision=precision
         )
