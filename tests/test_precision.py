@@ -187,13 +187,41 @@ def test_onednn_int8_linear_matches_the_float_layer(dtype):
     torch.manual_seed(0)
     layer = torch.nn.Linear(96, 200)
     int8 = OnednnInt8Linear.from_linear(layer)
-    assert int8.weight_bytes() == 96 * 200  # one int8 copy of the weight, not two
     x = torch.randn(3, 7, 96).to(getattr(torch, dtype))
+    given = x.clone()
     got, want = int8(x), layer(x.float())
+    assert torch.equal(x, given)  # the caller's activations are left as they were
     assert got.shape == (3, 7, 200) and got.dtype == x.dtype
     cosine = torch.nn.functional.cosine_similarity(got.float().flatten(), want.flatten(), dim=0)
     assert cosine > 0.999
     assert int8(x[:, :0]).shape == (3, 0, 200)  # no rows: no kernel call, the right shape
+
+
+@pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads the resident memory from /proc (Linux)")
+def test_onednn_int8_linear_keeps_one_byte_per_weight():
+    """The point of the module: int8 takes half of bf16's memory (torch.ao's onednn layer kept two copies)."""
+    import gc
+
+    from vidsearch.embed.int8 import OnednnInt8Linear
+    from vidsearch.embed.qwen3vl import _give_back_freed_memory
+
+    def resident() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
+
+    side, count = 2048, 10
+    kept = [OnednnInt8Linear.from_linear(torch.nn.Linear(64, 64, bias=False))]  # kernels set up first
+    before = resident()
+    for _ in range(count):
+        layer = torch.nn.Linear(side, side, bias=False).to(torch.bfloat16)
+        kept.append(OnednnInt8Linear.from_linear(layer))
+        del layer
+        gc.collect()
+        _give_back_freed_memory()
+    grown = resident() - before
+    assert grown < 1.4 * count * side * side, f"{grown / count / side / side:.2f} bytes per weight"
+    assert kept[-1](torch.randn(4, side, dtype=torch.bfloat16)).shape == (4, side)
 
 
 def test_int8_on_an_amx_cpu_uses_onednn_else_torch_ao(cpu_flags, monkeypatch):

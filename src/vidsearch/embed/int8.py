@@ -64,11 +64,12 @@ class OnednnInt8Linear(torch.nn.Module):
         if rows.shape[0] == 0:
             return x.new_zeros(*x.shape[:-1], self.out_features)
         # one scale for the whole call: the kernel takes a single activation scale and zero point
-        low = rows.amin().float().clamp(max=0.0)
-        high = rows.amax().float().clamp(min=0.0)
+        low, high = torch.aminmax(rows)  # one pass over the activations, not two
+        low, high = low.float().clamp(max=0.0), high.float().clamp(min=0.0)
         scale = ((high - low) / 255.0).clamp(min=1e-12)
         zero = torch.round(-low / scale)
-        codes = torch.clamp(torch.round(rows.float() / scale) + zero, 0, 255).to(torch.uint8)
+        # in place on one float32 copy (never on the caller's tensor): this runs for every Linear call
+        codes = rows.to(torch.float32, copy=True).mul_(1.0 / scale).round_().add_(zero).clamp_(0, 255).to(torch.uint8)
         out = torch.ops.onednn.qlinear_pointwise.tensor(
             codes, scale, zero.to(torch.int32), self.packed, self.scales, self.zero_points, self.bias,
             1.0, 0, x.dtype, "none", [], "",

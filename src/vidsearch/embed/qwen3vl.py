@@ -321,9 +321,9 @@ def load_streamed(
                     continue
                 entry = stored[prefix + key]
                 if table is not None and module is table and tensor_name == "weight" and entry[1] == tensor.dtype:
-                    table.weight = torch.nn.Parameter(_mapped_tensor(stored[prefix + key]), requires_grad=False)
+                    table.weight = torch.nn.Parameter(_mapped_tensor(entry), requires_grad=False)
                 else:
-                    _read_tensor(stored[prefix + key], tensor.data, handles)
+                    _read_tensor(entry, tensor.data, handles)
             if convert is not None and type(module) is torch.nn.Linear and id(module) not in kept:
                 parent_name, _, child_name = name.rpartition(".")
                 setattr(model.get_submodule(parent_name), child_name, convert(module))
@@ -344,7 +344,7 @@ def _mapped_tensor(entry: tuple[Path, torch.dtype, list[int], int, int]) -> torc
     path, dtype, shape, begin, end = entry
     with open(path, "rb") as f:
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: the file is never written
-    count = (end - begin) // torch.empty((), dtype=dtype).element_size()
+    count = (end - begin) // dtype.itemsize
     # the tensor keeps the map alive; closing the file does not unmap it
     return torch.frombuffer(mapped, dtype=dtype, count=count, offset=begin).view(shape)
 
