@@ -168,8 +168,8 @@ def test_onednn_int8_embeddings_agree_with_fp32(tiny_qwen_dir, fp32):
     try:
         assert (int8.precision.name, int8.precision.quantize) == ("int8", "onednn-int8")
         modules = list(int8._model.modules())
-        assert not any(type(m) is torch.nn.Linear for m in int8._model.language_model.modules())
-        assert any(type(m) is torch.nn.Linear for m in int8._model.visual.modules())  # bf16: faster there
+        assert not any(type(m) is torch.nn.Linear for m in modules)  # the vision tower is int8 as well
+        assert sum(isinstance(m, OnednnInt8Linear) for m in int8._model.visual.modules()) > 4
         assert sum(isinstance(m, OnednnInt8Linear) for m in modules) > 10
         assert next(int8._model.visual.parameters()).dtype == torch.bfloat16  # activations stay bf16
         moments = [clip(1), clip(2), clip(3, n=4)]
@@ -181,20 +181,60 @@ def test_onednn_int8_embeddings_agree_with_fp32(tiny_qwen_dir, fp32):
 
 @pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
-def test_onednn_int8_linear_matches_the_float_layer(dtype):
+@pytest.mark.parametrize("rows", [7, 90])  # 21 rows: the int8 matmul; 270 (more than 200 outputs): widened
+def test_onednn_int8_linear_matches_the_float_layer(dtype, rows):
     from vidsearch.embed.int8 import OnednnInt8Linear
 
     torch.manual_seed(0)
     layer = torch.nn.Linear(96, 200)
     int8 = OnednnInt8Linear.from_linear(layer)
-    x = torch.randn(3, 7, 96).to(getattr(torch, dtype))
+    x = torch.randn(3, rows, 96).to(getattr(torch, dtype))
     given = x.clone()
+    widened, plain = [], int8._widened
+    int8._widened = lambda r: widened.append(r.shape[0]) or plain(r)
     got, want = int8(x), layer(x.float())
+    assert widened == ([] if 3 * rows <= 200 else [3 * rows])  # the path the rows call for
     assert torch.equal(x, given)  # the caller's activations are left as they were
-    assert got.shape == (3, 7, 200) and got.dtype == x.dtype
+    assert got.shape == (3, rows, 200) and got.dtype == x.dtype
     cosine = torch.nn.functional.cosine_similarity(got.float().flatten(), want.flatten(), dim=0)
     assert cosine > 0.999
     assert int8(x[:, :0]).shape == (3, 0, 200)  # no rows: no kernel call, the right shape
+
+
+@pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
+def test_layers_of_one_shape_share_scratch_but_not_weights():
+    from vidsearch.embed.int8 import OnednnInt8Linear
+
+    torch.manual_seed(1)
+    layers = [torch.nn.Linear(64, 24) for _ in range(3)]  # a shape no other test uses
+    int8 = [OnednnInt8Linear.from_linear(layer) for layer in layers]
+    x = torch.randn(100, 64).to(torch.bfloat16)  # 100 rows > 24 outputs: widened weights, one scratch
+    for inference in (True, False):  # the scratch made under inference mode serves plain calls too
+        for layer, quantized in zip(layers, int8, strict=True):
+            with torch.inference_mode(inference):
+                got = quantized(x).float()
+            want = layer(x.float()).detach()
+            assert torch.nn.functional.cosine_similarity(got.flatten(), want.flatten(), dim=0) > 0.999
+
+
+@pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
+def test_layers_fed_one_tensor_share_its_quantization_and_only_that_tensor(monkeypatch):
+    from vidsearch.embed import int8 as int8_module
+    from vidsearch.embed.int8 import OnednnInt8Linear
+
+    torch.manual_seed(2)
+    layers = [torch.nn.Linear(64, 96) for _ in range(3)]  # q, k, v fed the same hidden states
+    int8 = [OnednnInt8Linear.from_linear(layer) for layer in layers]
+    scans, aminmax = [], torch.aminmax
+    monkeypatch.setattr(torch, "aminmax", lambda t: scans.append(t.shape) or aminmax(t))  # one per quantization
+    for _ in range(3):
+        x = torch.randn(5, 64).to(torch.bfloat16)  # a new tensor each time, same shape
+        for layer, q in zip(layers, int8, strict=True):
+            got, want = q(x).float(), layer(x.float())
+            assert torch.nn.functional.cosine_similarity(got.flatten(), want.flatten(), dim=0) > 0.999
+        del x  # its memory may come back at the same address for the next one
+    assert len(scans) == 3  # once per tensor, not once per layer
+    assert int8_module._SCRATCH.last[0]() is None  # the remembered input is not kept alive
 
 
 @pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")

@@ -122,6 +122,7 @@ def load(
         exit_layer = _set_exit_layer(config, exit_layer, name)
         processor = AutoProcessor.from_pretrained(str(folder))
         network = _load_network(folder, config, chosen, device, exit_layer is not None)
+        _patches_as_matmul(network)
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
     network.eval()
@@ -170,16 +171,50 @@ def _load_network(folder: Path, config: Any, chosen: Precision, device: str, cut
     return network
 
 
+class _PatchMatmul(torch.nn.Module):
+    """A Conv3d whose kernel equals its stride (cutting video into patches), computed as one matmul.
+
+    The vision tower's patch embedding is such a convolution; on the CPU oneDNN runs it in bf16 far
+    slower than the same arithmetic as a matrix product (measured on the 2B shape, 2048 patches:
+    0.46 CPU s against about 0.01 s). Keeps the convolution's weight and bias (same shapes, same
+    dtype), so the output is the convolution's, up to rounding.
+    """
+
+    def __init__(self, conv: torch.nn.Conv3d) -> None:
+        super().__init__()
+        self.weight = conv.weight
+        self.bias = conv.bias
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        flat = patches.reshape(patches.shape[0], -1)
+        out = F.linear(flat, self.weight.reshape(self.weight.shape[0], -1), self.bias)
+        return out[:, :, None, None, None]  # the convolution's (N, out, 1, 1, 1)
+
+
+def _patches_as_matmul(network: torch.nn.Module) -> None:
+    """Swap the vision tower's patch convolution for ``_PatchMatmul`` where it cuts exact patches."""
+    for module in network.modules():
+        conv = getattr(module, "proj", None)
+        if (
+            type(conv) is torch.nn.Conv3d
+            and tuple(conv.kernel_size) == tuple(conv.stride)
+            and tuple(conv.padding) == (0, 0, 0)
+            and conv.groups == 1
+            and tuple(conv.dilation) == (1, 1, 1)
+            and type(module).__name__.endswith("PatchEmbed")
+        ):
+            module.proj = _PatchMatmul(conv)
+
+
 def _int8_plan(chosen: Precision) -> tuple[Any, tuple[str, ...]]:
     """(Linear -> int8 module function or None, submodules that keep float weights) for ``chosen``."""
     if chosen.quantize == "onednn-int8":
         from vidsearch.embed.int8 import OnednnInt8Linear
 
-        # The language model only. The vision tower stays bf16: its calls have thousands of rows
-        # (a busy 8-frame moment: 1024 patches), and quantizing that many activations on the fly costs
-        # more than the int8 matmul saves (8192 x 4096 rows: 78 ms or more against 36 ms for the whole
-        # bf16 Linear; measured on the 2B shape: busy moments 2.05 s against 1.45 s in bf16).
-        return OnednnInt8Linear.from_linear, ("visual",)
+        # The whole model, the vision tower included: calls with more rows than a layer has outputs
+        # (a projection fed thousands of patches) widen the weight instead of quantizing the rows
+        # (vidsearch.embed.int8). With the tower kept in bf16 instead: 0.38 GiB more on the 2B shape.
+        return OnednnInt8Linear.from_linear, ()
     if chosen.quantize == "dynamic-int8":
         # With bf16 hardware the vision tower stays bf16: it is faster there than int8 with fp32
         # activations (2B spike: 1.67 s vs 2.92 s per 8-frame clip), while the language model in int8
