@@ -12,6 +12,7 @@ import pytest
 from tinymodel import build_tiny_qwen3vl, lowest_agreement
 
 from vidsearch.embed.base import Embedder
+from vidsearch.embed.budget import Budget
 from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
 from vidsearch.types import Frame, Segment
 
@@ -274,3 +275,25 @@ def test_patch_embedding_runs_as_one_matmul_with_the_convolutions_result(tiny_qw
     assert got.shape == want.shape == (37, config.hidden_size)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert isinstance(embedder._model.visual.patch_embed.proj, qwen3vl._PatchMatmul)  # load() swaps it
+
+
+def test_a_forward_pass_holds_at_most_its_share_of_patches(embedder, monkeypatch):
+    """On the CPU big moments go one per pass (bounded memory); small ones still share passes."""
+    assert embedder.patches_per_forward == qwen3vl.CPU_PATCHES_PER_FORWARD  # load() on the CPU sets it
+    big = [clip(i, n=8, size=(32, 32)) for i in range(3)]  # 4 frame pairs x 16 patches = 64 each
+    small = [clip(10 + i, n=2, size=(32, 32)) for i in range(5)]  # 16 patches each
+    full = Budget(8, FRAME_SIDE, "test")
+    budgets = [full] * len(big + small)
+    free, _ = embedder._embed_videos(big + small, qwen3vl.DOCUMENT_INSTRUCTION, [None] * 8, budgets)
+    passes, forward = [], embedder._forward
+
+    def counted(inputs, layers=None):
+        passes.append([int(grid.prod()) for grid in inputs["video_grid_thw"]])  # patches per moment
+        return forward(inputs, layers)
+
+    monkeypatch.setattr(embedder, "_forward", counted)
+    monkeypatch.setattr(embedder, "patches_per_forward", 40)
+    capped, _ = embedder._embed_videos(big + small, qwen3vl.DOCUMENT_INSTRUCTION, [None] * 8, budgets)
+    assert sorted(map(len, passes)) == [1, 1, 1, 1, 2, 2]  # 64-patch moments alone; 16-patch ones in twos
+    assert all(sum(p) <= 40 or len(p) == 1 for p in passes)
+    np.testing.assert_allclose(capped, free, atol=1e-5)  # same vectors, however they were grouped

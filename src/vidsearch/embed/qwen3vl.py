@@ -68,6 +68,11 @@ DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
 DOCUMENT_INSTRUCTION = "Represent the user's input."
 QUERY_INSTRUCTION = "Retrieve videos relevant to the user's query."
 
+# On the CPU a forward pass takes at most this many vision patches (more moments per pass only while
+# they are small). Measured on the 2B shape with int8: peak memory 2.01 GiB instead of 2.20 with four
+# busy moments per pass, and the same CPU time for them (4.39 s against 4.40 s per four moments).
+CPU_PATCHES_PER_FORWARD = 512
+
 # Files a Qwen3-VL checkpoint needs; anything else in the repo (images, READMEs, other formats) is skipped.
 _CHECKPOINT_FILES = ["*.json", "*.safetensors", "*.jinja", "*.txt", "tokenizer*", "merges.txt", "vocab.json"]
 _HUB_TIMEOUT_S = 10.0
@@ -135,6 +140,7 @@ def load(
         frame_side=frame_side,
         frames_per_moment=frames_per_moment,
         batch_size=batch_size,
+        patches_per_forward=CPU_PATCHES_PER_FORWARD if device == "cpu" else None,
         exit_layer=exit_layer,
         adaptive=adaptive,
         precision=chosen,
@@ -595,6 +601,7 @@ class QwenVLEmbedder:
         frame_side: int = 256,
         frames_per_moment: int = 8,
         batch_size: int = 4,
+        patches_per_forward: int | None = None,
         exit_layer: int | None = None,
         adaptive: bool = True,
         precision: Precision | None = None,
@@ -620,6 +627,7 @@ class QwenVLEmbedder:
         self.frames_per_moment = frames_per_moment
         self.adaptive = adaptive
         self.batch_size = max(1, batch_size)
+        self.patches_per_forward = patches_per_forward  # None: batch_size moments whatever their size
         self.last_budgets: list[Budget] = []  # what the latest embed_moments chose, in segment order
         video = processor.video_processor
         self._factor = int(video.patch_size) * int(video.merge_size)
@@ -755,8 +763,9 @@ class QwenVLEmbedder:
         for index, (pixels, _) in enumerate(clips):
             groups.setdefault(pixels.shape, []).append(index)
         for members in groups.values():
-            for start in range(0, len(members), self.batch_size):
-                chunk = members[start : start + self.batch_size]
+            step = self._moments_per_forward(clips[members[0]][0].shape)
+            for start in range(0, len(members), step):
+                chunk = members[start : start + step]
                 began = time.perf_counter()
                 inputs = self._processor(
                     text=[self._prompt(instruction, video=True, text=texts[i]) for i in chunk],
@@ -778,6 +787,19 @@ class QwenVLEmbedder:
                         seconds=share,
                     )
         return vectors, costs
+
+    def _moments_per_forward(self, shape: tuple[int, ...]) -> int:
+        """How many moments of ``shape`` (T, h, w, 3) one forward pass takes.
+
+        ``batch_size``, and with ``patches_per_forward`` no more moments than fit in that many vision
+        patches (at least one): cheap moments still share a pass, while a pass of full-budget
+        moments holds one moment's activations instead of four.
+        """
+        if self.patches_per_forward is None:
+            return self.batch_size
+        patch = self._factor // self._merge
+        patches = max(1, shape[0] // 2) * (shape[1] // patch) * (shape[2] // patch)
+        return max(1, min(self.batch_size, self.patches_per_forward // patches))
 
     def _clip(self, segment: Segment, budget: Budget | None = None):
         """Pick an even number of frames, resize them to the model's grid; return (THWC uint8, metadata)."""
