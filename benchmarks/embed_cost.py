@@ -26,7 +26,10 @@ Seconds per hour of library are extrapolated from the measured seconds per momen
 moments the segmenter makes per hour of each kind; the library is one quarter of each kind. All
 ratios come from the same run (the machine may be shared; absolute seconds vary, ratios less so).
 
-    .venv/bin/python benchmarks/embed_cost.py [--moments 4] [--json out.json]
+    .venv/bin/python benchmarks/embed_cost.py [--moments 4] [--json out.json] [--device cuda]
+
+On a GPU (``--device cuda``) the same variants run there (int8 through bitsandbytes); the report adds
+each variant's peak GPU memory, and wall seconds are the ones to compare.
 """
 
 from __future__ import annotations
@@ -190,7 +193,7 @@ def run_variant(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     embedder = qwen3vl.load(
         str(args.model_dir),
-        device="cpu",
+        device=args.device,
         precision="int8" if settings["int8"] else settings.get("precision", args.baseline_precision),
         frame_side=args.frame_side,
         frames_per_moment=args.frames,
@@ -221,6 +224,7 @@ def run_variant(args: argparse.Namespace) -> None:
         costs += best[2]
         budgets += embedder.last_budgets
     rss = memory()
+    gpu_peak = torch.cuda.max_memory_allocated() / 2**30 if args.device.startswith("cuda") else None
     result = {
         "variant": args.variant,
         "precision": embedder.precision.name,
@@ -229,6 +233,7 @@ def run_variant(args: argparse.Namespace) -> None:
         "cpu_seconds_per_moment": cpu,
         "peak_rss_gib": rss["VmHWM"],
         "rss_after_gib": rss["VmRSS"],
+        "gpu_peak_gib": None if gpu_peak is None else round(gpu_peak, 2),
         "moments": [
             {
                 "kind": kind,
@@ -291,8 +296,8 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
     first = results.get("baseline") or next(iter(results.values()))  # ratios against the baseline
     base = summarise(first)
     lines = [
-        f"Qwen3-VL 2B shape, random weights, CPU, {args.threads} threads; {args.moments} moment(s) per kind "
-        f"timed; per hour extrapolated from s/moment x moments/hour (equal parts of "
+        f"Qwen3-VL 2B shape, random weights, {args.device}, {args.threads} CPU threads; "
+        f"{args.moments} moment(s) per kind timed; per hour extrapolated from s/moment x moments/hour (equal parts of "
         f"{', '.join(KINDS)}). Baseline: {args.frames} frames x {args.frame_side} px, full depth, "
         f"{first['precision']}. Seconds: best of {args.repeats} passes after a warm-up pass.",
         "",
@@ -315,6 +320,11 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
             f" {summary['visual_tokens_per_hour']:>9.0f}"
             f" {result['peak_rss_gib']:>8.2f} {memory_ratio:>6.2f} {result['rss_after_gib']:>7.2f} {rss_ratio:>6.2f}"
         )
+    if first.get("gpu_peak_gib"):  # on a GPU its memory is the one that limits; wall seconds are the time
+        lines += ["", "GPU memory (torch's peak allocation):"]
+        for name, result in results.items():
+            ratio = first["gpu_peak_gib"] / result["gpu_peak_gib"]
+            lines.append(f"  {name:<12} {result['gpu_peak_gib']:>6.2f} GiB  {ratio:>5.2f}x less than the baseline")
     lines += ["", "budget decisions (adaptive variants):"]
     seen = set()
     adaptive = [r for name, r in results.items() if VARIANTS.get(name, {}).get("adaptive")]
@@ -340,6 +350,7 @@ def main() -> None:
     parser.add_argument("--exit-layer", type=int, default=14)
     parser.add_argument("--baseline-precision", default="auto", help="auto picks bf16 on AMX CPUs, else int8")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N to measure on a GPU")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--json", type=Path, help="also write all measurements here")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # set in the child processes
@@ -353,7 +364,8 @@ def main() -> None:
         from vidsearch.embed.device import pick_precision
 
         # the baseline is a float model: bf16 where the CPU is fast at it, else fp32
-        args.baseline_precision = "bf16" if pick_precision("cpu").name == "bf16" else "fp32"
+        fast_bf16 = args.device != "cpu" or pick_precision("cpu").name == "bf16"
+        args.baseline_precision = "bf16" if fast_bf16 else "fp32"
     build_model(args.model_dir)
     make_library(args.workdir / "library")
     results = {}
@@ -363,7 +375,7 @@ def main() -> None:
         # idle OpenMP threads sleep instead of spinning, so CPU seconds count work, not waiting
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
         passed = ("workdir", "moments", "repeats", "frames", "frame_side", "exit_layer", "baseline_precision")
-        passed += ("threads",)
+        passed += ("threads", "device")
         for flag in passed:
             child += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
         done = subprocess.run(child, capture_output=True, text=True, env=env)
