@@ -152,11 +152,16 @@ def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardw
         # the token table stays in bf16 (half the memory) but hands out fp32 rows
         assert int8._model.get_input_embeddings().weight.dtype == torch.bfloat16
         assert int8.precision.name == "int8" and int8.model_id == fp32.model_id
-        moments = [clip(1), clip(2), clip(3, n=4)]
-        texts = ["a dog jumps into a lake", "cooking pasta in a kitchen at night"]
-        assert lowest_agreement(int8, fp32, moments, texts) > 0.98
+        assert agreement_with(fp32, int8) > 0.98
     finally:
         int8.close()
+
+
+def agreement_with(fp32, other) -> float:
+    """The lowest cosine between ``other``'s and the fp32 model's vectors for a few moments and queries."""
+    moments = [clip(1), clip(2), clip(3, n=4)]
+    texts = ["a dog jumps into a lake", "cooking pasta in a kitchen at night"]
+    return lowest_agreement(other, fp32, moments, texts)
 
 
 @pytest.mark.skipif(not ONEDNN, reason="needs a CPU with AMX int8 and a torch built with oneDNN's int8 matmul")
@@ -172,9 +177,7 @@ def test_onednn_int8_embeddings_agree_with_fp32(tiny_qwen_dir, fp32):
         assert sum(isinstance(m, OnednnInt8Linear) for m in int8._model.visual.modules()) > 4
         assert sum(isinstance(m, OnednnInt8Linear) for m in modules) > 10
         assert next(int8._model.visual.parameters()).dtype == torch.bfloat16  # activations stay bf16
-        moments = [clip(1), clip(2), clip(3, n=4)]
-        texts = ["a dog jumps into a lake", "cooking pasta in a kitchen at night"]
-        assert lowest_agreement(int8, fp32, moments, texts) > 0.98
+        assert agreement_with(fp32, int8) > 0.98
     finally:
         int8.close()
 
