@@ -7,12 +7,25 @@ import pytest
 import videogen as vg
 
 from vidsearch import decode
-from vidsearch.embed.budget import Budget, choose_budget, measure
+from vidsearch.embed.budget import DEFAULT_POLICY, Budget, Policy, choose_budget, escalate, measure, visual_drift
 from vidsearch.segment import segment_frames
 from vidsearch.types import Frame, Segment
 
 SIZE = (160, 96)
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (250, 250, 0)]
+
+
+def dissolve(seconds: float) -> vg.Painter:
+    """One picture dissolving into another: neighbouring frames barely differ, first and last do."""
+    rng = np.random.default_rng(1)
+    first = rng.integers(100, 160, (6, 10, 3), dtype=np.uint8).repeat(16, 0).repeat(16, 1)
+    last = rng.integers(100, 160, (3, 5, 3), dtype=np.uint8).repeat(32, 0).repeat(32, 1)
+
+    def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
+        mix = min(1.0, t / seconds)
+        return (first[:h, :w] * (1 - mix) + last[:h, :w] * mix).astype(np.uint8)
+
+    return paint
 
 
 def moments_of(path) -> list[Segment]:
@@ -30,6 +43,7 @@ def library(tmp_path_factory) -> dict[str, Segment]:
         "text": [vg.Scene(vg.title_card("MEETING NOTES"), 4)],
         "busy": [vg.Scene(vg.noise(1), 4)],
         "cuts": [vg.Scene(vg.solid(c), 0.5) for c in COLOURS * 2],
+        "dissolve": [vg.Scene(dissolve(4), 4)],
     }
     out = {}
     for name, scenes in kinds.items():
@@ -117,3 +131,78 @@ def test_qwen_embedder_spends_per_moment_and_groups_equal_budgets(tiny_qwen_dir,
     finally:
         adaptive.close()
         fixed.close()
+
+
+def test_a_slow_dissolve_gets_frame_pairs_though_neighbouring_frames_barely_differ(library):
+    signals = measure(library["dissolve"].frames)
+    assert signals.cuts == 0 and signals.changed < DEFAULT_POLICY.moving_changed
+    assert signals.motion < DEFAULT_POLICY.moving_motion  # frame to frame it looks still ...
+    assert signals.span >= DEFAULT_POLICY.moving_span  # ... but it ends somewhere else
+    budget = choose_budget(library["dissolve"], 8, 256)
+    assert (budget.frames, budget.side) == (4, 160) and budget.reason.startswith("slow change")
+    assert measure(library["static"].frames).span < 0.001  # compression noise only
+
+
+def test_visual_drift_measures_what_later_frames_add():
+    a, b = np.eye(2)
+    assert visual_drift(np.ones((4, 8))) == pytest.approx(0.0, abs=1e-12)
+    assert visual_drift(np.ones((1, 8))) is None  # one frame pair: nothing to compare
+    assert visual_drift(np.zeros((2, 8))) == 0.0
+    assert visual_drift(np.stack([a, b])) == pytest.approx(1 - 2**-0.5)
+    # the later the content changes, the less the whole moment moves away from its first half ...
+    assert visual_drift(np.stack([a, a, a, b])) < visual_drift(np.stack([a, a, b, b]))
+    # ... and content that alternates (a mouth opening and closing) has settled by the first half
+    assert visual_drift(np.stack([a, b, a, b])) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_only_cheap_budgets_that_did_not_settle_escalate():
+    full = Budget(8, 256, "full budget")
+    cheap = Budget(4, 160, "some motion (motion 0.020)")
+    assert escalate(cheap, None, full) is None
+    assert escalate(cheap, 0.009, full) is None
+    higher = escalate(cheap, 0.02, full)
+    assert higher is not None and (higher.frames, higher.side) == (8, 256)
+    assert higher.reason.startswith("some motion (motion 0.020); visual drift 0.020 >= 0.01 at 4x160")
+    assert escalate(Budget(8, 256, "busy"), 0.5, full) is None  # already the full budget
+    assert escalate(cheap, 0.5, full, Policy(settle_drift=None)) is None  # the check switched off
+    assert escalate(cheap, 0.02, full, Policy(settle_drift=0.05)) is None
+
+
+def test_qwen_embeds_again_where_the_visual_features_kept_moving(tiny_qwen_dir, library, monkeypatch):
+    pytest.importorskip("transformers")
+    from vidsearch.embed import qwen3vl
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    options = {"device": "cpu", "precision": "fp32", "frame_side": 64}
+    adaptive = qwen3vl.load(str(tiny_qwen_dir), **options)
+    fixed = qwen3vl.load(str(tiny_qwen_dir), adaptive=False, **options)
+    never = qwen3vl.load(str(tiny_qwen_dir), policy=Policy(settle_drift=None), **options)
+    try:
+        names = ["dissolve", "moving", "static"]
+        vectors, costs = adaptive.embed_moments([library[n] for n in names])
+        # the dissolve and the moving square both start at 4 frames in one forward pass; only the
+        # dissolve's features move from its first half to the whole
+        assert [c.frames for c in costs] == [8, 4, 2]
+        assert costs[0].budget.startswith("slow change")
+        assert costs[0].budget.endswith("at 4x40: embedded again at the full budget")
+        moved = float(costs[0].budget.split("visual drift ")[1].split()[0])
+        still = float(costs[1].budget.split("visual drift ")[1])
+        assert moved >= 0.01 * 2 and still <= 0.01 / 2  # far from the threshold either way
+        assert "visual drift" not in costs[2].budget  # one frame pair: nothing to compare
+        assert [b.reason for b in adaptive.last_budgets] == [c.budget for c in costs]
+        # a check that embeds stored moments again (models --check-exit) gives each its indexing budget
+        assert (adaptive.budget_for(library["dissolve"], costs[0].budget).frames, adaptive.budget_for(
+            library["dissolve"]).frames) == (8, 4)
+        # the moment embedded again is what the full budget gives it
+        full, full_costs = fixed.embed_moments([library["dissolve"]])
+        np.testing.assert_allclose(vectors[0], full[0], atol=1e-4)
+        assert costs[0].visual_tokens == full_costs[0].visual_tokens
+        # the drift read from a shared pass is the one read alone (the tower's output is split right)
+        _, alone = adaptive.embed_moments([library["moving"]])
+        assert alone[0].budget == costs[1].budget
+        # with the check switched off the dissolve keeps its cheap budget
+        _, off = never.embed_moments([library["dissolve"]])
+        assert off[0].frames == 4 and off[0].budget.endswith(f"visual drift {moved:.3f}")
+    finally:
+        for embedder in (adaptive, fixed, never):
+            embedder.close()

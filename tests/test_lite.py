@@ -108,6 +108,8 @@ def test_title_on_screen_is_found_at_its_time(model: lite.LiteEmbedder, tmp_path
     assert scores[1] - max(scores[0], scores[2]) > 0.2, scores
     assert "LISBON" in str(model.describe_moment(segments[1])["text"]).upper()
     assert all(c.frames >= 1 and c.seconds > 0 for c in costs)
+    assert costs[1].budget.startswith("OCR on 1 frame (")  # the title is read once, then reused
+    assert costs[2].budget.startswith("OCR on 0 frames (")  # a plain colour is text-free
 
 
 @pytest.mark.slow
@@ -158,6 +160,11 @@ def test_blank_frames_skip_ocr(model: lite.LiteEmbedder) -> None:
     assert model.ocr_calls == before
     assert np.isfinite(vectors).all()
     assert [c.frames for c in costs] == [2, 3]  # at most frames_per_moment looked at
+    # what was skipped is said per moment (find --json shows it as cost.budget)
+    assert [c.budget for c in costs] == [
+        "OCR on 0 frames (1 text-free, 1 reused, 2 classified)",
+        "OCR on 0 frames (1 text-free, 2 reused, 3 classified)",
+    ]
     assert model.describe_moment(segments[0])["text"] == ""
 
 

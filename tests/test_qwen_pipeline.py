@@ -36,9 +36,13 @@ def test_index_and_find_with_a_local_qwen_folder(tmp_path: Path, tiny_qwen_dir: 
     assert "indexed 2 new or changed" in out.stderr
     status = json.loads(run("status", "--json", "--db", db).stdout)
     assert status["model"] == str(tiny_qwen_dir) and status["moments"] >= 3
+    # each moment's budget decision is kept: status counts them, find --json says why per moment
+    assert sum(status["budgets"].values()) == status["moments"] and "static" in status["budgets"]
+    assert "budgets:  static" in run("status", "--db", db).stdout
     hits = [json.loads(line) for line in run("find", "a red square", "--json", "--db", db).stdout.splitlines()]
     assert {Path(h["path"]).name for h in hits} == {"a.mp4", "b.mp4"}
     assert all(h["cost"]["frames"] >= 2 and h["cost"]["visual_tokens"] > 0 for h in hits)
+    assert all("motion" in h["cost"]["budget"] and "span" in h["cost"]["budget"] for h in hits)
     composed = run("find", "--like", f"{lib / 'a.mp4'}@0:01", "but blue", "--json", "--db", db, "--explain")
     rows = [json.loads(line) for line in composed.stdout.splitlines()]
     assert rows and all(not (Path(r["path"]).name == "a.mp4" and r["start"] < 1 < r["end"]) for r in rows)

@@ -58,6 +58,43 @@ def test_refuses_newer_schema(tmp_path: Path) -> None:
         Store.open(tmp_path / "i.db")
 
 
+def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> None:
+    # schema 2 had no budget column: an index written then keeps its moments and vectors, and their
+    # budget reads as "" (no policy recorded) after the upgrade
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("lite", "lite-1", 3)
+        _add(store, "/v/a.mp4", _unit([[1, 0, 0], [0, 1, 0]]))
+        store.db.execute("ALTER TABLE moments DROP COLUMN budget")
+        store.db.execute("PRAGMA user_version=2")
+    with Store.open(tmp_path / "i.db") as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        rows = store.db.execute("SELECT id FROM moments ORDER BY id").fetchall()
+        found = store.candidates({rows[0][0]: 0.9, rows[1][0]: 0.5})
+        assert [c.cost["frames"] for c in found] == [3, 3]
+        assert [c.cost["budget"] for c in found] == ["", ""]
+        assert store.info().budgets == {}
+        _add(store, "/v/b.mp4", _unit([[0, 0, 1]]))  # new moments are written with the new column
+        assert store.info().moments == 3
+
+
+def test_budget_reasons_are_kept_and_counted(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("m", "m-1", 3)
+        reasons = ["static (motion 0.000)", "static (motion 0.001)", "some motion (motion 0.02)",
+                   "slow change (span 0.05); visual drift 0.08 >= 0.01 at 4x160: embedded again at the full budget"]
+        store.save_video(
+            path="/v/a.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="aa", info=_info("/v/a.mp4"),
+            moments=[(i, i + 1.0) for i in range(4)], vectors=_unit([[1, 0, 0]] * 4),
+            costs=[MomentCost(frames=2, budget=r) for r in reasons],
+        )
+        ids = [r[0] for r in store.db.execute("SELECT id FROM moments ORDER BY id")]
+        found = store.candidates({i: 1.0 - n / 10 for n, i in enumerate(ids)})
+        assert [c.cost["budget"] for c in found] == reasons
+        info = store.info()
+        assert info.budgets == {"static": 2, "some motion": 1, "slow change": 1}
+        assert info.budget_escalations == 1
+
+
 def test_not_an_index(tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(UsageError, match="not a vidsearch index"):

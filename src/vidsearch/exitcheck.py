@@ -127,7 +127,9 @@ def check_exit(
         segments, kept, skipped = _decode_moments(moments, embedder.frame_side)
         if not segments:
             raise UsageError("none of the sample moments could be decoded again: " + "; ".join(skipped[:3]))
-        budgets = [embedder.budget_for(s) for s in segments]
+        # the budgets indexing used, so the full-depth vectors can be compared with the stored ones
+        recorded = {m.moment_id: str(m.cost.get("budget", "")) for m in moments}
+        budgets = [embedder.budget_for(s, recorded[i]) for s, i in zip(segments, kept, strict=True)]
         at = embedder.embed_moments_at_layers(segments, chosen, budgets)
         asked = embedder.embed_queries_at_layers(list(queries), chosen)
     finally:

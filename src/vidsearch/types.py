@@ -51,6 +51,7 @@ class MomentCost:
     visual_tokens: int = 0
     exit_layer: int | None = None
     seconds: float = 0.0
+    budget: str = ""  # why the moment got its frames and size, in words ("" where no policy chose)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +59,7 @@ class MomentCost:
             "visual_tokens": self.visual_tokens,
             "exit_layer": self.exit_layer,
             "seconds": round(self.seconds, 4),
+            "budget": self.budget,
         }
 
 

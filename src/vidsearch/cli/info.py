@@ -53,6 +53,8 @@ def status(
             "bytes_per_moment": round(per_moment, 1),
             "embed_seconds": round(info.embed_seconds, 3),
             "mean_frames_per_moment": round(info.mean_frames, 2),
+            "budgets": info.budgets,
+            "budget_escalations": info.budget_escalations,
             "search_index": info.search_index,
             "search_index_bytes": info.search_index_bytes,
         }
@@ -67,8 +69,12 @@ def status(
         else f"size:     {_size(info.size_bytes)}",
         f"search:   {info.search_index}",
         f"cost:     {info.embed_seconds:.1f} s embedding, {info.mean_frames:.1f} frames per moment on average",
-        "roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)",
     ]
+    if info.budgets:
+        decided = ", ".join(f"{kind} {count}" for kind, count in info.budgets.items())
+        again = info.budget_escalations
+        lines.append(f"budgets:  {decided}" + (f"; {again} embedded again at the full budget" if again else ""))
+    lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -3,7 +3,7 @@
 The Qwen3-VL vision tower costs about linearly in frames x pixels, and it is most of the cost of
 embedding a clip. A still shot of a sleeping cat says everything in two small frames; a busy street
 needs many frames, and a slide full of text needs pixels (but not many frames). So each moment gets
-a ``Budget`` chosen from four cheap signals over the frames decode already sampled (pure numpy, a
+a ``Budget`` chosen from five cheap signals over the frames decode already sampled (pure numpy, a
 few milliseconds per moment):
 
 * ``motion``: mean absolute difference (0..1) between consecutive frames, on grey pictures reduced
@@ -13,18 +13,30 @@ few milliseconds per moment):
 * ``cuts``: consecutive frames that look like different shots (16x16 colour thumbnails differ by
   more than 0.12 on the segmenter's scale); several shots merged into one moment are busy;
 * ``detail``: the share of pixels with a strong horizontal edge (a jump of 80/255 or more between
-  neighbours) in the middle frame: text and fine detail need resolution.
+  neighbours) in the middle frame: text and fine detail need resolution;
+* ``span``: mean absolute difference between the first and the last frame's grey pictures: a slow
+  change (a dissolve, a sunset, a time-lapse) moves little between neighbouring frames but a lot
+  over the moment.
 
 The policy (thresholds in ``Policy``), from the cheapest to the full budget:
 
 * frames: ``max_frames`` when there is a cut or at least ``busy_changed`` of the picture changes;
-  half of it when something moves (``moving_changed`` or ``moving_motion``); else ``min_frames``;
+  half of it when something moves (``moving_changed`` or ``moving_motion``) or slowly changes
+  (``moving_span``); else ``min_frames``;
 * side: ``max_side`` when ``detail`` is at least ``detail_share`` or the moment is busy; 5/8 of it when
   something moves; else half of it.
 
+Then the model's own view (ViLL-E's "think longer" where the embedding has not settled): a moment given
+fewer frames than the full budget but at least two frame pairs is embedded, and the embedder reads
+``visual_drift``: how far the vision tower's pooled features move when the second half of the frames
+joins the first (1 - cosine of the two means). A moment whose features still move by
+``settle_drift`` or more is embedded again at the full budget (``escalate``); one that settled keeps
+its cheap embedding. The check costs nothing for a moment that settles (the features come from the
+pass it gets anyway) and one extra pass for a moment that does not.
+
 The full budget (``max_frames`` at ``max_side``) is what a fixed-budget embedder spends on every
 moment. ``Budget.reason`` says in words which signals decided, so a user can see why a moment cost
-what it cost.
+what it cost (``find --json`` shows it as ``cost.budget``).
 """
 
 from __future__ import annotations
@@ -66,11 +78,12 @@ class Signals:
     changed: float
     cuts: int
     detail: float
+    span: float = 0.0
 
     def describe(self) -> str:
         return (
             f"motion {self.motion:.3f}, changed {self.changed:.0%}, cuts {self.cuts}, "
-            f"detail {self.detail:.1%}"
+            f"detail {self.detail:.1%}, span {self.span:.3f}"
         )
 
 
@@ -82,9 +95,17 @@ class Policy:
     moving_changed: float = 0.01  # share of the picture changing that counts as "something moves"
     moving_motion: float = 0.01  # ... or this mean difference over the whole picture
     detail_share: float = 0.008  # share of strong-edge pixels that asks for full resolution
+    moving_span: float = 0.03  # first-to-last difference that counts as a slow change
+    # Visual drift at which a cheap moment is embedded again at the full budget; None: never. Chosen on
+    # random-weight models (real weights cannot be fetched here): a dissolve between two pictures
+    # measured 0.029-0.033 on the 2B shape (benchmarks/embed_cost.py) and 0.076 on the tests' tiny
+    # model, a talking head 0.001 or less and a moving shape 0.002: 0.01 lies 3x below the one and 5x
+    # above the others.
+    settle_drift: float | None = 0.01
 
 
 DEFAULT_POLICY = Policy()
+ESCALATED = "embedded again at the full budget"  # ends the reason of a moment ``escalate`` raised
 
 
 def choose_budget(
@@ -108,22 +129,60 @@ def choose_budget(
     described = signals.describe()
     busy = signals.cuts > 0 or signals.changed >= policy.busy_changed
     moving = signals.changed >= policy.moving_changed or signals.motion >= policy.moving_motion
+    changing = signals.span >= policy.moving_span
     detailed = signals.detail >= policy.detail_share
     if busy:
         frames, what = max_frames, "busy" if signals.cuts == 0 else "shot changes"
     elif moving:
         frames, what = half_frames, "some motion"
+    elif changing:
+        frames, what = half_frames, "slow change"
     else:
         frames, what = min_frames, "static"
     if detailed or busy:
         side = max_side
-    elif moving:
+    elif moving or changing:
         side = max_side * 5 // 8
     else:
         side = max_side // 2
     if detailed:
         what += ", fine detail/text"
     return Budget(frames, side, f"{what} ({described})")
+
+
+def visual_drift(slices: np.ndarray) -> float | None:
+    """How far a moment's pooled visual features move when its later frames join the earlier ones.
+
+    ``slices`` is (T, D): the vision tower's output averaged over each temporal slice (a pair of
+    frames), in time order. Returns 1 - cosine(mean of the first half of the slices, mean of all of
+    them): 0 when the later frames add nothing new, larger as they show something else. None for fewer
+    than two slices (nothing to compare).
+    """
+    slices = np.asarray(slices, dtype=np.float64)
+    if slices.ndim != 2 or len(slices) < 2:
+        return None
+    early, whole = slices[: len(slices) // 2].mean(axis=0), slices.mean(axis=0)
+    norms = float(np.linalg.norm(early) * np.linalg.norm(whole))
+    if norms == 0.0:
+        return 0.0
+    return max(0.0, 1.0 - float(early @ whole) / norms)
+
+
+def escalate(budget: Budget, drift: float | None, full: Budget, policy: Policy = DEFAULT_POLICY) -> Budget | None:
+    """The full budget, with the reason, when ``drift`` says ``budget`` did not settle; else None."""
+    if drift is None or policy.settle_drift is None or budget.pixels >= full.pixels:
+        return None
+    if drift < policy.settle_drift:
+        return None
+    why = f"{budget.reason}; visual drift {drift:.3f} >= {policy.settle_drift:g} at {budget.frames}x{budget.side}"
+    return Budget(full.frames, full.side, f"{why}: {ESCALATED}")
+
+
+def settled(budget: Budget, drift: float | None) -> Budget:
+    """``budget`` with the drift it was measured at added to its reason (unchanged when not measured)."""
+    if drift is None:
+        return budget
+    return Budget(budget.frames, budget.side, f"{budget.reason}; visual drift {drift:.3f}")
 
 
 def measure(frames: tuple[Frame, ...] | list[Frame]) -> Signals:
@@ -134,6 +193,7 @@ def measure(frames: tuple[Frame, ...] | list[Frame]) -> Signals:
     if len(frames) < 2:
         return Signals(0.0, 0.0, 0, detail)
     greys = [_grey(f.image) for f in frames]
+    span = float(np.abs(greys[0] - greys[-1]).mean()) if greys[0].shape == greys[-1].shape else 1.0
     colours = [_thumbnail(f.image, 16) for f in frames]
     motions: list[float] = []
     changed: list[float] = []
@@ -149,7 +209,7 @@ def measure(frames: tuple[Frame, ...] | list[Frame]) -> Signals:
             cuts += 1
     motion = float(np.mean(motions)) if motions else 0.0
     share = float(np.mean(changed)) if changed else 0.0
-    return Signals(motion, share, cuts, detail)
+    return Signals(motion, share, cuts, detail, span)
 
 
 def _thumbnail(image: np.ndarray, side: int) -> np.ndarray:

@@ -533,7 +533,7 @@ class LiteEmbedder:
                 vector = visual
             out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
             seconds = look["seconds"] + (text_seconds if i in text_row else 0.0)
-            costs.append(MomentCost(frames=look["frames"], seconds=seconds))
+            costs.append(MomentCost(frames=look["frames"], seconds=seconds, budget=look["budget"]))
         return out, costs
 
     def describe_moment(self, segment: Segment, top: int = 5) -> dict[str, object]:
@@ -578,15 +578,18 @@ class LiteEmbedder:
             row += len(images)
             readings: list[_Reading] = []
             budget = _OCR_FRAMES_PER_MOMENT
+            reused = text_free = 0
             for image in images:
                 thumb = _grey_thumb(image)
                 if last is not None and _same_picture(thumb, last[0]):
                     readings.append(last[1])  # the same picture as before: reuse its reading
+                    reused += 1
                     continue
                 if budget == 0:
                     continue
                 if not reader.likely_text(_grey_thumb(image, width=min(320, image.shape[1]))):
                     reading = _Reading("", 0.0)
+                    text_free += 1
                 else:
                     budget -= 1
                     reading = reader.read(image)
@@ -600,6 +603,7 @@ class LiteEmbedder:
                     "text_score": score,
                     "frames": len(images),
                     "seconds": per_frame * len(images) + time.perf_counter() - started,
+                    "budget": _ocr_reason(_OCR_FRAMES_PER_MOMENT - budget, text_free, reused, len(images)),
                 }
             )
         return looks
@@ -624,3 +628,9 @@ def _merge_readings(readings: Sequence[_Reading]) -> tuple[str, float]:
     # Text on only some of the frames is a weaker sign: the moment mostly shows something else.
     shown = sum(1 for r in readings if r.text) / len(readings)
     return " ".join(seen), max(r.score for r in readings) * shown
+
+
+def _ocr_reason(read: int, text_free: int, reused: int, frames: int) -> str:
+    """What the lite model spent on a moment's text, in words (``MomentCost.budget``)."""
+    plural = "" if read == 1 else "s"
+    return f"OCR on {read} frame{plural} ({text_free} text-free, {reused} reused, {frames} classified)"

@@ -26,7 +26,10 @@ Facts this module relies on, and where they come from:
 Spending compute where a moment needs it (issue 5):
 
 * adaptive budget: each moment gets frames and a frame size from ``vidsearch.embed.budget`` (a still
-  shot two small frames, a busy street the full budget); moments with equal budgets share a batch;
+  shot two small frames, a busy street the full budget); moments with equal budgets share a batch; a
+  cheap moment of two or more frame pairs whose pooled visual features still move from its first half
+  to the whole (``budget.visual_drift``, read from the pass it already got) is embedded again at the
+  full budget;
 * layer exit (as in VidVec): ``exit_layer=K`` builds only the first K decoder layers (the weights of
   the others are never loaded) and reads the embedding there, after the final RMSNorm, which is what
   the full model computes when its layer list is cut to K. Vectors at another layer live in another
@@ -52,6 +55,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,7 +63,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidsearch.embed.budget import Budget, choose_budget
+from vidsearch.embed.budget import (
+    DEFAULT_POLICY,
+    ESCALATED,
+    Budget,
+    Policy,
+    choose_budget,
+    escalate,
+    settled,
+    visual_drift,
+)
 from vidsearch.embed.device import Precision, cpu_supports_bf16, pick_device, pick_precision
 from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
 from vidsearch.types import Frame, MomentCost, Segment
@@ -93,6 +106,7 @@ def load(
     batch_size: int = 4,
     exit_layer: int | None = None,
     adaptive: bool = True,
+    policy: Policy = DEFAULT_POLICY,
 ) -> QwenVLEmbedder:
     """Load a Qwen3-VL embedding model and its processor; return a ready ``QwenVLEmbedder``.
 
@@ -101,7 +115,9 @@ def load(
     ``device``/``precision`` go through ``vidsearch.embed.device``. ``dim`` keeps only the first
     ``dim`` dimensions (Matryoshka), re-normalised. ``frames_per_moment`` and ``frame_side`` are the
     full per-moment budget; with ``adaptive`` each moment gets a share of it chosen by
-    ``vidsearch.embed.budget.choose_budget`` (else every moment gets all of it). ``exit_layer`` reads
+    ``vidsearch.embed.budget.choose_budget`` under ``policy`` (else every moment gets all of it), and a
+    cheap moment whose visual features have not settled is embedded again at the full budget
+    (``budget.escalate``). ``exit_layer`` reads
     embeddings at that decoder layer and skips the layers after it (None: full depth, the reference).
     Raises ``ModelUnavailableError`` quickly when the weights are neither on disk nor downloadable,
     ``UsageError`` for impossible settings. A model name ending in ``:exitK`` (as ``model_id`` spells
@@ -143,6 +159,7 @@ def load(
         patches_per_forward=CPU_PATCHES_PER_FORWARD if device == "cpu" else None,
         exit_layer=exit_layer,
         adaptive=adaptive,
+        policy=policy,
         precision=chosen,
     )
 
@@ -604,6 +621,7 @@ class QwenVLEmbedder:
         patches_per_forward: int | None = None,
         exit_layer: int | None = None,
         adaptive: bool = True,
+        policy: Policy = DEFAULT_POLICY,
         precision: Precision | None = None,
     ) -> None:
         # Any: through nn.Module.__getattr__ transformers' config and submodules type as ``Tensor | Module``
@@ -626,6 +644,7 @@ class QwenVLEmbedder:
         self.frame_side = frame_side
         self.frames_per_moment = frames_per_moment
         self.adaptive = adaptive
+        self.policy = policy
         self.batch_size = max(1, batch_size)
         self.patches_per_forward = patches_per_forward  # None: batch_size moments whatever their size
         self.last_budgets: list[Budget] = []  # what the latest embed_moments chose, in segment order
@@ -642,18 +661,43 @@ class QwenVLEmbedder:
     def embed_moments(self, segments: Sequence[Segment]) -> tuple[np.ndarray, list[MomentCost]]:
         """Embed each segment's frames as a video; return (n, dim) float32 unit rows and costs.
 
-        With ``adaptive`` each segment gets its own budget (``last_budgets`` keeps them, with reasons).
+        With ``adaptive`` each segment gets its own budget (``last_budgets`` keeps them, with reasons),
+        and a moment whose visual features still moved across its frames is embedded again at the full
+        budget (its cost counts both passes).
         """
         budgets = [self.budget_for(s) for s in segments]
+        plain: list[str | None] = [None] * len(segments)
+        drifts: list[float | None] | None = [None] * len(segments) if self.adaptive else None
+        vectors, costs = self._embed_videos(segments, DOCUMENT_INSTRUCTION, plain, budgets, drifts=drifts)
+        if drifts is not None:
+            full = self._full_budget()
+            again = {i: escalate(budgets[i], drifts[i], full, self.policy) for i in range(len(segments))}
+            redo = [i for i, b in again.items() if b is not None]
+            for i in set(range(len(segments))) - set(redo):
+                budgets[i] = settled(budgets[i], drifts[i])
+            if redo:
+                higher = [cast(Budget, again[i]) for i in redo]
+                more, more_costs = self._embed_videos([segments[i] for i in redo], DOCUMENT_INSTRUCTION,
+                                                      [None] * len(redo), higher)  # fmt: skip
+                for row, i in enumerate(redo):
+                    vectors[:, i] = more[:, row]
+                    costs[i] = replace(more_costs[row], seconds=more_costs[row].seconds + costs[i].seconds)
+                    budgets[i] = higher[row]
+        costs = [replace(cost, budget=budget.reason) for cost, budget in zip(costs, budgets, strict=True)]
         self.last_budgets = budgets
-        vectors, costs = self._embed_videos(segments, DOCUMENT_INSTRUCTION, [None] * len(segments), budgets)
         return vectors[0], costs
 
-    def budget_for(self, segment: Segment) -> Budget:
-        """The frames and frame size ``embed_moments`` gives ``segment``."""
+    def budget_for(self, segment: Segment, recorded: str = "") -> Budget:
+        """The frames and frame size ``embed_moments`` gives ``segment`` before its drift is known.
+
+        ``recorded`` is the reason indexing stored with the moment (``MomentCost.budget``): a moment
+        that was embedded again at the full budget gets the full budget.
+        """
+        if recorded.endswith(ESCALATED):
+            return self._full_budget()
         if not self.adaptive:
             return Budget(self.frames_per_moment, self.frame_side, "fixed budget")
-        return choose_budget(segment, self.frames_per_moment, self.frame_side)
+        return choose_budget(segment, self.frames_per_moment, self.frame_side, policy=self.policy)
 
     def embed_moments_at_layers(
         self, segments: Sequence[Segment], layers: Sequence[int], budgets: Sequence[Budget] | None = None
@@ -753,8 +797,14 @@ class QwenVLEmbedder:
         texts: Sequence[str | None],
         budgets: Sequence[Budget],
         layers: Sequence[int] | None = None,
+        *,
+        drifts: list[float | None] | None = None,
     ) -> tuple[np.ndarray, list[MomentCost]]:
-        """(layers or 1, n, dim) unit rows and one cost per segment."""
+        """(layers or 1, n, dim) unit rows and one cost per segment.
+
+        With ``drifts`` (a list of n), each moment's ``budget.visual_drift`` is written into it, read
+        from the vision tower's output of the same pass.
+        """
         vectors = np.zeros((len(layers or [None]), len(segments), self.dim), np.float32)
         costs = [MomentCost()] * len(segments)
         clips = [self._clip(segment, budget) for segment, budget in zip(segments, budgets, strict=True)]
@@ -777,7 +827,11 @@ class QwenVLEmbedder:
                     return_tensors="pt",
                 )
                 grid = inputs["video_grid_thw"]
-                vectors[:, chunk] = self._forward(inputs, layers)
+                with self._visual_features(drifts is not None) as seen:
+                    vectors[:, chunk] = self._forward(inputs, layers)
+                if drifts is not None and seen:
+                    for i, slices in zip(chunk, _slice_means(seen[0], grid, self._merge), strict=True):
+                        drifts[i] = visual_drift(slices)
                 share = (time.perf_counter() - began) / len(chunk)
                 for row, i in enumerate(chunk):
                     costs[i] = MomentCost(
@@ -787,6 +841,26 @@ class QwenVLEmbedder:
                         seconds=share,
                     )
         return vectors, costs
+
+    @contextlib.contextmanager
+    def _visual_features(self, wanted: bool) -> Iterator[list[torch.Tensor]]:
+        """While open, the vision tower's merged output of each forward pass lands in the yielded list."""
+        seen: list[torch.Tensor] = []
+        visual = getattr(self._model, "visual", None) if wanted else None
+        if visual is None:
+            yield seen
+            return
+
+        def keep(_module, _inputs, out) -> None:
+            pooled = getattr(out, "pooler_output", None)
+            if isinstance(pooled, torch.Tensor):
+                seen.append(pooled.detach())
+
+        hook = visual.register_forward_hook(keep)
+        try:
+            yield seen
+        finally:
+            hook.remove()
 
     def _moments_per_forward(self, shape: tuple[int, ...]) -> int:
         """How many moments of ``shape`` (T, h, w, 3) one forward pass takes.
@@ -865,6 +939,22 @@ class QwenVLEmbedder:
             for hook in hooks:
                 hook.remove()
         return torch.stack(states).cpu().numpy()
+
+
+def _slice_means(features: torch.Tensor, grid: torch.Tensor, merge: int) -> list[np.ndarray]:
+    """Split the vision tower's merged tokens of a batch per video, and average each temporal slice.
+
+    Tokens come video after video, each video's slice after slice (time-major); returns one (T, D)
+    array per video.
+    """
+    out = []
+    start = 0
+    for t, h, w in grid.tolist():
+        per_slice = (h * w) // (merge * merge)
+        tokens = features[start : start + t * per_slice].float()
+        out.append(tokens.reshape(t, per_slice, -1).mean(dim=1).cpu().numpy())
+        start += t * per_slice
+    return out
 
 
 def _pick_frames(frames: Sequence[Frame], count: int) -> list[Frame]:

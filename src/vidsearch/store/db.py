@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
 from vidsearch.types import MomentCost, VideoInfo
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ENV_DB = "VIDSEARCH_DB"
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
@@ -96,6 +96,10 @@ class IndexInfo:
     mean_frames: float
     search_index: str | None = None  # what nearest-neighbour reads use, in words
     search_index_bytes: int = 0  # size of the compact index beside the file (counted in size_bytes)
+    # moments per budget decision ("static", "some motion", "busy", ...; "" where no policy chose), and
+    # how many of them were embedded again at the full budget because their visual features still moved
+    budgets: dict[str, int] = field(default_factory=dict)
+    budget_escalations: int = 0
 
 
 # Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -166,7 +170,12 @@ def _m1_vector_log(db: Any) -> None:
     )
 
 
-MIGRATIONS = [_m0_initial, _m1_vector_log]
+def _m2_moment_budget(db: Any) -> None:
+    # Why each moment got its frames and frame size (the budget policy's reason, in words).
+    db.execute("ALTER TABLE moments ADD COLUMN budget TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget]
 
 
 class Store:
@@ -418,9 +427,12 @@ class Store:
                 for i, (start, end) in enumerate(moments):
                     cost = costs[i] if i < len(costs) else MomentCost()
                     self.db.execute(
-                        'INSERT INTO moments(video_id, start, "end", frames, visual_tokens, exit_layer, seconds)'
-                        " VALUES(?,?,?,?,?,?,?)",
-                        (video_id, start, end, cost.frames, cost.visual_tokens, cost.exit_layer, cost.seconds),
+                        'INSERT INTO moments(video_id, start, "end", frames, visual_tokens, exit_layer, seconds,'
+                        " budget) VALUES(?,?,?,?,?,?,?,?)",
+                        (
+                            video_id, start, end, cost.frames, cost.visual_tokens, cost.exit_layer, cost.seconds,
+                            cost.budget,
+                        ),  # fmt: skip
                     )
                     moment_id = self.db.last_insert_rowid()
                     self.db.execute(
@@ -630,7 +642,7 @@ class Store:
             return []
         rows = self.db.execute(
             'SELECT m.id, m.video_id, v.path, m.start, m."end", m.frames, m.visual_tokens, m.exit_layer,'
-            " m.seconds, COALESCE(r.online, 1) FROM moments m JOIN videos v ON v.id = m.video_id"
+            " m.seconds, m.budget, COALESCE(r.online, 1) FROM moments m JOIN videos v ON v.id = m.video_id"
             " LEFT JOIN roots r ON r.id = v.root_id WHERE m.id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(similarity)),),
         ).fetchall()
@@ -642,10 +654,10 @@ class Store:
                 start=start,
                 end=end,
                 similarity=float(similarity[mid]),
-                cost={"frames": fr, "visual_tokens": vt, "exit_layer": el, "seconds": round(sec, 4)},
+                cost=MomentCost(fr, vt, el, sec, budget).as_dict(),
                 available=bool(online),
             )
-            for mid, vid, path, start, end, fr, vt, el, sec, online in rows
+            for mid, vid, path, start, end, fr, vt, el, sec, budget, online in rows
         ]
         out.sort(key=lambda c: -c.similarity)
         return out
@@ -756,6 +768,16 @@ class Store:
             'SELECT count(*), COALESCE(sum("end" - start), 0), COALESCE(sum(seconds), 0),'
             " COALESCE(avg(frames), 0) FROM moments"
         ).fetchone()
+        budgets: dict[str, int] = {}
+        escalations = 0
+        # the decision is the reason's words before its measured numbers: "static (motion 0.000, ...)"
+        for kind, again, count in q(
+            "SELECT CASE WHEN instr(budget, ' (') > 0 THEN substr(budget, 1, instr(budget, ' (') - 1)"
+            " ELSE budget END, instr(budget, 'embedded again') > 0, count(*) FROM moments GROUP BY 1, 2"
+        ):
+            if kind:
+                budgets[kind] = budgets.get(kind, 0) + count
+            escalations += count if again else 0
         size = 0
         for suffix in ("", "-wal"):
             with contextlib.suppress(OSError):
@@ -779,6 +801,8 @@ class Store:
             mean_frames=float(frames),
             search_index=described,
             search_index_bytes=index_bytes,
+            budgets=dict(sorted(budgets.items(), key=lambda kv: -kv[1])),
+            budget_escalations=escalations,
         )
 
     def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
