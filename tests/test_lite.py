@@ -162,10 +162,20 @@ def test_blank_frames_skip_ocr(model: lite.LiteEmbedder) -> None:
     assert [c.frames for c in costs] == [2, 3]  # at most frames_per_moment looked at
     # what was skipped is said per moment (find --json shows it as cost.budget)
     assert [c.budget for c in costs] == [
-        "OCR on 0 frames (1 text-free, 1 reused, 2 classified)",
-        "OCR on 0 frames (1 text-free, 2 reused, 3 classified)",
+        "OCR on 0 frames (1 text-free, 1 reused; 2 classified)",
+        "OCR on 0 frames (1 text-free, 2 reused; 3 classified)",
     ]
     assert model.describe_moment(segments[0])["text"] == ""
+
+
+def test_ocr_stops_at_its_per_moment_limit_and_says_so(model: lite.LiteEmbedder) -> None:
+    slides = [title(t, (448, 252)) for t in ("FIRST SLIDE", "SECOND PAGE", "THIRD ITEM")]
+    slides[1] = 255 - slides[1]  # three different pictures, so no reading is reused
+    slides[2] = np.ascontiguousarray(slides[2][..., ::-1])
+    before = model.ocr_calls
+    _, costs = model.embed_moments([Segment(0.0, 3.0, tuple(Frame(float(i), s) for i, s in enumerate(slides)))])
+    assert model.ocr_calls - before == 2
+    assert costs[0].budget == "OCR on 2 frames (0 text-free, 0 reused, 1 past the limit of 2; 3 classified)"
 
 
 def test_frameless_moment_still_gets_a_unit_vector(model: lite.LiteEmbedder) -> None:

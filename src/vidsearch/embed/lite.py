@@ -633,4 +633,6 @@ def _merge_readings(readings: Sequence[_Reading]) -> tuple[str, float]:
 def _ocr_reason(read: int, text_free: int, reused: int, frames: int) -> str:
     """What the lite model spent on a moment's text, in words (``MomentCost.budget``)."""
     plural = "" if read == 1 else "s"
-    return f"OCR on {read} frame{plural} ({text_free} text-free, {reused} reused, {frames} classified)"
+    over = frames - read - text_free - reused  # frames left unread once the per-moment OCR limit was spent
+    limit = f", {over} past the limit of {_OCR_FRAMES_PER_MOMENT}" if over > 0 else ""
+    return f"OCR on {read} frame{plural} ({text_free} text-free, {reused} reused{limit}; {frames} classified)"
