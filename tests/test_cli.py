@@ -161,10 +161,11 @@ def test_killed_index_run_resumes_without_duplicates(tmp_path: Path) -> None:
         if not db.exists():
             return 0
         conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
+        conn.set_busy_timeout(5000)  # as vidsearch's own readers: wait out the writer's schema set-up
         try:
             return int(conn.execute("SELECT count(*) FROM videos").fetchone()[0])
-        except apsw.SQLError:
-            return 0
+        except (apsw.SQLError, apsw.BusyError):
+            return 0  # no tables yet, or still locked after the wait: ask again
         finally:
             conn.close()
 

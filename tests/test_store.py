@@ -77,6 +77,53 @@ def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> No
         assert store.info().moments == 3
 
 
+def test_processes_opening_an_old_index_at_once_migrate_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After an upgrade, `vidsearch find` and a restarted `watch` may open the old index together. The
+    # first migrates it; one that opens meanwhile waits, then finds it done (no "duplicate column").
+    import threading
+
+    from vidsearch.store import db as store_db
+
+    with Store.open(tmp_path / "i.db") as store:
+        store.bind_model("lite", "lite-1", 3)
+        _add(store, "/v/a.mp4", _unit([[1, 0, 0]]))
+        store.db.execute("ALTER TABLE moments DROP COLUMN budget")
+        store.db.execute("PRAGMA user_version=2")
+    inside, release = threading.Event(), threading.Event()
+    migrate = store_db.MIGRATIONS[2]
+
+    def held_open(db) -> None:  # the first opener stops inside its migration until released
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(10)
+        migrate(db)
+
+    monkeypatch.setattr(store_db, "MIGRATIONS", [*store_db.MIGRATIONS[:2], held_open])
+    failures: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            Store.open(tmp_path / "i.db").close()
+        except BaseException as exc:  # collected and reported below
+            failures.append(exc)
+
+    first = threading.Thread(target=open_it, name="first")
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=open_it, name="second")
+    second.start()
+    second.join(0.5)  # it waits for the first (a writer lock), it does not migrate beside it
+    release.set()
+    first.join()
+    second.join()
+    assert failures == []
+    with Store.open(tmp_path / "i.db") as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.info().moments == 1
+
+
 def test_budget_reasons_are_kept_and_counted(tmp_path: Path) -> None:
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("m", "m-1", 3)

@@ -235,7 +235,26 @@ class Store:
         return store
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version = self._schema_version()
+        if version == SCHEMA_VERSION:
+            return
+        # Another process may be opening the same file (find beside watch, after an upgrade): take the
+        # write lock first (waiting up to the busy timeout), then read the version again, so exactly
+        # one of them migrates and the others find the work done.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._schema_version()
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](self.db)
+                version += 1
+                self.db.execute(f"PRAGMA user_version={version}")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _schema_version(self) -> int:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise IndexVersionError(
                 f"the index {self.path} was written by a newer vidsearch (schema {version}, "
@@ -243,11 +262,7 @@ class Store:
             )
         if version == 0 and self._has_table("videos"):
             raise UsageError(f"{self.path} is an SQLite file but not a vidsearch index")
-        while version < SCHEMA_VERSION:
-            with self.db:
-                MIGRATIONS[version](self.db)
-                version += 1
-                self.db.execute(f"PRAGMA user_version={version}")
+        return version
 
     def _has_table(self, name: str) -> bool:
         row = self.db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (name,)).fetchone()
