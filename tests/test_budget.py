@@ -200,6 +200,16 @@ def test_qwen_embeds_again_where_the_visual_features_kept_moving(tiny_qwen_dir, 
         # the drift read from a shared pass is the one read alone (the tower's output is split right)
         _, alone = adaptive.embed_moments([library["moving"]])
         assert alone[0].budget == costs[1].budget
+        # drift is read per frame pair in time order: pairs (A, B) then (A, B) show the same thing,
+        # while (A, A) then (B, B) changes half-way
+        a, b = library["static"].frames[0].image, library["busy"].frames[0].image
+        pictures = {"ABAB": (a, b, a, b), "AABB": (a, a, b, b)}
+        _, paired = adaptive.embed_moments(
+            [Segment(0.0, 4.0, tuple(Frame(float(t), im) for t, im in enumerate(ims))) for ims in pictures.values()]
+        )
+        assert [c.frames for c in paired] == [4, 4]
+        assert paired[0].budget.endswith("visual drift 0.000")
+        assert float(paired[1].budget.split("visual drift ")[1]) >= 0.01
         # with the check switched off the dissolve keeps its cheap budget
         _, off = never.embed_moments([library["dissolve"]])
         assert off[0].frames == 4 and off[0].budget.endswith(f"visual drift {moved:.3f}")

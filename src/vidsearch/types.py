@@ -43,6 +43,11 @@ class Segment:
     frames: tuple[Frame, ...] = field(default=(), compare=False, repr=False)
 
 
+# Ends the budget reason of a moment embedded again at the full budget (vidsearch.embed.budget.escalate);
+# the store counts such moments by it.
+ESCALATED = "embedded again at the full budget"
+
+
 @dataclass(frozen=True)
 class MomentCost:
     """What embedding one moment cost; stored with the moment and shown by ``find --json``."""

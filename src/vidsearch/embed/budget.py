@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidsearch.types import Frame, Segment
+from vidsearch.types import ESCALATED, Frame, Segment
 
 _GREY_SIDE = 128  # longest side of the grey pictures motion is measured on
 _CELL = 8  # cells of the grey pictures for the "changed" share
@@ -105,7 +105,6 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
-ESCALATED = "embedded again at the full budget"  # ends the reason of a moment ``escalate`` raised
 
 
 def choose_budget(

@@ -65,7 +65,6 @@ import torch.nn.functional as F
 
 from vidsearch.embed.budget import (
     DEFAULT_POLICY,
-    ESCALATED,
     Budget,
     Policy,
     choose_budget,
@@ -75,7 +74,7 @@ from vidsearch.embed.budget import (
 )
 from vidsearch.embed.device import Precision, cpu_supports_bf16, pick_device, pick_precision
 from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
-from vidsearch.types import Frame, MomentCost, Segment
+from vidsearch.types import ESCALATED, Frame, MomentCost, Segment
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
 DOCUMENT_INSTRUCTION = "Represent the user's input."
@@ -671,18 +670,20 @@ class QwenVLEmbedder:
         vectors, costs = self._embed_videos(segments, DOCUMENT_INSTRUCTION, plain, budgets, drifts=drifts)
         if drifts is not None:
             full = self._full_budget()
-            again = {i: escalate(budgets[i], drifts[i], full, self.policy) for i in range(len(segments))}
-            redo = [i for i, b in again.items() if b is not None]
-            for i in set(range(len(segments))) - set(redo):
-                budgets[i] = settled(budgets[i], drifts[i])
+            redo: dict[int, Budget] = {}
+            for i, drift in enumerate(drifts):
+                higher = escalate(budgets[i], drift, full, self.policy)
+                if higher is None:
+                    budgets[i] = settled(budgets[i], drift)
+                else:
+                    redo[i] = higher
             if redo:
-                higher = [cast(Budget, again[i]) for i in redo]
-                more, more_costs = self._embed_videos([segments[i] for i in redo], DOCUMENT_INSTRUCTION,
-                                                      [None] * len(redo), higher)  # fmt: skip
-                for row, i in enumerate(redo):
+                again, higher_budgets = [segments[i] for i in redo], list(redo.values())
+                more, more_costs = self._embed_videos(again, DOCUMENT_INSTRUCTION, [None] * len(redo), higher_budgets)
+                for row, (i, higher) in enumerate(redo.items()):
                     vectors[:, i] = more[:, row]
                     costs[i] = replace(more_costs[row], seconds=more_costs[row].seconds + costs[i].seconds)
-                    budgets[i] = higher[row]
+                    budgets[i] = higher
         costs = [replace(cost, budget=budget.reason) for cost, budget in zip(costs, budgets, strict=True)]
         self.last_budgets = budgets
         return vectors[0], costs

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
-from vidsearch.types import MomentCost, VideoInfo
+from vidsearch.types import ESCALATED, MomentCost, VideoInfo
 
 SCHEMA_VERSION = 3
 ENV_DB = "VIDSEARCH_DB"
@@ -788,7 +788,8 @@ class Store:
         # the decision is the reason's words before its measured numbers: "static (motion 0.000, ...)"
         for kind, again, count in q(
             "SELECT CASE WHEN instr(budget, ' (') > 0 THEN substr(budget, 1, instr(budget, ' (') - 1)"
-            " ELSE budget END, instr(budget, 'embedded again') > 0, count(*) FROM moments GROUP BY 1, 2"
+            " ELSE budget END, instr(budget, ?) > 0, count(*) FROM moments GROUP BY 1, 2",
+            (ESCALATED,),
         ):
             if kind:
                 budgets[kind] = budgets.get(kind, 0) + count
