@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from vidsearch.embed.base import Embedder
-from vidsearch.scan import fingerprint
+from vidsearch.media.scan import fingerprint
 from vidsearch.store import Store
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidsearch.decode import iter_frames, probe
+from vidsearch.media.decode import iter_frames, probe
 
 
 def encode(path: Path, seconds: float, fps: int = 30, gop_seconds: float = 2.0) -> Path:

@@ -188,9 +188,9 @@ def make_library(folder: Path) -> dict[str, Path]:
 
 
 def moments_of(path: Path, frame_side: int):
-    from vidsearch import decode
-    from vidsearch.indexer import sample_interval
-    from vidsearch.segment import segment_frames
+    from vidsearch.media import decode
+    from vidsearch.index.indexer import sample_interval
+    from vidsearch.media.segment import segment_frames
 
     info = decode.probe(path)
     frames = decode.iter_frames(path, sample_interval(info.duration), frame_side, info)
@@ -392,7 +392,7 @@ def main() -> None:
         run_variant(args)
         return
     if args.baseline_precision == "auto":
-        from vidsearch.embed.device import pick_precision
+        from vidsearch.device import pick_precision
 
         # the baseline is a float model: bf16 where the CPU is fast at it, else fp32
         fast_bf16 = args.device != "cpu" or pick_precision("cpu").name == "bf16"

@@ -10,7 +10,7 @@ Builds a generated library of title-card clips with known content (subject x con
 - order ("A, then B"): recall@1 of the A-then-B clip when a B-then-A clip exists too;
 - several positive clauses ("a dog, in the snow"): recall@1 and mean reciprocal rank when the
   whole-sentence score is blended into the clause scores with each weight in WHOLE_WEIGHTS (0: the
-  clauses alone; 1: the sentence alone; vidsearch.search.SearchOptions.whole_weight).
+  clauses alone; 1: the sentence alone; vidsearch.query.search.SearchOptions.whole_weight).
 
 usage: python benchmarks/query_eval.py
 """
@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 from videogen import Scene, title_card, write_video  # noqa: E402
 
 from vidsearch.embed import lite  # noqa: E402
-from vidsearch.indexer import update_index  # noqa: E402
+from vidsearch.index.indexer import update_index  # noqa: E402
 from vidsearch.query import compose  # noqa: E402
-from vidsearch.search import LikeRef, SearchOptions, find, merge_adjacent, plain_find  # noqa: E402
+from vidsearch.query.search import LikeRef, SearchOptions, find, merge_adjacent, plain_find  # noqa: E402
 from vidsearch.store import Store  # noqa: E402
 
 SUBJECTS = ["DOG", "CAT", "HORSE", "BOAT", "CAR", "CHILD"]

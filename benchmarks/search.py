@@ -177,7 +177,7 @@ t1 = time.perf_counter()
 import torch  # noqa: F401
 t2 = time.perf_counter()
 from vidsearch.cli.common import load_model
-from vidsearch.search import SearchOptions, find
+from vidsearch.query.search import SearchOptions, find
 from vidsearch.store import Store
 model = load_model("lite", "auto", "auto")
 t3 = time.perf_counter()

@@ -29,7 +29,7 @@ from _library import no_model, register_fake_library  # noqa: E402
 from videogen import Scene, moving_square, solid, write_video  # noqa: E402
 
 from vidsearch.store import Store  # noqa: E402
-from vidsearch.watch import Watcher, WatchEvent  # noqa: E402
+from vidsearch.index.watch import Watcher, WatchEvent  # noqa: E402
 
 
 def start(watcher: Watcher) -> threading.Thread:
@@ -47,7 +47,7 @@ def wait_for(condition, timeout: float = 300.0) -> None:  # type: ignore[no-unty
 
 
 def bench_latency(args: argparse.Namespace, work: Path) -> None:
-    from vidsearch.embed.registry import load_embedder
+    from vidsearch.models import load_embedder
 
     lib = work / "lib"
     lib.mkdir()

@@ -1,10 +1,10 @@
-"""Device and precision choice (vidsearch.embed.device)."""
+"""Device and precision choice (vidsearch.device)."""
 
 from __future__ import annotations
 
 import pytest
 
-from vidsearch.embed import device
+from vidsearch import device
 from vidsearch.errors import UsageError
 
 torch = pytest.importorskip("torch")

@@ -118,7 +118,7 @@ def indexed(deep_dir, full, tmp_path_factory):
     """An index of three short generated videos embedded with the 6-layer tiny model."""
     import videogen as vg
 
-    from vidsearch.indexer import update_index
+    from vidsearch.index.indexer import update_index
     from vidsearch.store import Store
 
     folder = tmp_path_factory.mktemp("exit-library")
@@ -135,7 +135,7 @@ def indexed(deep_dir, full, tmp_path_factory):
 
 
 def test_check_exit_reports_agreement_per_layer(indexed, deep_dir, full):
-    from vidsearch.exitcheck import check_exit
+    from vidsearch.embed.agreement import check_exit
     from vidsearch.store import Store
 
     with Store.open(indexed, create=False) as store:
@@ -170,7 +170,7 @@ def test_models_check_exit_command_prints_a_row_per_layer(indexed):
     assert bad.exit_code != 0
 
 
-@pytest.mark.skipif(not __import__("vidsearch.embed.device", fromlist=["x"]).cpu_int8_available(),
+@pytest.mark.skipif(not __import__("vidsearch.device", fromlist=["x"]).cpu_int8_available(),
                     reason="this torch has no quantized CPU engine")  # fmt: skip
 def test_models_check_precision_compares_int8_with_the_float_model(indexed):
     import json

@@ -15,7 +15,7 @@ from videogen import Scene, solid, write_video
 
 from vidsearch.cli.clip import parse_result
 from vidsearch.errors import UsageError, VideoOpenError
-from vidsearch.export import cut
+from vidsearch.media.cut import cut
 
 GREEN, RED, BLUE = (0, 200, 0), (200, 0, 0), (0, 0, 200)
 

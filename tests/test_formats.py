@@ -11,7 +11,7 @@ from urllib.parse import unquote_to_bytes, urlparse
 
 import pytest
 
-from vidsearch.present import FORMATS, edl_path, m3u_playlist, mpv_edl, write_hits
+from vidsearch.output.present import FORMATS, edl_path, m3u_playlist, mpv_edl, write_hits
 from vidsearch.types import Hit
 
 HITS = [

@@ -13,8 +13,8 @@ import pytest
 from videogen import Scene, solid, write_video
 
 from vidsearch.errors import UsageError
-from vidsearch.player import Player, PlayerNotFoundError, find_player, play, player_command
-from vidsearch.present import m3u_playlist, mpv_edl
+from vidsearch.output.player import Player, PlayerNotFoundError, find_player, play, player_command
+from vidsearch.output.present import m3u_playlist, mpv_edl
 from vidsearch.types import Hit
 
 GREEN, RED, BLUE, WHITE, DARK = (0, 200, 0), (200, 0, 0), (0, 0, 200), (200, 200, 200), (20, 20, 20)

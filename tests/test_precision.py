@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from tinymodel import lowest_agreement
 
-from vidsearch.embed import device
+from vidsearch import device
 from vidsearch.errors import UsageError
 from vidsearch.types import Frame, Segment
 

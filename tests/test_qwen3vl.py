@@ -221,7 +221,7 @@ def test_closed_embedder_refuses_work(tiny_qwen_dir):
 
 def test_importing_vidsearch_does_not_load_torch_or_this_module():
     code = (
-        "import sys, importlib, vidsearch, vidsearch.embed, vidsearch.embed.device\n"
+        "import sys, importlib, vidsearch, vidsearch.embed, vidsearch.device\n"
         "for name in ('vidsearch.cli',):\n"
         "    try: importlib.import_module(name)\n"
         "    except ImportError: pass\n"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from vidsearch.present import format_time, hit_record, to_json_line, write_hits
-from vidsearch.scan import fingerprint, walk_videos
-from vidsearch.search import merge_adjacent
+from vidsearch.output.present import format_time, hit_record, to_json_line, write_hits
+from vidsearch.media.scan import fingerprint, walk_videos
+from vidsearch.query.search import merge_adjacent
 from vidsearch.store import Candidate
 from vidsearch.types import Hit
 

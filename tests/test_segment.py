@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from videogen import Scene, moving_square, noise, solid, write_video
 
-from vidsearch.decode import iter_frames, probe
-from vidsearch.segment import Segmenter, pick_frames, segment_frames
+from vidsearch.media.decode import iter_frames, probe
+from vidsearch.media.segment import Segmenter, pick_frames, segment_frames
 from vidsearch.types import Frame, Segment
 
 RED, GREEN, BLUE, WHITE, GREY = (200, 30, 30), (30, 200, 30), (30, 30, 200), (250, 250, 250), (90, 90, 90)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from vidsearch import service
-from vidsearch.search import SearchOptions
-from vidsearch.search import find as direct_find
+from vidsearch.query.search import SearchOptions
+from vidsearch.query.search import find as direct_find
 from vidsearch.store import Store
 
 DIM = 16

@@ -322,8 +322,8 @@ class Service:
 
     def find(self, message: dict[str, Any]) -> dict[str, Any]:
         from vidsearch.cli.common import model_for
-        from vidsearch.search import Explanation, LikeRef, SearchOptions
-        from vidsearch.search import find as run_find
+        from vidsearch.query.search import Explanation, LikeRef, SearchOptions
+        from vidsearch.query.search import find as run_find
 
         store = self._store(str(message["db"]))
         if not store.model:

@@ -35,7 +35,7 @@ Spending compute where a moment needs it (issue 5):
   the full model computes when its layer list is cut to K. Vectors at another layer live in another
   space, so ``model_id`` says ``:exitK``. K must come after the layers that receive the vision tower's
   "deepstack" features (the first 3 of 28 in the 2B), else the exit would drop visual input;
-* precision: ``vidsearch.embed.device.pick_precision``; on the CPU, int8 means torch.ao dynamic
+* precision: ``vidsearch.device.pick_precision``; on the CPU, int8 means torch.ao dynamic
   quantization, each Linear quantized as it is read from the checkpoint (``load_int8_streamed``: the
   float model is never whole in memory; ``quantize_dynamic_int8`` after a normal load when names do
   not map), packed for oneDNN on AMX CPUs (``device.int8_cpu_engine``), with the token table left in
@@ -72,7 +72,7 @@ from vidsearch.embed.budget import (
     settled,
     visual_drift,
 )
-from vidsearch.embed.device import Precision, cpu_supports_bf16, pick_device, pick_precision
+from vidsearch.device import Precision, cpu_supports_bf16, pick_device, pick_precision
 from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
 from vidsearch.types import ESCALATED, Frame, MomentCost, Segment
 
@@ -111,7 +111,7 @@ def load(
 
     ``model`` is a Hugging Face Hub id (looked up in the HF cache: ``cache_dir``, else HF_HUB_CACHE,
     else HF_HOME/hub; downloaded only when missing and HF_HUB_OFFLINE is not set) or a local folder.
-    ``device``/``precision`` go through ``vidsearch.embed.device``. ``dim`` keeps only the first
+    ``device``/``precision`` go through ``vidsearch.device``. ``dim`` keeps only the first
     ``dim`` dimensions (Matryoshka), re-normalised. ``frames_per_moment`` and ``frame_side`` are the
     full per-moment budget; with ``adaptive`` each moment gets a share of it chosen by
     ``vidsearch.embed.budget.choose_budget`` under ``policy`` (else every moment gets all of it), and a
@@ -475,7 +475,7 @@ def _int8_linear(linear: torch.nn.Linear) -> torch.nn.Module:
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
     from torch.ao.quantization import default_dynamic_qconfig
 
-    from vidsearch.embed.device import int8_cpu_engine
+    from vidsearch.device import int8_cpu_engine
 
     engine, previous = int8_cpu_engine(), torch.backends.quantized.engine
     with warnings.catch_warnings():

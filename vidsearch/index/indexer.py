@@ -16,7 +16,7 @@ import numpy as np
 
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError
-from vidsearch.scan import FoundFile, fingerprint, is_video_name, walk_videos
+from vidsearch.media.scan import FoundFile, fingerprint, is_video_name, walk_videos
 from vidsearch.store import Store, StoredVideo
 from vidsearch.types import MomentCost, Segment, VideoInfo
 
@@ -376,8 +376,8 @@ def _index_file(
     max_len: float,
     cancel: Callable[[], bool] | None = None,
 ) -> None:
-    from vidsearch import decode
-    from vidsearch.segment import Segmenter
+    from vidsearch.media import decode
+    from vidsearch.media.segment import Segmenter
 
     path = job.file.path
     progress.file_started(path)

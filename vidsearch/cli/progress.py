@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 from vidsearch.cli.common import warn
-from vidsearch.present import display_path
+from vidsearch.output.present import display_path
 
 
 class IndexBar:
-    """Implements vidsearch.indexer.IndexProgress with a Rich progress bar (files, moments, speed, ETA)."""
+    """Implements vidsearch.index.indexer.IndexProgress with a Rich progress bar (files, moments, speed, ETA)."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet

@@ -169,8 +169,8 @@ def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segme
 
     Returns (segments, their moment ids, "path: reason" for videos that failed).
     """
-    from vidsearch import decode
-    from vidsearch.indexer import sample_interval
+    from vidsearch.media import decode
+    from vidsearch.index.indexer import sample_interval
 
     by_video: dict[str, list[Any]] = defaultdict(list)
     for moment in moments:
@@ -248,7 +248,7 @@ def check_precision(
     empty, no moment could be decoded again, or a precision is impossible on the device.
     """
     from vidsearch.embed import qwen3vl
-    from vidsearch.embed.device import pick_device, pick_precision
+    from vidsearch.device import pick_device, pick_precision
 
     if not queries:
         raise UsageError("check-precision needs at least one query")

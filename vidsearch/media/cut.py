@@ -36,7 +36,7 @@ def cut(
     import av
     import av.error
 
-    from vidsearch.decode import _open, _video_stream
+    from vidsearch.media.decode import _open, _video_stream
 
     src_path, out_path = os.fspath(path), Path(out)
     if start < 0 or end <= start:

@@ -30,8 +30,8 @@ def model_for(store: Store, requested: str | None, device: str) -> tuple[str, st
     Returns (model name, a note for stderr or None). Raises IndexMismatchError when the request
     disagrees with the index's model.
     """
-    from vidsearch.embed.device import pick_device
-    from vidsearch.embed.registry import canonical_name, choose_auto
+    from vidsearch.device import pick_device
+    from vidsearch.models import canonical_name, choose_auto
 
     bound = store.model
     if requested and requested.lower() != "auto":
@@ -50,6 +50,6 @@ def model_for(store: Store, requested: str | None, device: str) -> tuple[str, st
 
 
 def load_model(name: str, device: str, precision: str) -> Embedder:
-    from vidsearch.embed.registry import load_embedder
+    from vidsearch.models import load_embedder
 
     return load_embedder(name, device=device, precision=precision)

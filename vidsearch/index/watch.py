@@ -2,13 +2,13 @@
 
 Events are hints and the disk is the truth. An event only marks a path as pending; a pending path is
 indexed (or forgotten) once it has been quiet, with size and mtime unchanged, for the settle time, by
-:func:`vidsearch.indexer.index_paths`, the code ``index`` runs. So a file still being copied is not
+:func:`vidsearch.index.indexer.index_paths`, the code ``index`` runs. So a file still being copied is not
 read half-written, a burst of events gives one job, and a file replaced in place is re-embedded.
-Renames and folder moves are applied at once (:func:`vidsearch.indexer.move_prefix`): vectors are
+Renames and folder moves are applied at once (:func:`vidsearch.index.indexer.move_prefix`): vectors are
 kept, nothing is re-embedded.
 
 The :class:`Watcher` holds the index's writer lock for its whole life, first catches up with what
-changed while it was not running (:func:`vidsearch.indexer.update_index`), and every few seconds
+changed while it was not running (:func:`vidsearch.index.indexer.update_index`), and every few seconds
 checks for roots that vanished (kept, marked offline) or came back (caught up, watched again).
 Only the thread that calls :meth:`Watcher.run` touches the index; watchdog's threads only queue events.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidsearch.embed.base import Embedder
-from vidsearch.indexer import (
+from vidsearch.index.indexer import (
     Cancelled,
     IndexStats,
     index_paths,
@@ -34,7 +34,7 @@ from vidsearch.indexer import (
     root_of,
     update_index,
 )
-from vidsearch.scan import is_video_name, walk_videos
+from vidsearch.media.scan import is_video_name, walk_videos
 
 DEFAULT_SETTLE = 2.0  # seconds a file must stay unchanged before it is read
 ROOT_CHECK_SECONDS = 3.0  # how often roots are checked for vanishing or coming back
@@ -213,7 +213,7 @@ class _Inbox:
 
 
 class _EventProgress:
-    """Implements vidsearch.indexer.IndexProgress by turning its callbacks into WatchEvents."""
+    """Implements vidsearch.index.indexer.IndexProgress by turning its callbacks into WatchEvents."""
 
     def __init__(self, emit: Callable[[WatchEvent], None]) -> None:
         self.emit = emit

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vidsearch.errors import UsageError, VidsearchError
-from vidsearch.present import mpv_edl, unique_paths
+from vidsearch.output.present import mpv_edl, unique_paths
 from vidsearch.types import Hit
 
 ENV_PLAYER = "VIDSEARCH_PLAYER"

@@ -11,7 +11,7 @@ from vidsearch.cli.common import model_for, open_store, warn
 from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
 
 if TYPE_CHECKING:
-    from vidsearch.watch import WatchEvent
+    from vidsearch.index.watch import WatchEvent
 
 QUIET_KINDS = frozenset({"skipped", "root-offline", "root-online", "polling", "stopped"})
 
@@ -57,7 +57,7 @@ def watch(
 
     from vidsearch.cli.common import load_model
     from vidsearch.errors import UsageError
-    from vidsearch.watch import Watcher
+    from vidsearch.index.watch import Watcher
 
     if settle < 0:
         raise UsageError("--settle must be 0 or more seconds")
@@ -109,7 +109,7 @@ def watch(
 
 def event_line(event: WatchEvent) -> str:
     """One line of text for a watcher event (paths shown safely for a terminal)."""
-    from vidsearch.present import display_path
+    from vidsearch.output.present import display_path
 
     path, dest = display_path(event.path), display_path(event.dest)
     detail = f" ({event.message})" if event.message else ""

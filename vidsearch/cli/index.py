@@ -12,7 +12,7 @@ from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, Precision
 
 if TYPE_CHECKING:
     from vidsearch.embed.base import Embedder
-    from vidsearch.indexer import IndexStats
+    from vidsearch.index.indexer import IndexStats
 
 
 def index(
@@ -47,7 +47,7 @@ def index(
     With no PATHS, re-checks every library root already registered.
     """
     from vidsearch.errors import UsageError
-    from vidsearch.indexer import update_index
+    from vidsearch.index.indexer import update_index
     from vidsearch.store import writer_lock
 
     for p in paths:
@@ -69,7 +69,7 @@ def index(
             if exit_layer is not None:
                 if not model or model in ("auto", "lite"):
                     raise UsageError("--exit-layer needs a multimodal model, e.g. --model qwen3-vl-2b --exit-layer 14")
-                from vidsearch.embed.registry import canonical_name
+                from vidsearch.models import canonical_name
 
                 requested = f"{canonical_name(model)}:exit{exit_layer}"
             name, why = model_for(store, requested, device)
@@ -97,7 +97,7 @@ def index(
 
 def _summary(stats: IndexStats, model: str) -> None:
     """The one-screen report of a run, on stderr."""
-    from vidsearch.present import display_path
+    from vidsearch.output.present import display_path
 
     speed = f", {stats.video_seconds / stats.elapsed:.1f}x realtime" if stats.video_seconds and stats.elapsed else ""
     warn(

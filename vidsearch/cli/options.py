@@ -16,7 +16,7 @@ import typer
 
 def complete_model(incomplete: str) -> list[tuple[str, str]]:
     """``--model`` candidates: auto, the known models and their aliases, with what each is."""
-    from vidsearch.embed.registry import KNOWN_MODELS
+    from vidsearch.models import KNOWN_MODELS
 
     names = [("auto", "the GPU model when usable here, else lite")]
     for spec in KNOWN_MODELS:
@@ -27,7 +27,7 @@ def complete_model(incomplete: str) -> list[tuple[str, str]]:
 
 def complete_format(incomplete: str) -> list[tuple[str, str]]:
     """``find --format`` candidates with a short description of each."""
-    from vidsearch.present import FORMAT_DESCRIPTIONS
+    from vidsearch.output.present import FORMAT_DESCRIPTIONS
 
     return [(f, h) for f, h in FORMAT_DESCRIPTIONS.items() if f.startswith(incomplete)]
 

@@ -18,7 +18,7 @@ def parse_result(text: str) -> tuple[str, float, float]:
     Raises UsageError when no span can be read.
     """
     from vidsearch.errors import UsageError
-    from vidsearch.search import parse_like
+    from vidsearch.query.search import parse_like
 
     line = text.rstrip("\r\n")
     if line.lstrip().startswith("{"):
@@ -85,7 +85,7 @@ def clip(
     within a frame or two after END. --reencode starts and ends on the exact frames.
     """
     from vidsearch.errors import UsageError
-    from vidsearch.export import cut
+    from vidsearch.media.cut import cut
 
     if result == "-":
         result = sys.stdin.readline()

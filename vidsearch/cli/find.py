@@ -80,9 +80,9 @@ def find(
     """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
     from vidsearch import service
     from vidsearch.errors import UsageError
-    from vidsearch.present import FORMATS, write_hits
-    from vidsearch.search import Explanation, SearchOptions, parse_like
-    from vidsearch.search import find as run_find
+    from vidsearch.output.present import FORMATS, write_hits
+    from vidsearch.query.search import Explanation, SearchOptions, parse_like
+    from vidsearch.query.search import find as run_find
 
     text = " ".join(query or []).strip()
     if not text and not like and not exclude:
@@ -99,7 +99,7 @@ def find(
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if play:
-        from vidsearch.player import find_player
+        from vidsearch.output.player import find_player
 
         player = find_player()  # before the model loads: no player, no waiting
     options = SearchOptions(
@@ -140,7 +140,7 @@ def find(
 
         warn(f"{offline} of these results are on an offline root (a drive or share not connected now)")
     if play:
-        from vidsearch.player import play as play_hits
+        from vidsearch.output.player import play as play_hits
 
         play_hits(hits, player)
 

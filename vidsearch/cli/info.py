@@ -29,7 +29,7 @@ def status(
 ) -> None:
     """Where the index lives, its roots, counts, model and size on disk."""
     from vidsearch.cli.common import warn
-    from vidsearch.present import display_path, to_json_line
+    from vidsearch.output.present import display_path, to_json_line
 
     with open_store(db, create=False) as store:
         if compact:
@@ -120,8 +120,8 @@ def models(
     if check_precision is not None:
         _check_precision(check_precision, query, sample, db, device, json_out)
         return
-    from vidsearch.embed.device import pick_device
-    from vidsearch.embed.registry import KNOWN_MODELS, choose_auto, usable_here
+    from vidsearch.device import pick_device
+    from vidsearch.models import KNOWN_MODELS, choose_auto, usable_here
 
     dev = pick_device(device)
     auto, why = choose_auto(dev)
@@ -141,7 +141,7 @@ def _check_precision(
 ) -> None:
     import json
 
-    from vidsearch.exitcheck import DEFAULT_QUERIES, check_precision
+    from vidsearch.embed.agreement import DEFAULT_QUERIES, check_precision
 
     with open_store(db, create=False) as store:
         model = _qwen_model_of(store, "--check-precision")
@@ -154,7 +154,7 @@ def _check_precision(
 
 def _qwen_model_of(store: Any, option: str) -> str:
     """The index's model, which must be a Qwen3-VL one for ``option``."""
-    from vidsearch.embed.registry import LITE
+    from vidsearch.models import LITE
     from vidsearch.errors import UsageError
 
     model = store.model
@@ -177,7 +177,7 @@ def _check_exit(
     import json
 
     from vidsearch.errors import UsageError
-    from vidsearch.exitcheck import DEFAULT_QUERIES, check_exit
+    from vidsearch.embed.agreement import DEFAULT_QUERIES, check_exit
 
     try:
         layers = [int(part) for part in layers_text.replace(" ", "").split(",") if part]

@@ -519,7 +519,7 @@ class Store:
 
     @property
     def search_index_path(self) -> Path:
-        from vidsearch.store.ann import index_path
+        from vidsearch.store.searchindex import index_path
 
         return index_path(self.path)
 
@@ -530,7 +530,7 @@ class Store:
         (saving them as a small delta file); rebuilds it when missing, corrupt, built for another
         model, or when the changes outgrow the delta. ``build=False`` only loads what is there.
         """
-        from vidsearch.store import ann as ann_mod
+        from vidsearch.store import searchindex as ann_mod
 
         dim = self.dim
         if dim is None or not self._has_table("moment_vectors"):
@@ -630,7 +630,7 @@ class Store:
         return np.asarray(ids, np.int64), np.asarray(vids, np.int64), vecs
 
     def _build_index(self, seq: int, reuse: Any = None) -> Any:
-        from vidsearch.store import ann as ann_mod
+        from vidsearch.store import searchindex as ann_mod
 
         with self.db:  # one read snapshot: the vectors and the counter agree
             seq = self.change_counter()
@@ -823,7 +823,7 @@ class Store:
 
     def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
         """What nearest-neighbour reads use, in words, and the index file's size (nothing is built)."""
-        from vidsearch.store import ann as ann_mod
+        from vidsearch.store import searchindex as ann_mod
 
         if moments is None:
             moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])

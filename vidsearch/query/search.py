@@ -366,7 +366,7 @@ def reference_vector(store: Store, embedder: Embedder, like: LikeRef) -> tuple[n
 
 
 def _reference_segment(embedder: Embedder, like: LikeRef) -> Segment:
-    from vidsearch import decode
+    from vidsearch.media import decode
 
     try:
         info = decode.probe(like.path)
