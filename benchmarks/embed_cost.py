@@ -189,7 +189,7 @@ def make_library(folder: Path) -> dict[str, Path]:
 
 def moments_of(path: Path, frame_side: int):
     from vidsearch.media import decode
-    from vidsearch.index.indexer import sample_interval
+    from vidsearch.media.frames import sample_interval
     from vidsearch.media.segment import segment_frames
 
     info = decode.probe(path)

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _library import no_model, register_fake_library  # noqa: E402
 from videogen import Scene, moving_square, noise, solid, write_video  # noqa: E402
 
-from vidsearch.models import load_embedder  # noqa: E402
 from vidsearch.index.indexer import update_index  # noqa: E402
+from vidsearch.models import load_embedder  # noqa: E402
 from vidsearch.store import Store  # noqa: E402
 
 

@@ -176,7 +176,7 @@ import vidsearch.cli  # noqa: F401
 t1 = time.perf_counter()
 import torch  # noqa: F401
 t2 = time.perf_counter()
-from vidsearch.cli.common import load_model
+from vidsearch.models import load_embedder as load_model
 from vidsearch.query.search import SearchOptions, find
 from vidsearch.store import Store
 model = load_model("lite", "auto", "auto")

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _library import no_model, register_fake_library  # noqa: E402
 from videogen import Scene, moving_square, solid, write_video  # noqa: E402
 
-from vidsearch.store import Store  # noqa: E402
 from vidsearch.index.watch import Watcher, WatchEvent  # noqa: E402
+from vidsearch.store import Store  # noqa: E402
 
 
 def start(watcher: Watcher) -> threading.Thread:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import videogen as vg
 
-from vidsearch.media import decode
 from vidsearch.embed.budget import DEFAULT_POLICY, Budget, Policy, choose_budget, escalate, measure, visual_drift
+from vidsearch.media import decode
 from vidsearch.media.segment import segment_frames
 from vidsearch.types import Frame, Segment
 

@@ -207,7 +207,7 @@ def test_find_says_when_results_are_on_an_offline_root(tmp_path: Path, monkeypat
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr("vidsearch.cli.common.load_model", lambda *a: Fixed())
+    monkeypatch.setattr("vidsearch.models.load_embedder", lambda *a: Fixed())
     db = tmp_path / "i.db"
     with Store.open(db) as store:
         store.bind_model("lite", "fixed-1", 3)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from videogen import Scene, image, moving_square, solid, write_audio_only, write_video
 
-from vidsearch.media.decode import iter_frames, probe
 from vidsearch.errors import MediaError, VideoOpenError
+from vidsearch.media.decode import iter_frames, probe
 
 RED, GREEN, BLUE, GREY = (220, 20, 20), (20, 200, 20), (20, 20, 220), (128, 128, 128)
 

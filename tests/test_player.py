@@ -12,8 +12,8 @@ import av
 import pytest
 from videogen import Scene, solid, write_video
 
-from vidsearch.errors import UsageError
-from vidsearch.output.player import Player, PlayerNotFoundError, find_player, play, player_command
+from vidsearch.errors import PlayerNotFoundError, UsageError
+from vidsearch.output.player import Player, find_player, play, player_command
 from vidsearch.output.present import m3u_playlist, mpv_edl
 from vidsearch.types import Hit
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vidsearch.errors import UsageError
-from vidsearch.query.parse import Clause, QueryError, explain, parse_query
+from vidsearch.errors import QueryError, UsageError
+from vidsearch.query.parse import Clause, explain, parse_query
 
 P, N = False, True  # polarity shorthands: positive, negated
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidsearch.query.parse import QueryError
+from vidsearch.errors import QueryError
 from vidsearch.query.score import (
     ScoreParams,
     calibrate,

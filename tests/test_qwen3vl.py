@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from tinymodel import build_tiny_qwen3vl, lowest_agreement
 
+from vidsearch import hub
 from vidsearch.embed.base import Embedder
 from vidsearch.embed.budget import Budget
 from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
@@ -158,13 +159,13 @@ def test_matryoshka_dim_truncates_and_renormalises(tiny_qwen_dir, embedder):
 
 def test_loads_by_hub_id_from_a_hugging_face_cache(tiny_qwen_dir, embedder, tmp_path, monkeypatch):
     # the layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}
-    hub = tmp_path / "hub"
+    cache = tmp_path / "cache"
     commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = hub / "models--tiny--qwen3vl"
+    repo = cache / "models--tiny--qwen3vl"
     shutil.copytree(tiny_qwen_dir, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
-    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
 
     by_id = qwen3vl.load("tiny/qwen3vl", device="cpu", precision="fp32", frame_side=FRAME_SIDE)
     try:
@@ -175,11 +176,11 @@ def test_loads_by_hub_id_from_a_hugging_face_cache(tiny_qwen_dir, embedder, tmp_
     finally:
         by_id.close()
     # a snapshot folder given as a path is named by its hub id too, so both spellings share an index
-    folder, name = qwen3vl.resolve_model_folder(str(repo / "snapshots" / commit))
+    folder, name = hub.resolve_model_folder(str(repo / "snapshots" / commit))
     assert name == "tiny/qwen3vl"
     # cache_dir wins over the environment
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
-    assert qwen3vl.resolve_model_folder("tiny/qwen3vl", cache_dir=str(hub))[0] == folder
+    assert hub.resolve_model_folder("tiny/qwen3vl", cache_dir=str(cache))[0] == folder
 
 
 def test_missing_hub_model_offline_fails_fast_and_says_where_it_looked(tmp_path, monkeypatch):

@@ -36,6 +36,9 @@ class FakeEmbedder:
             out.append(v / np.linalg.norm(v))
         return np.asarray(out, np.float32).reshape(len(texts), DIM)
 
+    def close(self) -> None:
+        pass
+
 
 def _fake_load(name: str, device: str, precision: str) -> FakeEmbedder:
     FakeEmbedder.loads += 1
@@ -44,7 +47,7 @@ def _fake_load(name: str, device: str, precision: str) -> FakeEmbedder:
 
 @pytest.fixture
 def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr("vidsearch.cli.common.load_model", _fake_load)
+    monkeypatch.setattr("vidsearch.models.load_embedder", _fake_load)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a fresh query-vector cache
     FakeEmbedder.loads = 0
     db = tmp_path / "index.db"

@@ -123,7 +123,7 @@ def test_root_completion_reads_the_index_the_store_uses(
 
     from vidsearch.cli import app
     from vidsearch.cli.options import _index_path
-    from vidsearch.store.db import default_db_path
+    from vidsearch.config import db_path as default_db_path
 
     ctx = typer.main.get_command(app).make_context("vidsearch", [], resilient_parsing=True)
     assert _index_path(ctx) == default_db_path()

@@ -9,8 +9,10 @@ import apsw
 import numpy as np
 import pytest
 
+from vidsearch.config import db_path as default_db_path
 from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
-from vidsearch.store import SCHEMA_VERSION, Store, default_db_path, writer_lock
+from vidsearch.locks import writer_lock
+from vidsearch.store import SCHEMA_VERSION, Store
 from vidsearch.types import MomentCost, VideoInfo
 
 
@@ -214,7 +216,7 @@ def test_writer_lock_names_the_holder(tmp_path: Path) -> None:
         import sys
 
         code = (
-            "import sys; from vidsearch.store import writer_lock\n"
+            "import sys; from vidsearch.locks import writer_lock\n"
             "from vidsearch.errors import IndexLockedError\n"
             f"try:\n    with writer_lock({str(db)!r}): sys.exit(0)\n"
             "except IndexLockedError as e:\n    print(e); sys.exit(7)\n"

@@ -22,9 +22,9 @@ import pytest
 from colour import ColourEmbedder
 from videogen import Scene, moving_square, noise, solid, write_video
 
+from vidsearch.index.watch import SettleQueue, Watcher, WatchEvent, poll_reason
 from vidsearch.query.search import SearchOptions, find
 from vidsearch.store import Store
-from vidsearch.index.watch import SettleQueue, Watcher, WatchEvent, poll_reason
 
 pytest.importorskip("watchdog")
 

@@ -48,22 +48,23 @@ class Precision:
     why: str = ""
 
 
-def pick_device(requested: str = "auto") -> str:
+def pick_device(requested: str = "auto", *, small_model: bool = False) -> str:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into a device string usable here.
 
-    ``"auto"`` prefers CUDA, then Apple's MPS, then the CPU. An explicit device that this machine
-    does not have raises ``UsageError`` saying what is available instead.
+    ``"auto"`` prefers CUDA, then Apple's MPS, then the CPU; for a ``small_model`` (the bundled lite
+    model) it means the CPU, where it runs faster than realtime and leaves the GPU to others. An
+    explicit device that this machine does not have raises ``UsageError`` saying what is available.
     """
+    name = requested.strip().lower()
+    if name in ("auto", "cpu") and (small_model or name == "cpu"):
+        return "cpu"  # no torch import: the lite model's queries run without it
     import torch
 
-    name = requested.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
             return "cuda"
         if torch.backends.mps.is_available():
             return "mps"
-        return "cpu"
-    if name == "cpu":
         return "cpu"
     if name == "mps":
         if not torch.backends.mps.is_available():

@@ -1,4 +1,8 @@
-"""Typed errors. Each carries a message a user can act on; the CLI maps them to exit codes."""
+"""Typed errors. Each carries a message a user can act on; the CLI maps them to exit codes.
+
+Every error vidsearch reports lives here, so the query service can send one by its class name and
+the client raise the same class (with the same exit code) on its side.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,14 @@ class UsageError(VidsearchError):
     """The user asked for something that cannot work as given (bad path, empty query...)."""
 
     exit_code = 2
+
+
+class QueryError(UsageError):
+    """The query text cannot be searched as given (empty, too long, nothing left after filler)."""
+
+
+class PlayerNotFoundError(UsageError):
+    """No video player could be found."""
 
 
 class MediaError(VidsearchError):

@@ -10,9 +10,14 @@ import importlib.util
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from vidsearch.embed.base import Embedder
-from vidsearch.errors import UsageError
+from vidsearch import config, hub
+from vidsearch.errors import IndexMismatchError, UsageError
+
+if TYPE_CHECKING:
+    from vidsearch.embed.base import Embedder
+    from vidsearch.embed.qwen3vl import QwenVLEmbedder
 
 LITE = "lite"
 
@@ -55,24 +60,48 @@ KNOWN_MODELS: tuple[ModelSpec, ...] = (
 DEFAULT_MLLM = KNOWN_MODELS[1].name
 
 
+_EXIT_SUFFIX = re.compile(r":exit(\d+)$")
+
+
+def split_exit(name: str) -> tuple[str, int | None]:
+    """``name:exitK`` -> (name, K); a name without the suffix -> (name, None).
+
+    The suffix means "read embeddings at decoder layer K" (a model id records it, so an index built
+    with an early exit is searched with the same one).
+    """
+    match = _EXIT_SUFFIX.search(name.strip())
+    if match is None:
+        return name.strip(), None
+    return name.strip()[: match.start()], int(match.group(1))
+
+
+def with_exit_layer(requested: str | None, exit_layer: int) -> str:
+    """The model name that reads embeddings at ``exit_layer`` of the multimodal model ``requested``."""
+    if not requested or canonical_name(requested) in ("auto", LITE):
+        raise UsageError("--exit-layer needs a multimodal model, e.g. --model qwen3-vl-2b --exit-layer 14")
+    return f"{canonical_name(split_exit(requested)[0])}:exit{exit_layer}"
+
+
 def canonical_name(name: str) -> str:
     """Map an alias to its model name, a local folder to its absolute path; other names pass through.
 
     A ``:exitK`` suffix (read embeddings at decoder layer K) is kept: ``qwen:exit14`` ->
-    ``Qwen/Qwen3-VL-Embedding-2B:exit14``.
+    ``Qwen/Qwen3-VL-Embedding-2B:exit14``. Raises UsageError for a path that does not exist.
     """
-    suffix = re.search(r"(:exit\d+)$", name.strip())
-    if suffix:
-        return canonical_name(name.strip()[: suffix.start()]) + suffix.group(1)
-    lowered = name.strip().lower()
+    base, exit_layer = split_exit(name)
+    if exit_layer is not None:
+        return f"{canonical_name(base)}:exit{exit_layer}"
+    lowered = base.lower()
+    if lowered == "auto":
+        return "auto"
     for spec in KNOWN_MODELS:
         if lowered == spec.name.lower() or lowered in spec.aliases:
             return spec.name
-    if os.path.isdir(os.path.expanduser(name)):
-        return os.path.abspath(os.path.expanduser(name))
-    if os.sep in name and (name.startswith((".", "/", "~")) or name.count("/") > 1):
-        raise UsageError(f"model folder not found: {name}")
-    return name.strip()
+    if os.path.isdir(os.path.expanduser(base)):
+        return os.path.abspath(os.path.expanduser(base))
+    if hub.looks_like_path(base):
+        raise UsageError(f"model folder not found: {base}")
+    return base
 
 
 def spec_of(name: str) -> ModelSpec | None:
@@ -85,16 +114,6 @@ def mllm_installed() -> bool:
     )
 
 
-def hub_cached(hub_id: str, cache_dir: str | None = None) -> bool:
-    """Whether the model's config is in the local Hugging Face cache (no network)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    found = try_to_load_from_cache(hub_id, "config.json", cache_dir=cache_dir)
-    return isinstance(found, str)
-
-
 def usable_here(spec: ModelSpec, device: str) -> tuple[bool, str]:
     """Whether ``spec`` can run on this machine now, and why (not)."""
     if spec.name == LITE:
@@ -104,8 +123,8 @@ def usable_here(spec: ModelSpec, device: str) -> tuple[bool, str]:
     if not mllm_installed():
         return False, "needs: pip install 'vidsearch[qwen]'"
     assert spec.hub_id is not None
-    cached = hub_cached(spec.hub_id)
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    cached = hub.cached(spec.hub_id) is not None
+    offline = config.hub_offline()
     where = "weights cached" if cached else ("not cached, offline" if offline else "downloadable")
     ok = cached or not offline
     if device == "cpu":
@@ -127,33 +146,77 @@ def choose_auto(device: str) -> tuple[str, str]:
             "installed (pip install 'vidsearch[qwen]')"
         )
     assert spec.hub_id is not None
-    if hub_cached(spec.hub_id) or os.environ.get("HF_HUB_OFFLINE", "") in ("", "0"):
+    if hub.cached(spec.hub_id) is not None or not config.hub_offline():
         return spec.name, f"using {spec.name} on {device} (`--model lite` for the small bundled model)"
     return LITE, f"using the bundled lite model: {spec.name} is not cached and the hub is offline"
+
+
+def model_for_index(
+    bound: str | None, requested: str | None, device: str, index: object = "the index"
+) -> tuple[str, str | None]:
+    """The model a command uses on an index built with ``bound`` (None for a new index): the index's
+    own, else the ``requested`` one, else what ``auto`` picks on ``device``. ``index`` names the
+    index in messages.
+
+    Returns (model name, a line for stderr saying why auto chose it, or None). Raises
+    IndexMismatchError when the request disagrees with the index's model.
+    """
+    from vidsearch.device import pick_device
+
+    if requested and requested.strip().lower() != "auto":
+        name = canonical_name(requested)
+        if bound and bound != name:
+            raise IndexMismatchError(
+                f"the index {index} was built with model {bound!r}, not {name!r}. Leave --model out "
+                f"to use {bound!r}, pass --rebuild to re-index everything with {name!r}, or use another "
+                f"index with --db"
+            )
+        return name, None
+    if bound:
+        return bound, None
+    name, why = choose_auto(pick_device(device))
+    return name, why
 
 
 def load_embedder(
     name: str, device: str = "auto", precision: str = "auto", cache_dir: str | None = None
 ) -> Embedder:
-    """Load the embedder for a model name (alias, hub id or folder) on ``device``.
+    """Load the embedder for a model name (alias, hub id or folder, ``:exitK`` allowed) on ``device``.
 
     Raises ModelUnavailableError (weights missing), UsageError (bad device or name).
     """
+    from vidsearch.device import pick_device
+
     name = canonical_name(name)
     if name == LITE:
         from vidsearch.embed import lite
 
-        return lite.load(device="cpu" if device == "auto" else device, cache_dir=_lite_cache())
+        return lite.load(device=pick_device(device, small_model=True), cache_dir=str(config.cache_dir()))
+    return load_mllm(name, device=device, precision=precision, cache_dir=cache_dir)
+
+
+def check_available(name: str, cache_dir: str | None = None) -> None:
+    """Fail fast, before any work, when model ``name`` cannot be loaded here: its backend is not
+    installed or its weights are nowhere to be found (UsageError, ModelUnavailableError). Cheap: no
+    model code is imported."""
+    name = canonical_name(name)
+    if name == LITE:
+        return
     if not mllm_installed():
         raise UsageError(
             f"model {name} needs the multimodal backend: pip install 'vidsearch[qwen]' (or use --model lite)"
         )
+    hub.resolve_model_folder(split_exit(name)[0], cache_dir)
+
+
+def load_mllm(
+    name: str, device: str = "auto", precision: str = "auto", cache_dir: str | None = None
+) -> QwenVLEmbedder:
+    """Load a multimodal LLM embedder (a Qwen3-VL-Embedding checkpoint: hub id or folder, ``:exitK``
+    allowed). Raises UsageError when the backend is not installed, ModelUnavailableError when the
+    weights cannot be found."""
+    name = canonical_name(name)
+    check_available(name, cache_dir)
     from vidsearch.embed import qwen3vl
 
     return qwen3vl.load(name, device=device, precision=precision, cache_dir=cache_dir)
-
-
-def _lite_cache() -> str:
-    from platformdirs import user_cache_path
-
-    return str(user_cache_path("vidsearch", appauthor=False))

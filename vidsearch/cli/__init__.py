@@ -58,12 +58,13 @@ def main() -> None:
 
     Set VIDSEARCH_DEBUG=1 to see tracebacks.
     """
+    from vidsearch import config
     from vidsearch.errors import VidsearchError
 
     try:
         app()
     except VidsearchError as exc:
-        if os.environ.get("VIDSEARCH_DEBUG"):
+        if config.debug():
             raise
         print(f"vidsearch: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

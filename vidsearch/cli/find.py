@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vidsearch.cli.common import model_for, open_store
+from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import (
     DbOption,
     DeviceOption,
@@ -78,11 +79,10 @@ def find(
     precision: PrecisionOption = "auto",
 ) -> None:
     """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
-    from vidsearch import service
+    from vidsearch import config
     from vidsearch.errors import UsageError
     from vidsearch.output.present import FORMATS, write_hits
-    from vidsearch.query.search import Explanation, SearchOptions, parse_like
-    from vidsearch.query.search import find as run_find
+    from vidsearch.query.search import SearchOptions, parse_like
 
     text = " ".join(query or []).strip()
     if not text and not like and not exclude:
@@ -110,34 +110,28 @@ def find(
         explain=explain,
         min_score=min_score,
     )
-    explanation = Explanation() if explain else None
     answered = _ask_service(db, model, device, precision, text, options)
     if answered is not None:  # a running `vidsearch serve` holds the model: no load here
         hits, lines = answered
-        if explanation is not None:
-            explanation.lines.extend(lines)
     else:
-        with open_store(db, create=False) as store:
-            if not store.model:
-                raise UsageError(f"the index {store.path} is empty; run vidsearch index PATH first")
-            name, _ = model_for(store, model, device)
-            # a query seen before needs no model: its vector comes from the cache
-            embedder = service.lazy_model(name, device, precision, store.get_meta("model_id") or name)
-            hits = run_find(store, embedder, text, options, explanation)
-        _maybe_start_service()
-    if explanation is not None:
-        _print_explanation(explanation, hits, fmt)
+        with open_library(db, create=False, model=model, device=device, precision=precision) as library:
+            found = library.find(text, options)
+        hits, lines = found.hits, found.explanation
+        if config.autoserve():
+            from vidsearch import service
+
+            service.start_background()
+    if explain:
+        _print_explanation(lines, hits, fmt)
     if fmt != "table":  # file names go out as their exact bytes
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-    color = sys.stdout.isatty() and "NO_COLOR" not in __import__("os").environ
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
     sys.stdout.flush()
     if not hits:
         raise typer.Exit(1)
     offline = sum(1 for h in hits if not h.available)
     if offline:
-        from vidsearch.cli.common import warn
-
         warn(f"{offline} of these results are on an offline root (a drive or share not connected now)")
     if play:
         from vidsearch.output.player import play as play_hits
@@ -149,36 +143,21 @@ def _ask_service(
     db: Path | None, model: str | None, device: str, precision: str, text: str, options: object
 ) -> tuple[list[Hit], list[str]] | None:
     """The running service's answer (hits, explanation lines), or None when no service runs."""
-    import os
+    from vidsearch import config, service
 
-    from vidsearch import service
-    from vidsearch.store.db import default_db_path
-
-    if os.environ.get("VIDSEARCH_NO_SERVICE"):
+    if config.service_disabled():
         return None
-    target = db if db is not None else default_db_path()
+    target = config.db_path(db)
     if not target.exists():
         return None  # let the direct path say there is no index
     return service.ask_find(service.find_request(target, model, device, precision, text, options))
 
 
-def _maybe_start_service() -> None:
-    """With VIDSEARCH_AUTOSERVE=1, start a background service so the next find is fast."""
-    import os
-
-    if os.environ.get("VIDSEARCH_AUTOSERVE", "") not in ("", "0") and not os.environ.get("VIDSEARCH_NO_SERVICE"):
-        from vidsearch import service
-
-        service.start_background()
-
-
-def _print_explanation(explanation: object, hits: list[Hit], fmt: str) -> None:
+def _print_explanation(lines: list[str], hits: list[Hit], fmt: str) -> None:
     """The query's reading (and, for the table, each hit's clause scores) on stderr."""
     import json
 
-    from vidsearch.cli.common import warn
-
-    for line in getattr(explanation, "lines", []):
+    for line in lines:
         warn(line)
     if fmt != "table":
         return  # jsonl carries the breakdown in each record's "explain"

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vidsearch.cli.common import model_for, open_store, warn
+from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption, complete_root
 
 if TYPE_CHECKING:
-    from vidsearch.embed.base import Embedder
     from vidsearch.index.indexer import IndexStats
 
 
@@ -46,53 +45,19 @@ def index(
 
     With no PATHS, re-checks every library root already registered.
     """
+    from vidsearch import config
+    from vidsearch.cli.progress import IndexBar
     from vidsearch.errors import UsageError
-    from vidsearch.index.indexer import update_index
-    from vidsearch.store import writer_lock
 
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or folder: {p}")
-    if not paths:
-        from vidsearch.store import default_db_path
-
-        if not (db or default_db_path()).exists():  # nothing registered yet: don't leave an empty index
-            raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
-    with open_store(db, create=True) as store:
-        with writer_lock(store.path):
-            if rebuild:
-                store.reset_vectors()
-            roots = [str(p) for p in paths] or [r for _, r, _ in store.roots()]
-            if not roots:
-                raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
-            requested = model
-            if exit_layer is not None:
-                if not model or model in ("auto", "lite"):
-                    raise UsageError("--exit-layer needs a multimodal model, e.g. --model qwen3-vl-2b --exit-layer 14")
-                from vidsearch.models import canonical_name
-
-                requested = f"{canonical_name(model)}:exit{exit_layer}"
-            name, why = model_for(store, requested, device)
-            if why:
-                warn(why)
-            from vidsearch.cli.common import load_model
-            from vidsearch.cli.progress import IndexBar
-
-            loaded: list[Embedder] = []
-
-            def get_embedder() -> Embedder:
-                loaded.append(load_model(name, device, precision))
-                return loaded[-1]
-
-            try:
-                with IndexBar(quiet=quiet) as bar:
-                    stats = update_index(store, roots, get_embedder, bar, model_name=name)
-            finally:
-                for embedder in loaded:  # the model is released as soon as indexing ends
-                    embedder.close()
-            if stats.indexed or stats.removed or stats.moved:
-                store.refresh_search_index()  # so the first find after a big import does not pay for it
-            _summary(stats, store.model or name)
+    if not paths and not config.db_path(db).exists():  # nothing registered yet: don't leave an empty index
+        raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
+    with open_library(db, create=True, model=model, device=device, precision=precision) as library:
+        with IndexBar(quiet=quiet) as bar:
+            stats = library.index(paths, rebuild=rebuild, exit_layer=exit_layer, progress=bar, on_auto=warn)
+        _summary(stats, library.store.model or library.model_name()[0])
 
 
 def _summary(stats: IndexStats, model: str) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vidsearch.cli.common import open_store
+from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import DbOption, DeviceOption, PrecisionOption
 
 
@@ -28,14 +28,13 @@ def status(
     ] = False,
 ) -> None:
     """Where the index lives, its roots, counts, model and size on disk."""
-    from vidsearch.cli.common import warn
     from vidsearch.output.present import display_path, to_json_line
 
-    with open_store(db, create=False) as store:
+    with open_library(db, create=False) as library:
         if compact:
-            before, after = store.compact()
+            before, after = library.compact()
             warn(f"compacted: {_size(before)} -> {_size(after)}")
-        info = store.info()
+        info = library.status()
     per_moment = info.size_bytes / info.moments if info.moments else 0.0
     if json_out:
         record = {
@@ -143,9 +142,10 @@ def _check_precision(
 
     from vidsearch.embed.agreement import DEFAULT_QUERIES, check_precision
 
-    with open_store(db, create=False) as store:
-        model = _qwen_model_of(store, "--check-precision")
-        report = check_precision(store, model, candidate, queries or list(DEFAULT_QUERIES), sample, device=device)
+    with open_library(db, create=False) as library:
+        model = _qwen_model_of(library.store, "--check-precision")
+        asked = queries or list(DEFAULT_QUERIES)
+        report = check_precision(library.store, model, candidate, asked, sample, device=device)
     if json_out:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -154,8 +154,8 @@ def _check_precision(
 
 def _qwen_model_of(store: Any, option: str) -> str:
     """The index's model, which must be a Qwen3-VL one for ``option``."""
-    from vidsearch.models import LITE
     from vidsearch.errors import UsageError
+    from vidsearch.models import LITE
 
     model = store.model
     if not model:
@@ -176,8 +176,8 @@ def _check_exit(
 ) -> None:
     import json
 
-    from vidsearch.errors import UsageError
     from vidsearch.embed.agreement import DEFAULT_QUERIES, check_exit
+    from vidsearch.errors import UsageError
 
     try:
         layers = [int(part) for part in layers_text.replace(" ", "").split(",") if part]
@@ -187,10 +187,10 @@ def _check_exit(
         ) from None
     if not layers:
         raise UsageError("--check-exit needs at least one layer number, e.g. 14,21")
-    with open_store(db, create=False) as store:
-        model = _qwen_model_of(store, "--check-exit")
+    with open_library(db, create=False) as library:
+        model = _qwen_model_of(library.store, "--check-exit")
         report = check_exit(
-            store, model, layers, queries or list(DEFAULT_QUERIES), sample, device=device, precision=precision
+            library.store, model, layers, queries or list(DEFAULT_QUERIES), sample, device=device, precision=precision
         )
     if json_out:
         print(json.dumps(report.as_dict(), ensure_ascii=False))

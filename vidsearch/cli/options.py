@@ -33,14 +33,9 @@ def complete_format(incomplete: str) -> list[tuple[str, str]]:
 
 
 def _index_path(ctx: typer.Context) -> Path:
-    # The rule of vidsearch.store.db.default_db_path, restated so completion never imports numpy
-    # and the store (a test keeps the two in step).
-    given = ctx.params.get("db") or os.environ.get("VIDSEARCH_DB")
-    if given:
-        return Path(given).expanduser()
-    from platformdirs import user_data_path
+    from vidsearch.config import db_path  # light: no numpy, no store
 
-    return user_data_path("vidsearch", appauthor=False) / "index.db"
+    return db_path(ctx.params.get("db"))
 
 
 def library_roots(index: Path) -> list[str]:

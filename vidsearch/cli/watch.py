@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vidsearch.cli.common import model_for, open_store, warn
+from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
 
 if TYPE_CHECKING:
@@ -55,25 +55,10 @@ def watch(
     import signal
     import threading
 
-    from vidsearch.cli.common import load_model
     from vidsearch.errors import UsageError
-    from vidsearch.index.watch import Watcher
 
     if settle < 0:
         raise UsageError("--settle must be 0 or more seconds")
-    with open_store(db, create=True) as store:
-        known = {r for _, r, _ in store.roots()}
-        for p in paths:
-            if not p.is_dir() and str(p.absolute()) not in known:
-                raise UsageError(f"not a folder: {p}")
-        roots = [str(p.absolute()) for p in paths] or sorted(known)
-        if not roots:
-            raise UsageError("nothing to watch: give a folder, e.g. vidsearch watch ~/Videos")
-        name, why = model_for(store, model, device)
-        db_path = store.path
-    if why:
-        warn(why)
-
     def show(event: WatchEvent) -> None:
         if json_lines:
             import json
@@ -83,16 +68,11 @@ def watch(
             warn(event_line(event))  # text: one line per file done (JSON logs also get "indexing")
 
     stop = threading.Event()
-    watcher = Watcher(
-        db_path,
-        roots,
-        lambda: load_model(name, device, precision),
-        model_name=name,
-        settle=settle,
-        poll=poll,
-        on_event=show,
-        stop=stop,
-    )
+    with open_library(db, create=True, model=model, device=device, precision=precision) as library:
+        _, why = library.model_name()
+        watcher = library.watcher(paths, on_event=show, settle=settle, poll=poll, stop=stop)
+    if why:
+        warn(why)
 
     def on_signal(signum: int, frame: object) -> None:
         if stop.is_set() and signum == signal.SIGINT:

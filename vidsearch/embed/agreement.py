@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vidsearch.errors import MediaError, UsageError
-from vidsearch.types import Frame, Segment
+from vidsearch.types import Segment
 
 if TYPE_CHECKING:
     from vidsearch.store import Store
@@ -114,15 +114,15 @@ def check_exit(
         raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
     own = embedder is None
     if own:
-        from vidsearch.embed import qwen3vl
+        from vidsearch.models import load_mllm
 
-        embedder = qwen3vl.load(model_name, device=device, precision=precision)
+        embedder = load_mllm(model_name, device=device, precision=precision)
     try:
         depth = embedder.depth
         if embedder.exit_layer is not None:
             raise UsageError("check-exit needs the full-depth model, not one loaded with an exit layer")
         chosen = sorted({*layers, depth})
-        embedder._check_layers(chosen)  # a clear error before any decoding
+        embedder.check_layers(chosen)  # a clear error before any decoding
         moments = store.candidates(dict.fromkeys(ids, 0.0))
         segments, kept, skipped = _decode_moments(moments, embedder.frame_side)
         if not segments:
@@ -170,7 +170,7 @@ def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segme
     Returns (segments, their moment ids, "path: reason" for videos that failed).
     """
     from vidsearch.media import decode
-    from vidsearch.index.indexer import sample_interval
+    from vidsearch.media.frames import sample_interval
 
     by_video: dict[str, list[Any]] = defaultdict(list)
     for moment in moments:
@@ -180,23 +180,16 @@ def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segme
     kept: list[int] = []
     skipped: list[str] = []
     for path, wanted in sorted(by_video.items()):
-        wanted.sort(key=lambda m: m.start)
-        frames: dict[int, list[Frame]] = defaultdict(list)
-        last_end = wanted[-1].end
         try:
             info = decode.probe(path)
-            for frame in decode.iter_frames(path, sample_interval(info.duration), frame_side, info):
-                if frame.time >= last_end:
-                    break  # past the last moment wanted from this video
-                for m in wanted:
-                    if m.start <= frame.time < m.end:
-                        frames[m.moment_id].append(frame)
+            spans = [(m.start, m.end) for m in wanted]
+            frames = decode.frames_in_spans(path, spans, sample_interval(info.duration), frame_side, info)
         except (MediaError, OSError) as e:
             skipped.append(f"{path}: {e}")
             continue
-        for m in wanted:
-            if frames[m.moment_id]:
-                segments.append(Segment(m.start, m.end, tuple(frames[m.moment_id])))
+        for m, got in zip(wanted, frames, strict=True):
+            if got:
+                segments.append(Segment(m.start, m.end, tuple(got)))
                 kept.append(m.moment_id)
     return segments, kept, skipped
 
@@ -247,8 +240,8 @@ def check_precision(
     models are loaded one after the other, never together. Raises ``UsageError`` when the index is
     empty, no moment could be decoded again, or a precision is impossible on the device.
     """
-    from vidsearch.embed import qwen3vl
     from vidsearch.device import pick_device, pick_precision
+    from vidsearch.models import load_mllm
 
     if not queries:
         raise UsageError("check-precision needs at least one query")
@@ -265,7 +258,7 @@ def check_precision(
     segments: list[Segment] = []
     skipped: list[str] = []
     for precision in (reference, candidate):
-        embedder = qwen3vl.load(model_name, device=where, precision=precision)
+        embedder = load_mllm(model_name, device=where, precision=precision)
         try:
             if not segments:
                 segments, _, skipped = _decode_moments(moments, embedder.frame_side)

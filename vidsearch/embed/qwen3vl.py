@@ -49,9 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import platform
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -63,6 +61,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidsearch.device import Precision, cpu_supports_bf16, pick_device, pick_precision
 from vidsearch.embed.budget import (
     DEFAULT_POLICY,
     Budget,
@@ -72,8 +71,9 @@ from vidsearch.embed.budget import (
     settled,
     visual_drift,
 )
-from vidsearch.device import Precision, cpu_supports_bf16, pick_device, pick_precision
-from vidsearch.errors import ModelError, ModelUnavailableError, UsageError
+from vidsearch.errors import ModelError, UsageError
+from vidsearch.hub import resolve_model_folder
+from vidsearch.models import split_exit
 from vidsearch.types import ESCALATED, Frame, MomentCost, Segment
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
@@ -85,11 +85,6 @@ QUERY_INSTRUCTION = "Retrieve videos relevant to the user's query."
 # busy moments per pass, and the same CPU time for them (4.39 s against 4.40 s per four moments).
 CPU_PATCHES_PER_FORWARD = 512
 
-# Files a Qwen3-VL checkpoint needs; anything else in the repo (images, READMEs, other formats) is skipped.
-_CHECKPOINT_FILES = ["*.json", "*.safetensors", "*.jinja", "*.txt", "tokenizer*", "merges.txt", "vocab.json"]
-_HUB_TIMEOUT_S = 10.0
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-_EXIT_SUFFIX = re.compile(r":exit(\d+)$")
 _TIME_RESOLUTION = 1000.0  # frame times go to the processor as indices at this "fps" (millisecond ticks)
 
 
@@ -122,12 +117,11 @@ def load(
     ``UsageError`` for impossible settings. A model name ending in ``:exitK`` (as ``model_id`` spells
     it, so an index records it) means ``exit_layer=K``.
     """
-    suffix = _EXIT_SUFFIX.search(model)
-    if suffix:
-        named = int(suffix.group(1))
+    base, named = split_exit(model)
+    if named is not None:
         if exit_layer is not None and exit_layer != named:
             raise UsageError(f"model {model} names exit layer {named} but exit_layer={exit_layer} was asked")
-        model, exit_layer = model[: suffix.start()], named
+        model, exit_layer = base, named
     if frames_per_moment < 2 or frames_per_moment % 2:
         raise UsageError(f"frames per moment must be an even number >= 2 (got {frames_per_moment})")
     if frame_side < 32:
@@ -502,100 +496,6 @@ def _finish_int8(model: torch.nn.Module, kept: set[int]) -> None:
     gc.collect()
 
 
-def hub_cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The Hugging Face hub cache folder models are looked up in (read from the environment now)."""
-    if cache_dir:
-        return Path(cache_dir).expanduser()
-    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(variable):
-            return Path(os.environ[variable]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(xdg).expanduser() / "huggingface" / "hub"
-
-
-def _offline() -> bool:
-    # read at call time: huggingface_hub reads HF_HUB_OFFLINE once, when it is first imported
-    return any(
-        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def resolve_model_folder(model: str, cache_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
-    """Find the folder holding ``model`` (a local folder or a Hub id); return (folder, name).
-
-    The name is what the index records: the Hub id, or for a folder its resolved path (a folder
-    inside an HF cache, ``.../models--org--name/snapshots/<hash>``, is named ``org/name``).
-    """
-    alternatives = "use --model lite (bundled, works offline) or --model PATH to a downloaded model folder"
-    path = Path(model).expanduser()
-    looks_like_path = model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelUnavailableError(
-                f"{path} is not a model folder (it has no config.json); {alternatives}"
-            )
-        return path.resolve(), _folder_name(path.resolve())
-    if looks_like_path or path.exists() or not _REPO_ID.fullmatch(model):
-        raise ModelUnavailableError(f"model folder {path} does not exist; {alternatives}")
-
-    cache = hub_cache_folder(cache_dir)
-    from huggingface_hub import try_to_load_from_cache
-
-    cached = try_to_load_from_cache(model, "config.json", cache_dir=str(cache))
-    if isinstance(cached, str):
-        return Path(cached).parent, model
-    if _offline():
-        raise ModelUnavailableError(
-            f"model {model} is neither a local folder nor in the Hugging Face cache ({cache}), and "
-            f"HF_HUB_OFFLINE is set, "
-            f"so it cannot be downloaded; {alternatives}"
-        )
-    return _download(model, cache, alternatives), model
-
-
-def _download(repo_id: str, cache: Path, alternatives: str) -> Path:
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
-
-    # Ask the Hub once with a short timeout first, so that a wrong name or no network fails in
-    # seconds instead of hanging inside a download.
-    try:
-        HfApi().model_info(repo_id, timeout=_HUB_TIMEOUT_S)
-    except GatedRepoError as e:
-        raise ModelUnavailableError(
-            f"model {repo_id} needs a Hugging Face login (huggingface-cli login); {alternatives}"
-        ) from e
-    except RepositoryNotFoundError as e:
-        raise ModelUnavailableError(
-            f"no model named {repo_id} on the Hugging Face Hub (and none in the cache {cache}); "
-            f"{alternatives}"
-        ) from e
-    except Exception as e:  # any network failure means the same to the user: not reachable now
-        raise ModelUnavailableError(
-            f"model {repo_id} is not in the Hugging Face cache ({cache}) and the Hub could not be reached "
-            f"({type(e).__name__}: {e}); {alternatives}"
-        ) from e
-    try:
-        folder = snapshot_download(
-            repo_id, cache_dir=str(cache), allow_patterns=_CHECKPOINT_FILES, etag_timeout=_HUB_TIMEOUT_S
-        )
-    except Exception as e:  # disk full, connection dropped, ...: all leave the model unavailable
-        raise ModelUnavailableError(
-            f"downloading {repo_id} into {cache} failed ({type(e).__name__}: {e}); {alternatives}"
-        ) from e
-    return Path(folder)
-
-
-def _folder_name(folder: Path) -> str:
-    parts = folder.parts
-    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
-        return parts[-3][len("models--") :].replace("--", "/")
-    return str(folder)
-
-
 class QwenVLEmbedder:
     """Moments (segments with frames) and queries -> unit vectors with a Qwen3-VL embedding model.
 
@@ -710,14 +610,14 @@ class QwenVLEmbedder:
         Returns {layer: (n, dim) float32 unit rows}.
         """
         budgets = list(budgets) if budgets is not None else [self._full_budget()] * len(segments)
-        chosen = self._check_layers(layers)
+        chosen = self.check_layers(layers)
         plain = [None] * len(segments)
         vectors, _ = self._embed_videos(segments, DOCUMENT_INSTRUCTION, plain, budgets, chosen)
         return {layer: vectors[i] for i, layer in enumerate(chosen)}
 
     def embed_queries_at_layers(self, texts: Sequence[str], layers: Sequence[int]) -> dict[int, np.ndarray]:
         """Like ``embed_queries``, read at each decoder layer in ``layers``: {layer: (n, dim) rows}."""
-        chosen = self._check_layers(layers)
+        chosen = self.check_layers(layers)
         vectors = self._embed_texts(texts, chosen)
         return {layer: vectors[i] for i, layer in enumerate(chosen)}
 
@@ -779,7 +679,9 @@ class QwenVLEmbedder:
     def _full_budget(self) -> Budget:
         return Budget(self.frames_per_moment, self.frame_side, "full budget")
 
-    def _check_layers(self, layers: Sequence[int]) -> list[int]:
+    def check_layers(self, layers: Sequence[int]) -> list[int]:
+        """``layers`` sorted without repeats, after checking each is past the layers that receive
+        visual features and within the model's depth. Raises UsageError naming the allowed range."""
         if self._model is None:
             raise ModelError("the Qwen3-VL embedder was closed; load it again")
         fed = len(getattr(self._config.vision_config, "deepstack_visual_indexes", None) or ())

@@ -16,6 +16,7 @@ import numpy as np
 
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError
+from vidsearch.media.frames import sample_interval
 from vidsearch.media.scan import FoundFile, fingerprint, is_video_name, walk_videos
 from vidsearch.store import Store, StoredVideo
 from vidsearch.types import MomentCost, Segment, VideoInfo
@@ -83,15 +84,6 @@ class _Job:
     file: FoundFile
     root_id: int
     fingerprint: str
-
-
-def sample_interval(duration: float) -> float:
-    """Seconds between sampled frames: dense enough to see cuts, sparser for very long files."""
-    if duration > 3600:
-        return 2.0
-    if duration > 1200:
-        return 1.0
-    return 0.5
 
 
 def update_index(

@@ -300,7 +300,8 @@ class Watcher:
         Raises IndexLockedError when another process writes the index, IndexMismatchError when the
         index belongs to another model, UsageError when watchdog is not installed.
         """
-        from vidsearch.store import Store, writer_lock
+        from vidsearch.locks import writer_lock
+        from vidsearch.store import Store
 
         with writer_lock(self.store_path), Store.open(self.store_path) as store:
             self._store = store

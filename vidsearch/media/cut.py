@@ -36,7 +36,7 @@ def cut(
     import av
     import av.error
 
-    from vidsearch.media.decode import _open, _video_stream
+    from vidsearch.media.decode import open_video, video_stream
 
     src_path, out_path = os.fspath(path), Path(out)
     if start < 0 or end <= start:
@@ -45,8 +45,8 @@ def cut(
         raise UsageError(f"no such file: {src_path}")
     if out_path.exists() and os.path.samefile(src_path, out_path):
         raise UsageError(f"{out_path}: refusing to overwrite the video being cut")
-    with _open(src_path) as src:
-        video = _video_stream(src, src_path)
+    with open_video(src_path) as src:
+        video = video_stream(src, src_path)
         duration = float(src.duration / av.time_base) if src.duration else None
         if duration is not None and start >= duration:
             raise UsageError(f"{src_path}: starts at {start:g} s but the video is {duration:.1f} s long")

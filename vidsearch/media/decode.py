@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Literal, cast
 
@@ -38,7 +38,7 @@ DECODE_FAILURE_BUDGET = 25
 Strategy = Literal["auto", "sequential", "seek", "keyframes"]
 
 
-def _open(path: str) -> av.container.InputContainer:
+def open_video(path: str) -> av.container.InputContainer:
     """Open ``path`` for reading, turning PyAV/FFmpeg failures into a short ``VideoOpenError``."""
     try:
         size = os.stat(path).st_size
@@ -56,7 +56,8 @@ def _open(path: str) -> av.container.InputContainer:
         raise VideoOpenError(f"cannot open {path!r}: {e}") from e
 
 
-def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
+def video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
+    """The container's main video stream (cover art is not one); VideoOpenError when there is none."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
@@ -144,8 +145,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     short reason when the file is empty, not a media file, has no video stream or cannot decode.
     """
     path = os.fsdecode(path)
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_video(path) as container:
+        stream = video_stream(container, path)
         ctx = stream.codec_context
         codec = ctx.name if ctx is not None else (stream.codec.name if stream.codec else "unknown")
         rate = stream.average_rate or stream.guessed_rate
@@ -265,12 +266,37 @@ def iter_frames(
     if strategy not in ("auto", "sequential", "seek", "keyframes"):
         raise ValueError(f"unknown strategy {strategy!r}")
     use_seek = strategy in ("auto", "seek")
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_video(path) as container:
+        stream = video_stream(container, path)
         stream.thread_type = "AUTO"
         if strategy == "keyframes":
             stream.codec_context.skip_frame = "NONKEY"
         yield from _sample(container, stream, info, interval, max_side, use_seek, path)
+
+
+def frames_in_spans(
+    path: str | os.PathLike,
+    spans: Sequence[tuple[float, float]],
+    interval: float,
+    max_side: int,
+    info: VideoInfo | None = None,
+) -> list[list[Frame]]:
+    """The frames sampled every ``interval`` seconds that fall inside each ``(start, end)`` span of
+    one video (start inclusive, end exclusive), one list per span in the order given.
+
+    Decoding stops after the last span's end. Raises as ``iter_frames`` does.
+    """
+    found: list[list[Frame]] = [[] for _ in spans]
+    if not spans:
+        return found
+    last_end = max(end for _, end in spans)
+    for frame in iter_frames(path, interval, max_side, info):
+        if frame.time >= last_end:
+            break
+        for i, (start, end) in enumerate(spans):
+            if start - 1e-6 <= frame.time < end:
+                found[i].append(frame)
+    return found
 
 
 def _sample(

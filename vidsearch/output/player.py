@@ -16,16 +16,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from vidsearch.errors import UsageError, VidsearchError
+from vidsearch.config import ENV_PLAYER
+from vidsearch.errors import PlayerNotFoundError, VidsearchError
 from vidsearch.output.present import mpv_edl, unique_paths
 from vidsearch.types import Hit
 
-ENV_PLAYER = "VIDSEARCH_PLAYER"
 KINDS = ("mpv", "vlc", "opener", "custom")
-
-
-class PlayerNotFoundError(UsageError):
-    """No video player could be found (exit status 2)."""
 
 
 @dataclass(frozen=True)

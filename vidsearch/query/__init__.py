@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vidsearch.query.parse import Clause, ParsedQuery, QueryError, explain, parse_query
+from vidsearch.errors import QueryError
+from vidsearch.query.parse import Clause, ParsedQuery, explain, parse_query
 
 # What vidsearch.query.score offers (its ``__all__`` is this list), served from here on first use.
 _SCORE_NAMES = [

@@ -29,13 +29,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vidsearch.errors import UsageError
+from vidsearch.errors import QueryError
 
 __all__ = ["Clause", "ParsedQuery", "QueryError", "explain", "parse_query"]
-
-
-class QueryError(UsageError):
-    """The query text cannot be searched as given (empty, too long, nothing left after filler)."""
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidsearch.errors import QueryError
 from vidsearch.query import _SCORE_NAMES
-from vidsearch.query.parse import QueryError
 
 __all__ = list(_SCORE_NAMES)  # one list, kept where the package serves these names lazily
 

@@ -379,12 +379,7 @@ def _reference_segment(embedder: Embedder, like: LikeRef) -> Segment:
     end = min(end, info.duration)
     n = max(2, embedder.frames_per_moment)
     interval = max(0.1, (end - start) / n)
-    frames = []
-    for f in decode.iter_frames(like.path, interval, embedder.frame_side, info):
-        if f.time >= end:
-            break
-        if f.time >= start - 1e-6:
-            frames.append(f)
+    frames = decode.frames_in_spans(like.path, [(start, end)], interval, embedder.frame_side, info)[0]
     if not frames:
         raise UsageError(f"--like {like.path}: no frames could be decoded in that span")
     return Segment(start, end, tuple(frames))

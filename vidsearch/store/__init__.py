@@ -6,8 +6,6 @@ from vidsearch.store.db import (
     IndexInfo,
     Store,
     StoredVideo,
-    default_db_path,
-    writer_lock,
 )
 
 __all__ = [
@@ -16,6 +14,4 @@ __all__ = [
     "IndexInfo",
     "Store",
     "StoredVideo",
-    "default_db_path",
-    "writer_lock",
 ]

@@ -10,7 +10,6 @@ Paths are stored as raw bytes (``os.fsencode``) so names that are not valid UTF-
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -21,25 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
+from vidsearch import config
+from vidsearch.errors import IndexMismatchError, IndexVersionError, UsageError
 from vidsearch.types import ESCALATED, MomentCost, VideoInfo
 
 SCHEMA_VERSION = 3
-ENV_DB = "VIDSEARCH_DB"
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
 MMAP_BYTES = 1 << 36
 VECTOR_CACHE_MAX = 200_000  # vectors kept in memory by one open Store (about 300 MB at 384-d)
-
-
-def default_db_path() -> Path:
-    """The index file: ``$VIDSEARCH_DB`` when set, else ``index.db`` in the platform's user data dir."""
-    env = os.environ.get(ENV_DB)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_path
-
-    return user_data_path("vidsearch", appauthor=False) / "index.db"
 
 
 def _fs(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -204,7 +193,7 @@ class Store:
         import apsw
         import sqlite_vec
 
-        db_path = Path(path) if path is not None else default_db_path()
+        db_path = config.db_path(path)
         if not db_path.exists():
             if not create:
                 raise UsageError(
@@ -860,27 +849,3 @@ class Store:
         self.db.execute("VACUUM")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return before, self.info().size_bytes
-
-
-@contextlib.contextmanager
-def writer_lock(db_path: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the index's writer lock: one process writes at a time; readers never wait for it.
-
-    Raises IndexLockedError naming the process that holds it.
-    """
-    lock_path = Path(str(db_path) + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise IndexLockedError(
-                f"the index {db_path} is being written by {holder}; wait for it to finish or stop it"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"vidsearch pid {os.getpid()}".encode(), 0)
-        yield
-    finally:
-        os.close(fd)

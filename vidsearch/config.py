@@ -1,0 +1,114 @@
+"""Where vidsearch keeps its files and what the environment asks of it: the one place that reads
+``VIDSEARCH_*``, the Hugging Face cache variables and the platform's user folders.
+
+Everything is read when asked, not at import, so a test (or a long-running service) that changes the
+environment sees the change. The rules:
+
+* index: ``--db``, else ``$VIDSEARCH_DB``, else ``index.db`` in the user data folder;
+* user data folder: the platform's (``~/.local/share/vidsearch`` on Linux, ``$XDG_DATA_HOME``
+  honoured); user cache folder likewise (``~/.cache/vidsearch``);
+* query service socket: ``$VIDSEARCH_SOCKET``, else a folder under ``$XDG_RUNTIME_DIR`` named after
+  the data folder (separate data folders get separate services), else ``<data>/run/service.sock``;
+* Hugging Face hub cache: ``cache_dir`` when given, else ``$HF_HUB_CACHE``, ``$HUGGINGFACE_HUB_CACHE``,
+  ``$HF_HOME/hub``, ``$XDG_CACHE_HOME/huggingface/hub``, ``~/.cache/huggingface/hub``;
+* offline: ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set to 1/true/yes/on (any other value,
+  such as ``0`` or ``false``, means online).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+APP = "vidsearch"
+
+ENV_DB = "VIDSEARCH_DB"
+ENV_SOCKET = "VIDSEARCH_SOCKET"
+ENV_PLAYER = "VIDSEARCH_PLAYER"
+ENV_DEBUG = "VIDSEARCH_DEBUG"
+ENV_NO_SERVICE = "VIDSEARCH_NO_SERVICE"
+ENV_AUTOSERVE = "VIDSEARCH_AUTOSERVE"
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def flag(name: str) -> bool:
+    """Whether environment variable ``name`` is set to a true value (1, true, yes, on; any case)."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def data_dir() -> Path:
+    """The user data folder (the default index lives here)."""
+    from platformdirs import user_data_path
+
+    return user_data_path(APP, appauthor=False)
+
+
+def cache_dir() -> Path:
+    """The user cache folder (query vectors, the lite model's class vectors)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP, appauthor=False)
+
+
+def db_path(given: str | os.PathLike[str] | None = None) -> Path:
+    """The index file: ``given`` (``--db``), else ``$VIDSEARCH_DB``, else the data folder's index.db."""
+    if given is not None and str(given):
+        return Path(given).expanduser()
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env).expanduser()
+    return data_dir() / "index.db"
+
+
+def socket_path() -> Path:
+    """Where this user's query service listens (see the module docstring)."""
+    env = os.environ.get(ENV_SOCKET)
+    if env:
+        return Path(env).expanduser()
+    data = data_dir()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        tag = hashlib.sha256(os.fsencode(data)).hexdigest()[:10]
+        return Path(runtime) / f"{APP}-{tag}" / "service.sock"
+    return data / "run" / "service.sock"
+
+
+def query_cache_dir() -> Path:
+    """Where vectors of queries already embedded are remembered."""
+    return cache_dir() / "queries"
+
+
+def hub_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The Hugging Face hub cache folder models are looked up in."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face Hub must not be contacted (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return flag("HF_HUB_OFFLINE") or flag("TRANSFORMERS_OFFLINE")
+
+
+def debug() -> bool:
+    """``VIDSEARCH_DEBUG``: show tracebacks instead of one-line messages."""
+    return bool(os.environ.get(ENV_DEBUG))
+
+
+def service_disabled() -> bool:
+    """``VIDSEARCH_NO_SERVICE``: never ask or start the query service."""
+    return bool(os.environ.get(ENV_NO_SERVICE))
+
+
+def autoserve() -> bool:
+    """``VIDSEARCH_AUTOSERVE``: start the query service after a find so the next one is fast."""
+    return os.environ.get(ENV_AUTOSERVE, "") not in ("", "0") and not service_disabled()
+
