@@ -79,13 +79,15 @@ def write_video(
     rotation: int = 0,
     frame_times: Sequence[float] | None = None,
     metadata: dict[str, str] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Encode ``scenes`` one after another into ``path`` and return it.
 
     ``size`` is (width, height) as stored. ``rotation`` writes a display-matrix rotation
     (degrees) into the stream so players turn it upright. ``frame_times`` gives explicit
     presentation times (variable frame rate) instead of a constant ``fps``. ``metadata`` sets
-    container tags (e.g. ``{"creation_time": "2021-06-01T12:00:00.000000Z"}``).
+    container tags (e.g. ``{"creation_time": "2021-06-01T12:00:00.000000Z"}``); ``options`` are
+    muxer options (``{"movflags": "use_metadata_tags"}`` writes any tag, as phones do).
     """
     path = Path(path)
     w, h = size
@@ -96,7 +98,7 @@ def write_video(
         frame_times = [i / fps for i in range(n)]
     bounds = np.cumsum([s.seconds for s in scenes])
     time_base = Fraction(1, 1000)
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
