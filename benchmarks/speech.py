@@ -1,0 +1,333 @@
+"""What speech costs and how well it is heard, on clips made here (espeak-ng voices under generated video).
+
+Prints:
+- transcription speed as a realtime factor (seconds of audio per wall second) on speech-heavy audio
+  (sentence after sentence), for the default decoding and the cheaper options, with the CPU-time
+  bound (what the same work gives on two cores of its own: the machine is shared and noisy);
+- word error rate of each option on the synthesised set (two voices, two speaking rates), and how
+  often a cheaper option gives the default's words (its agreement with the reference decoding);
+- the cost of speech on a mostly silent video (a sentence every two minutes over room noise) against
+  indexing the same video's pictures with the lite model, measured in the same run, and the speech
+  of a whole such hour against lite's CPU rate for an hour of those pictures: the target is under 10%
+  on top of lite indexing;
+- the gain of spoken-content queries over picture-only search: ``spoken_query_gain`` computes it from
+  two searches; ``bench_spoken_queries`` says so until the index carries speech.
+
+usage: python benchmarks/speech.py [--minutes 5] [--size 1280x720] [--picture camera|square]
+                                  [--configs default,int8,greedy,no-words] [--skip heavy,silent,hour,queries]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from speechgen import ESPEAK, SPEECH_RATE, speak, write_talking_video  # noqa: E402
+from videogen import moving_square  # noqa: E402
+
+from vidsearch.speech.audio import iter_audio  # noqa: E402
+from vidsearch.speech.read import read_speech  # noqa: E402
+from vidsearch.speech.transcribe import Transcriber, usable_cores  # noqa: E402
+from vidsearch.speech.types import Transcript  # noqa: E402
+
+# Sentences of home-video talk, numbers in words so that no normalisation of digits is needed.
+SENTENCES = [
+    "Happy birthday grandpa, you are eighty years old today.",
+    "Look at the waves, the tide is coming in fast.",
+    "Can you pass me the salt and the pepper please.",
+    "We are driving to the mountains for the weekend.",
+    "The dog is chasing the ball across the garden.",
+    "Blow out the candles and make a wish.",
+    "This is the first time she rode her bicycle without help.",
+    "Mix the flour with two eggs and a cup of milk.",
+    "The train leaves at seven in the morning.",
+    "Everybody wave to the camera and say hello.",
+    "It is snowing outside and the children are building a snowman.",
+    "Please put your shoes on, we are going to be late.",
+    "The fireworks start after the sun goes down.",
+    "Grandma is teaching us how to bake bread.",
+    "We found a little crab under the big rock.",
+    "Thank you all for coming to our wedding.",
+]
+VOICES = [("en-us", 160), ("en-gb", 140)]  # (espeak voice, words per minute)
+GAP_S = 1.2
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    compute_type: str
+    beam_size: int
+    word_times: bool
+
+
+CONFIGS = {
+    "default": Config("default (float32, beam 5, word times)", "default", 5, True),
+    "no-words": Config("float32, beam 5, no word times", "default", 5, False),
+    "int8": Config("int8, beam 5, word times", "int8", 5, True),
+    "greedy": Config("float32, greedy, word times", "default", 1, True),
+}
+
+
+def words_of(text: str) -> list[str]:
+    return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
+
+
+def word_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Word-level edit distance (substitutions + deletions + insertions)."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i] + [0] * len(hypothesis)
+        for j, hyp in enumerate(hypothesis, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
+        previous = current
+    return previous[-1]
+
+
+def make_speech_set(folder: Path) -> list[tuple[Path, str]]:
+    """One clip a voice: every sentence in turn with a short pause; returns (clip, reference text)."""
+    clips = []
+    for voice, rate in VOICES:
+        parts = []
+        for sentence in SENTENCES:
+            pause = np.zeros(int(GAP_S * SPEECH_RATE), np.float32)
+            parts += [speak(sentence, voice=voice, words_per_minute=rate), pause]
+        sound = np.concatenate(parts)
+        seconds = len(sound) / SPEECH_RATE
+        path = write_talking_video(folder / f"talk-{voice}.mkv", seconds, sound=sound, size=(64, 48), fps=2)
+        clips.append((path, " ".join(SENTENCES)))
+    return clips
+
+
+def bench_speech_heavy(work: Path, configs: Sequence[str], threads: int) -> None:
+    clips = make_speech_set(work)
+    audio_s = sum(sum(len(b.samples) for b in iter_audio(p)) / 16000 for p, _ in clips)
+    print(f"speech-heavy set: {len(clips)} voices x {len(SENTENCES)} sentences, {audio_s:.0f} s of audio")
+    reference_words: dict[Path, list[str]] | None = None
+    for key in configs:
+        config = CONFIGS[key]
+        transcriber = Transcriber(
+            compute_type=config.compute_type, beam_size=config.beam_size, word_times=config.word_times, threads=threads
+        )
+        wall = cpu = 0.0
+        errors = words = 0
+        heard: dict[Path, list[str]] = {}
+        for path, reference in clips:
+            t, c = time.perf_counter(), time.process_time()
+            transcript = transcriber.transcribe(path)
+            wall += time.perf_counter() - t
+            cpu += time.process_time() - c
+            heard[path] = words_of(transcript.text)
+            errors += word_errors(words_of(reference), heard[path])
+            words += len(words_of(reference))
+        agreement = ""
+        if reference_words is None:
+            reference_words = heard
+        else:
+            diff = sum(word_errors(reference_words[p], heard[p]) for p in heard)
+            total = sum(len(reference_words[p]) for p in heard)
+            agreement = f"; differs from the default in {100 * diff / max(total, 1):.1f}% of words"
+        print(
+            f"  {config.name:40s} {audio_s / wall:5.1f}x realtime (wall), {audio_s / (cpu / threads):5.1f}x "
+            f"on {threads} cores of its own (CPU time); WER {100 * errors / words:5.1f}%{agreement}"
+        )
+
+
+def camera_like(seed: int = 0):
+    """A slowly panning colour gradient with sensor grain: pictures that cost what camera footage
+    costs to decode (flat synthetic colour decodes several times faster than any real video)."""
+    rng = np.random.default_rng(seed)
+    grains: dict[tuple[int, int], np.ndarray] = {}
+
+    def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
+        if (w, h) not in grains:
+            grains[(w, h)] = rng.integers(-12, 13, (8, h, w, 3), dtype=np.int16)
+        grain = grains[(w, h)]
+        x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+        y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+        phase = 0.02 * t
+        base = np.stack(
+            [
+                120 + 80 * np.sin(6 * (x + phase) + y),
+                110 + 70 * np.cos(4 * y + x - phase),
+                90 + 60 * np.sin(5 * (x + y)),
+            ],
+            axis=-1,
+        )
+        noisy = base.astype(np.int16) + grain[i % len(grain)]
+        return np.clip(noisy, 0, 255).astype(np.uint8)
+
+    return paint
+
+
+def mostly_silent_sound(seconds: float) -> tuple[np.ndarray, float]:
+    """Room noise with a sentence every two minutes; returns (samples at SPEECH_RATE, seconds spoken)."""
+    sound = np.random.default_rng(0).normal(0, 0.004, int(seconds * SPEECH_RATE)).astype(np.float32)
+    spoken = 0.0
+    for k, when in enumerate(np.arange(30.0, seconds - 10, 120.0)):
+        voice = speak(SENTENCES[k % len(SENTENCES)])
+        at = int(when * SPEECH_RATE)
+        sound[at : at + len(voice)] += voice[: len(sound) - at]
+        spoken += len(voice) / SPEECH_RATE
+    return sound, spoken
+
+
+def bench_mostly_silent(
+    work: Path, minutes: float, size: tuple[int, int], threads: int, picture: str, hour: bool
+) -> None:
+    from vidsearch.index.indexer import update_index
+    from vidsearch.models import load_embedder
+    from vidsearch.store import Store
+
+    seconds = minutes * 60
+    lib = work / "silent"
+    lib.mkdir()
+    sound, spoken = mostly_silent_sound(seconds)
+    t = time.perf_counter()
+    video = write_talking_video(
+        lib / "garden.mp4",
+        seconds,
+        sound=sound,
+        fps=25,
+        size=size,
+        painter=camera_like() if picture == "camera" else moving_square((60, 120, 60), (230, 200, 50), 0.05),
+    )
+    print(
+        f"mostly silent video ({picture} pictures): {minutes:.0f} min at {size[0]}x{size[1]}, {spoken:.0f} s speech "
+        f"({100 * spoken / seconds:.1f}%), made in {time.perf_counter() - t:.0f} s"
+    )
+
+    embedder = load_embedder("lite")
+    with Store.open(work / "silent.db") as store:
+        t, c = time.perf_counter(), time.process_time()
+        stats = update_index(store, [str(lib)], lambda: embedder, model_name="lite")
+        lite_s, lite_cpu = time.perf_counter() - t, time.process_time() - c
+    assert stats.indexed == 1, stats.skipped
+
+    transcriber = Transcriber(threads=threads)
+    t, c = time.perf_counter(), time.process_time()
+    transcript = read_speech(video, transcriber)
+    speech_s, speech_cpu = time.perf_counter() - t, time.process_time() - c
+    assert isinstance(transcript, Transcript)
+
+    # the parts: reading the sound, and voice-activity detection over all of it
+    from faster_whisper.vad import get_speech_timestamps
+
+    t, c = time.perf_counter(), time.process_time()
+    samples = np.concatenate([b.samples for b in iter_audio(video)])
+    read_s, read_cpu = time.perf_counter() - t, time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()
+    get_speech_timestamps(samples)
+    vad_s, vad_cpu = time.perf_counter() - t, time.process_time() - c
+
+    print(
+        f"  lite indexing (pictures): {lite_s:6.1f} s wall ({seconds / lite_s:.1f}x realtime), {lite_cpu:6.1f} s CPU "
+        f"(decode {stats.decode_seconds:.1f} s, embed {stats.embed_seconds:.1f} s wall)"
+    )
+    print(
+        f"  speech (subtitle check, audio, VAD, Whisper on {transcript.speech_seconds:.0f} s): "
+        f"{speech_s:6.1f} s wall, {speech_cpu:5.1f} s CPU; {len(transcript.lines)} lines heard"
+    )
+    print(
+        f"    on top of lite indexing: {100 * speech_s / lite_s:.1f}% of its wall time, "
+        f"{100 * speech_cpu / lite_cpu:.1f}% of its CPU time (target < 10%)"
+    )
+    print(
+        f"    parts: reading the sound {read_s:.1f} s wall / {read_cpu:.1f} s CPU; "
+        f"voice-activity detection {vad_s:.1f} s wall / {vad_cpu:.1f} s CPU"
+    )
+    if hour:
+        # Whisper always hears 30 s at a time, so a short clip's few sentences cost a whole pass each;
+        # an hour packs more speech into each pass. So the speech of a real hour is measured (under a
+        # tiny picture: the pictures are not what is measured) against lite's CPU rate from above.
+        sound, spoken = mostly_silent_sound(3600.0)
+        long_video = write_talking_video(work / "hour.mkv", 3600.0, sound=sound, fps=1, size=(64, 48))
+        del sound
+        t, c = time.perf_counter(), time.process_time()
+        transcript = read_speech(long_video, transcriber)
+        hour_s, hour_cpu = time.perf_counter() - t, time.process_time() - c
+        assert isinstance(transcript, Transcript)
+        lite_hour_cpu = lite_cpu * 3600.0 / seconds
+        print(
+            f"  an hour of the same sound ({spoken:.0f} s spoken, {len(transcript.lines)} lines heard): speech "
+            f"{hour_s:.0f} s wall, {hour_cpu:.0f} s CPU = {100 * hour_cpu / lite_hour_cpu:.1f}% of lite indexing's "
+            f"CPU for an hour of these pictures ({lite_hour_cpu:.0f} s, from the rate above; target < 10%)"
+        )
+
+
+def spoken_query_gain(
+    queries: Sequence[tuple[str, str]],
+    picture_only: Callable[[str], Sequence[str]],
+    with_speech: Callable[[str], Sequence[str]],
+) -> tuple[float, float]:
+    """Mean reciprocal rank of the right file for each (query, expected path), picture-only vs with speech.
+
+    The two callables run one search each and return result paths best first; the caller builds
+    them over one index of talking clips (speech the only place the words are, plus decoys whose
+    pictures show the same words), so the difference is what speech adds.
+    """
+
+    def mrr(search: Callable[[str], Sequence[str]]) -> float:
+        ranks = []
+        for query, expected in queries:
+            found = list(search(query))
+            ranks.append(1.0 / (found.index(expected) + 1) if expected in found else 0.0)
+        return float(np.mean(ranks)) if ranks else 0.0
+
+    return mrr(picture_only), mrr(with_speech)
+
+
+def bench_spoken_queries(work: Path) -> None:
+    # Needs speech in the index and a search over it; until the indexer stores speech, say so.
+    try:
+        from vidsearch.query.search import search_speech  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        print(
+            "spoken-query gain: not measured (the index does not carry speech yet); "
+            "spoken_query_gain() takes the two searches"
+        )
+        return
+    raise NotImplementedError("wire spoken_query_gain() to the speech search here")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=5.0, help="length of the mostly silent video")
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument(
+        "--picture",
+        choices=("camera", "square"),
+        default="camera",
+        help="camera-like grain (decodes like real footage) or a flat moving square",
+    )
+    parser.add_argument("--configs", default="default,int8,greedy", help=f"of: {', '.join(CONFIGS)}")
+    parser.add_argument("--threads", type=int, default=min(2, usable_cores()))
+    parser.add_argument("--skip", default="", help="comma-separated: heavy, silent, hour, queries")
+    args = parser.parse_args()
+    if ESPEAK is None:
+        sys.exit("espeak-ng is needed to make the talking clips (apt-get install espeak-ng)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    skip = set(args.skip.split(","))
+    w, h = (int(x) for x in args.size.split("x"))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "heavy" not in skip:
+            bench_speech_heavy(work, [c for c in args.configs.split(",") if c], args.threads)
+        if "silent" not in skip:
+            bench_mostly_silent(work, args.minutes, (w, h), args.threads, args.picture, "hour" not in skip)
+        if "queries" not in skip:
+            bench_spoken_queries(work)
+
+
+if __name__ == "__main__":
+    main()
