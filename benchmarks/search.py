@@ -12,6 +12,10 @@ triggers included), then measures, all in one run:
 * numpy        exact float scan of all vectors in memory (the reference and the ground truth)
 * vidsearch    ``Store.nearest``: the compact IVF-int8 index + exact re-rank from SQLite + row load
 * vidsearch --in   the same with a video filter keeping about 10 % and 0.5 % of the library
+* int8 scan of probed rows   each vidsearch row again with the sign-bit pass off (every row of the
+                             probed lists scored with its int8 code, as the index did before it)
+
+``benchmarks/find_latency.py`` times ``vidsearch find`` end to end (process start to exit).
 
     .venv/bin/python benchmarks/search.py                       # 10k, 100k, 1M (about 8 minutes)
     .venv/bin/python benchmarks/search.py --sizes 10000,100000  # quick mode (under a minute)
@@ -20,16 +24,18 @@ triggers included), then measures, all in one run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from vidsearch.store import Store
+from vidsearch.store import Store, ann
 
 DIM = 384
 TOPICS = 1000
@@ -95,6 +101,19 @@ def timed(fn, qs):  # type: ignore[no-untyped-def]
     return times, results
 
 
+def timed_pair(fn, qs):  # type: ignore[no-untyped-def]
+    """``fn`` over the queries as it is and with the sign-bit pass off, alternating query by query
+    so that both meet the same load on a shared machine."""
+    now, before = ([], []), ([], [])
+    for q in qs:
+        for times_results, off in ((now, False), (before, True)):
+            with _without_sign_bits() if off else contextlib.nullcontext():
+                t = time.perf_counter()
+                times_results[1].append(fn(q))
+                times_results[0].append(time.perf_counter() - t)
+    return now, before
+
+
 def pct(times: list[float], p: float) -> float:
     return float(np.percentile(np.asarray(times) * 1000, p))
 
@@ -103,12 +122,17 @@ def recall(found: list[set[int]], truth: list[set[int]]) -> float:
     return statistics.mean(len(f & t) / max(len(t), 1) for f, t in zip(found, truth, strict=True))
 
 
-def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path) -> None:
+def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path, reuse: bool = False) -> None:
     t = time.perf_counter()
     vectors, vids, centres = library(n)
     gen = time.perf_counter() - t
     qs = queries(centres, n_queries)
-    store, insert_s = build_store(folder / f"lib{n}.db", vectors, vids)
+    path = folder / f"lib{n}.db"
+    if reuse and path.exists():
+        store, insert_s = Store.open(path), float("nan")
+        assert store.info().moments == n, f"{path} holds another library; leave out --reuse"
+    else:
+        store, insert_s = build_store(path, vectors, vids)
     # below Store.ann_min_moments (20k) vidsearch's path is sqlite-vec's exact scan, as in real use
     ids = np.arange(1, n + 1)
     # ground truth: numpy exact scan (moment ids are assigned 1..n in insertion order)
@@ -116,7 +140,7 @@ def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path) -> None:
     truth = [set(int(i) for i in r) for r in np_res]
 
     t = time.perf_counter()
-    store.refresh_search_index(rebuild=True)
+    store.refresh_search_index(rebuild=not reuse)  # reused: rebuilt only when out of date
     ann_build = time.perf_counter() - t
     db_bytes = sum(os.path.getsize(str(store.path) + s) for s in ("", "-wal") if os.path.exists(str(store.path) + s))
     ann_bytes = store.search_index_path.stat().st_size if store.search_index_path.exists() else 0
@@ -124,7 +148,9 @@ def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path) -> None:
 
     sq_times, sq_res = timed(lambda q: set(store.nearest_exact(q, 10)), qs[:sqlite_queries])
     store2 = Store.open(store.path)  # a fresh process-like store: cold caches, index file read from disk
-    vs_times, vs_res = timed(lambda q: {c.moment_id for c in _uncached(store2).nearest(q, 10)}, qs)
+    (vs_times, vs_res), (old_times, old_res) = timed_pair(
+        lambda q: {c.moment_id for c in _uncached(store2).nearest(q, 10)}, qs
+    )
     vk_times, _ = timed(lambda q: _uncached(store2).nearest(q, 100), qs)
 
     print(f"\n== {n} moments, {DIM}-d (generated in {gen:.1f} s; SQLite insert {insert_s:.1f} s,"
@@ -132,11 +158,12 @@ def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path) -> None:
     print(f"   size: SQLite {db_bytes / n:.0f} B/moment + index file {ann_bytes / n:.0f} B/moment ="
           f" {(db_bytes + ann_bytes) / n:.0f} B/moment; raw float32 {DIM * 4} B/moment;"
           f" ratio {(db_bytes + ann_bytes) / raw:.2f}x ({store2.describe_search_index()[0]})")
-    print(f"   {'path':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'recall@10':>10s} {'queries':>8s}")
+    print(f"   {'path':36s} {'p50 ms':>8s} {'p95 ms':>8s} {'recall@10':>10s} {'queries':>8s}")
     rows = [
         ("sqlite-vec exact (baseline)", sq_times, recall(sq_res, truth[: len(sq_res)])),
         ("numpy exact (reference)", np_times, 1.0),
         ("vidsearch nearest k=10", vs_times, recall(vs_res, truth)),
+        ("  int8 scan of probed rows", old_times, recall(old_res, truth)),
         ("vidsearch nearest k=100", vk_times, float("nan")),
     ]
     for frac in (0.1, 0.005):
@@ -144,16 +171,31 @@ def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path) -> None:
         mask = np.isin(vids, chosen)
         sub_ids, sub_vecs = ids[mask], vectors[mask]
         f_truth = [set(int(i) for i in sub_ids[np.argsort(-(sub_vecs @ q))[:10]]) for q in qs]
-        f_times, f_res = timed(
+        (f_times, f_res), (o_times, o_res) = timed_pair(
             lambda q, chosen=chosen: [c.moment_id for c in _uncached(store2).nearest(q, 10, chosen)], qs
         )
         full = statistics.mean(len(r) == min(10, len(sub_ids)) for r in f_res)
-        rows.append((f"vidsearch --in {frac:.1%} of lib", f_times, recall([set(r) for r in f_res], f_truth)))
-        rows[-1] = (rows[-1][0] + f" (full n: {full:.0%})", f_times, rows[-1][2])
+        rows.append((f"vidsearch --in {frac:.1%} of lib (full n: {full:.0%})", f_times,
+                     recall([set(r) for r in f_res], f_truth)))
+        rows.append(("  int8 scan of probed rows", o_times, recall([set(r) for r in o_res], f_truth)))
     for name, times, rec in rows:
-        print(f"   {name:28s} {pct(times, 50):8.1f} {pct(times, 95):8.1f} {rec:10.3f} {len(times):8d}")
+        print(f"   {name:36s} {pct(times, 50):8.1f} {pct(times, 95):8.1f} {rec:10.3f} {len(times):8d}")
     store.close()
     store2.close()
+
+
+@contextlib.contextmanager
+def _without_sign_bits() -> Iterator[None]:
+    """The search as it was before the sign-bit pass: every probed row scored with its int8 code.
+
+    The same index and the same run, so the ratio to the rows above is the pass's own effect.
+    """
+    kept = ann.SHORTLIST_MIN
+    ann.SHORTLIST_MIN = 1 << 62
+    try:
+        yield
+    finally:
+        ann.SHORTLIST_MIN = kept
 
 
 def _uncached(store: Store) -> Store:
@@ -168,90 +210,20 @@ def _filter(store: Store, vids: np.ndarray, fraction: float) -> list[int]:
     return list(range(1, videos + 1, max(1, videos // want)))[:want]
 
 
-_COLD_PARTS = r"""
-import sys, time
-t0 = time.perf_counter()
-import typer  # noqa: F401
-import vidsearch.cli  # noqa: F401
-t1 = time.perf_counter()
-import torch  # noqa: F401
-t2 = time.perf_counter()
-from vidsearch.models import load_embedder as load_model
-from vidsearch.query.search import SearchOptions, find
-from vidsearch.store import Store
-model = load_model("lite", "auto", "auto")
-t3 = time.perf_counter()
-vec = model.embed_queries(["a dog jumping into a lake"])
-t4 = time.perf_counter()
-with Store.open(sys.argv[1], create=False) as store:
-    hits = find(store, model, "a dog jumping into a lake", SearchOptions(limit=10))
-t5 = time.perf_counter()
-print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f} {t4 - t3:.3f} {t5 - t4:.3f}")
-"""
-
-
-def time_find(n: int, folder: Path, repeats: int = 5) -> None:
-    """``vidsearch find`` as a user runs it, cold (loads the lite model) and warm (a service holds it)."""
-    import subprocess
-    import sys
-
-    vectors, vids, _ = library(n, seed=3)
-    db = folder / f"find{n}.db"
-    store, _ = build_store(db, vectors, vids)
-    store.db.execute("UPDATE meta SET value='vidsearch-lite-1' WHERE key='model_id'")  # as the lite model
-    store.refresh_search_index(rebuild=True)
-    store.close()
-    env = dict(os.environ, VIDSEARCH_SOCKET=str(Path(tempfile.mkdtemp(dir="/tmp")) / "s.sock"))
-    cmd = [sys.executable, "-m", "vidsearch", "find", "a dog jumping into a lake", "--db", str(db), "-f", "tsv"]
-
-    def wall(fresh_cache: bool = False) -> float:
-        run_env = dict(env, XDG_CACHE_HOME=tempfile.mkdtemp()) if fresh_cache else env
-        t = time.perf_counter()
-        subprocess.run(cmd, env=run_env, check=True, capture_output=True)
-        return time.perf_counter() - t
-
-    cold = [wall(fresh_cache=True) for _ in range(repeats)]  # a new query: the model must load
-    wall()
-    cached = [wall() for _ in range(repeats)]  # a repeated query: its vector is cached, no model
-    parts = [
-        [float(x) for x in subprocess.run([sys.executable, "-c", _COLD_PARTS, str(db)], env=env,
-                                          check=True, capture_output=True, text=True).stdout.split()]
-        for _ in range(repeats)
-    ]
-    med = np.median(np.asarray(parts), axis=0)
-    server = subprocess.Popen([sys.executable, "-m", "vidsearch", "serve", "--idle", "120"], env=env,
-                              stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
-        wall()  # the service loads the model on its first query
-        warm = [wall() for _ in range(repeats * 2)]
-    finally:
-        server.terminate()
-        server.wait()
-    print(f"\n== vidsearch find, end to end, {n} moments, lite model (median of {repeats})")
-    print(f"   cold (model loaded by the command): {np.median(cold):.2f} s; parts: imports {med[0]:.2f} s,"
-          f" torch import {med[1]:.2f} s, model load {med[2]:.2f} s, embed {med[3]:.3f} s, search {med[4]:.3f} s")
-    print(f"   cold, repeated query (vector from the query cache, no model load): {np.median(cached):.2f} s")
-    print(f"   warm (vidsearch serve holds the model): p50 {np.median(warm):.3f} s,"
-          f" p95 {np.percentile(warm, 95):.3f} s (process start to exit)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="library sizes ('' for none)")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--sqlite-queries", type=int, default=0, help="default: 100 / 30 / 10 by size")
     parser.add_argument("--keep", help="keep the generated databases in this folder")
-    parser.add_argument("--find-size", type=int, default=100_000, help="library for the find timing (0: skip)")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: reuse a kept library of the same size")
     args = parser.parse_args()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vidsearch-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
         for n in (int(s) for s in args.sizes.split(",") if s):
             sq = args.sqlite_queries or (100 if n <= 10_000 else 30 if n <= 100_000 else 10)
-            run_size(n, args.queries, min(sq, args.queries), folder)
-        if args.find_size:
-            time_find(args.find_size, folder)
+            run_size(n, args.queries, min(sq, args.queries), folder, reuse=args.reuse)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

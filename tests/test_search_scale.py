@@ -171,3 +171,58 @@ def test_a_long_running_reader_survives_another_process_compacting(big_store: St
     assert hits[0].path == "/lib/late.mp4"
     assert all(h.video_id != first.video_id for h in hits)
     reader.close()
+
+
+def test_an_index_file_of_an_older_format_is_rebuilt_not_read(big_store: Store) -> None:
+    q = _queries(1)[0]
+    want = [h.moment_id for h in big_store.nearest(q, 10)]
+    path = big_store.search_index_path
+    index = ann_mod.IvfIndex.load(path)
+    # the same arrays under another format name: a reader must not trust what it cannot know
+    index.header = dict(index.header, format="vidsearch-ivf-int8-1")
+    index.codes = np.zeros_like(np.asarray(index.codes))  # and, were it read, useless codes
+    index.bits = np.zeros_like(np.asarray(index.bits))
+    index.save(path)
+    fresh = Store.open(big_store.path)
+    assert [h.moment_id for h in fresh.nearest(q, 10)] == want
+    assert ann_mod.IvfIndex.load(path).header["format"] == ann_mod.FORMAT
+    fresh.close()
+
+
+@pytest.mark.parametrize("dim", [48, 64, 384, 500])
+def test_sign_bit_distance_counts_the_signs_that_differ(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    rows, mean = rng.standard_normal((50, dim)).astype(np.float32), rng.standard_normal(dim).astype(np.float32)
+    query = rng.standard_normal(dim).astype(np.float32)
+    packed = ann_mod.sign_bits(rows - mean)
+    assert packed.shape == (50, -(-dim // 64)) and packed.dtype == np.uint64
+    expected = ((rows > mean) != (query > mean)).sum(axis=1)
+    assert np.array_equal(ann_mod._hamming(packed, ann_mod.sign_bits(query[None] - mean)[0]), expected)
+
+
+def test_calibration_sample_comes_from_the_index_and_spreads_over_the_library(big_store: Store) -> None:
+    big_store.refresh_search_index()
+    sample = big_store.library_sample(200)
+    assert sample.shape == (200, DIM)
+    ids, _, stored = big_store.all_vectors()
+    # every row is a stored vector, exactly, and they come from all over the library
+    match = np.argmax(sample @ stored.T, axis=1)
+    assert np.allclose(stored[match], sample)
+    videos = {int(big_store.db.execute("SELECT video_id FROM moments WHERE id=?", (int(ids[m]),)).fetchone()[0])
+              for m in match}
+    assert len(videos) >= 150
+    reads = []
+    big_store.db.exec_trace = lambda cursor, sql, bindings: reads.append(sql) or True
+    big_store.library_sample(200)
+    big_store.db.exec_trace = None
+    assert not [sql for sql in reads if "moment_vectors" in sql]  # no vector read from SQLite
+
+
+def test_filtered_search_sees_videos_added_after_the_build(big_store: Store) -> None:
+    q = _queries(1)[0]
+    big_store.nearest(q, 5)
+    vid = big_store.save_video(path="/lib/c/late.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="c",
+                               info=None, moments=[(0.0, 1.0), (1.0, 2.0)], vectors=np.stack([q, -q]))
+    hits = big_store.nearest(q, 5, big_store.video_ids_under(["/lib/c"]) + big_store.video_ids_under(["/lib/b"]))
+    assert hits[0].video_id == vid and len(hits) == 5
+    assert {h.path.rsplit("/", 1)[0] for h in hits} <= {"/lib/c", "/lib/b"}

@@ -153,3 +153,19 @@ def test_repeated_query_needs_no_model(library: Path, monkeypatch: pytest.Monkey
     assert first.exit_code == second.exit_code == 0
     assert first.stdout == second.stdout
     assert FakeEmbedder.loads == 1  # the second run read the query's vector from the cache
+
+
+def test_service_and_direct_find_share_one_query_cache(library: Path, running: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    args = ["find", "a red kite, over the sea", "--db", str(library), "-n", "3", "-f", "tsv"]
+    through_service = CliRunner().invoke(app, args)
+    assert FakeEmbedder.loads == 1  # the service embedded the query
+    monkeypatch.setenv(service.ENV_SOCKET, "/tmp/vidsearch-no-such-dir/service.sock")
+    direct = CliRunner().invoke(app, args)
+    assert direct.exit_code == through_service.exit_code == 0
+    assert direct.stdout == through_service.stdout
+    assert FakeEmbedder.loads == 1  # the direct find read every clause's vector from the same cache

@@ -113,7 +113,7 @@ class Library:
             if self._loader is not None:
                 self._embedder = self._loader(name, self.device, self.precision, model_id)
             else:
-                from vidsearch.service.cache import lazy_model
+                from vidsearch.embed.cache import lazy_model
 
                 self._embedder = lazy_model(name, self.device, self.precision, model_id)
             self._embedder_key = (name, model_id)

@@ -79,6 +79,9 @@ def find(
     precision: PrecisionOption = "auto",
 ) -> None:
     """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
+    from vidsearch.device import one_thread_for_small_maths
+
+    one_thread_for_small_maths()  # before numpy loads
     from vidsearch import config
     from vidsearch.errors import UsageError
     from vidsearch.output.present import FORMATS, write_hits

@@ -23,6 +23,9 @@ def serve(
     socket 0600); no network port. `find` uses it whenever it runs and loads the model itself
     otherwise. Set VIDSEARCH_AUTOSERVE=1 to have `find` start one in the background when none runs.
     """
+    from vidsearch.device import one_thread_for_small_maths
+
+    one_thread_for_small_maths()  # a service answers queries only: small maths
     from vidsearch import service
     from vidsearch.cli.common import warn
 

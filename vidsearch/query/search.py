@@ -227,7 +227,7 @@ def find(
             return []
 
     # 3. calibrated clause scores
-    library = store.vectors(store.sample_moment_ids(LIBRARY_SAMPLE))
+    library = store.library_sample(LIBRARY_SAMPLE)
     all_q = np.concatenate([pos_vecs, neg_vecs] + ([whole_vec[None, :]] if whole_vec is not None else []))
     sims = all_q @ mat.T
     lib = all_q @ library.T

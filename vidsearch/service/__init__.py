@@ -12,11 +12,21 @@ Protocol: one JSON line each way per connection. ``{"op": "find", ...}`` -> ``{"
 is the name of a class in ``vidsearch.errors``, rebuilt on the client's side); ``{"op": "ping"}``
 and ``{"op": "stop"}``.
 
-``client`` asks, ``server`` answers, ``cache`` remembers query vectors for both.
+``client`` asks, ``server`` answers; both share the query-vector cache (``vidsearch.embed.cache``).
 """
+
+from typing import Any
 
 from vidsearch.config import ENV_SOCKET, socket_path
 from vidsearch.service.client import ask_find, find_request, request, start_background
-from vidsearch.service.server import serve
 
 __all__ = ["ENV_SOCKET", "ask_find", "find_request", "request", "serve", "socket_path", "start_background"]
+
+
+def __getattr__(name: str) -> Any:
+    # the server side (numpy, the store, the library) loads only in the process that serves
+    if name == "serve":
+        from vidsearch.service.server import serve
+
+        return serve
+    raise AttributeError(f"module 'vidsearch.service' has no attribute {name!r}")

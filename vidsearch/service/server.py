@@ -16,9 +16,9 @@ import numpy as np
 
 from vidsearch import errors
 from vidsearch.config import ENV_SOCKET, socket_path
+from vidsearch.embed.cache import lazy_model
 from vidsearch.library import Library
 from vidsearch.locks import exclusive
-from vidsearch.service.cache import _CachedQueries, lazy_model
 from vidsearch.service.client import IDLE_SECONDS, hit_to_json, options_from_json, read_line
 
 _MAX_REQUEST = 1 << 20
@@ -61,7 +61,8 @@ class Service:
         key = (name, device, precision, model_id)
         if key != self._model_key:
             self.close_models()  # one model in memory at a time
-            self._model, self._model_key = _CachedQueries(lazy_model(name, device, precision, model_id)), key
+            # the query-vector cache is the one on disk that direct finds share
+            self._model, self._model_key = lazy_model(name, device, precision, model_id), key
         return self._model
 
     def close_models(self) -> None:

@@ -538,7 +538,12 @@ class Store:
                     index = None  # torn or foreign: rebuilt below from the vectors here
                 if index is not None and (index.model_id != self.get_meta("model_id") or index.dim != dim):
                     index = None
-        moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
+        if index is not None and index.delta_seq == seq:
+            # in step with the database, the index knows how many moments there are: counting them
+            # reads the whole moments table (seconds and a hundred megabytes at a million moments)
+            moments = len(index)
+        else:
+            moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
         if moments < self.ann_min_moments:
             self._ann, self._ann_checked = None, seq
             return None
@@ -735,6 +740,18 @@ class Store:
             'SELECT id, start, "end" FROM moments WHERE video_id=? ORDER BY start', (video_id,)
         )
         return [(int(i), float(s), float(e)) for i, s, e in rows]
+
+    def library_sample(self, n: int) -> np.ndarray:
+        """Vectors of up to ``n`` moments spread over the whole library, to calibrate scores against.
+
+        Read from the compact index's file when there is one (it keeps such a spread, taken when it
+        was built: a thousand reads from SQLite cost more than the search itself at a million
+        moments); else the stored vectors of ``sample_moment_ids(n)``.
+        """
+        ann = self.search_index()
+        if ann is not None and len(ann.sample) >= min(n, len(ann)):
+            return np.asarray(ann.library_sample(n), np.float32)
+        return self.vectors(self.sample_moment_ids(n))
 
     def sample_moment_ids(self, n: int, within: Sequence[int] | None = None) -> list[int]:
         """A deterministic spread of up to ``n`` moment ids over the library (or over ``within`` videos).

@@ -1,0 +1,151 @@
+"""The lite model's numpy sentence encoder: the reference's vectors, and a find that never imports torch."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidsearch.embed import lite, textenc
+
+ok, why = lite.available()
+pytestmark = pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}")
+
+LONG = " ".join(f"word{i % 50} and more" for i in range(400))  # far past 256 tokens
+TEXTS = [
+    "a dog jumping into a lake",
+    "not raining, person closing door",
+    "",
+    " ",
+    "!!!",
+    "x",
+    "A Photo Of A GOLDEN RETRIEVER",
+    "Ünïcödé naïve café, résumé",
+    "東京の夜景と富士山",
+    "Привет, мир",
+    "مرحبا بالعالم",
+    "😀 a party with 🎉 and 🐕",
+    "12:30 on 2024-05-01, 3.5 km",
+    "tab\tand\nnewline",
+    LONG,
+    "the " * 300,
+]
+
+
+@pytest.fixture(scope="module")
+def numpy_encoder() -> textenc.SentenceEncoder:
+    return textenc.SentenceEncoder(lite._minilm_dir())
+
+
+@pytest.fixture(scope="module")
+def torch_vectors() -> np.ndarray:
+    return lite._SentenceEncoder(lite._minilm_dir(), "cpu").encode(TEXTS, batch_size=4)
+
+
+def test_same_vectors_as_the_torch_encoder(numpy_encoder: textenc.SentenceEncoder, torch_vectors: np.ndarray) -> None:
+    ours = numpy_encoder.encode(TEXTS, batch_size=4)  # batches of like lengths: long texts pad together
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    cosine = (ours * torch_vectors).sum(axis=1)
+    worst = int(np.argmin(cosine))
+    assert cosine.min() >= 0.9999, (TEXTS[worst][:40], float(cosine[worst]))
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_same_vectors_as_sentence_transformers(numpy_encoder: textenc.SentenceEncoder) -> None:
+    st = pytest.importorskip("sentence_transformers")
+    reference = st.SentenceTransformer(str(lite._minilm_dir()), device="cpu")
+    theirs = reference.encode(TEXTS, batch_size=4, convert_to_numpy=True, normalize_embeddings=True)
+    cosine = (numpy_encoder.encode(TEXTS, batch_size=4) * theirs).sum(axis=1)
+    assert cosine.min() >= 0.9999
+
+
+def test_long_text_is_cut_at_the_model_length(numpy_encoder: textenc.SentenceEncoder) -> None:
+    tokens = numpy_encoder.tokenizer.encode(LONG).tokens
+    assert len(tokens) == textenc.MAX_TOKENS
+    words = LONG.split()
+    # the text up to where the tokenizer cut is the same sentence to the model; half of it is not
+    kept = numpy_encoder.tokenizer.encode(LONG).offsets[-2][1]
+    a, b, c = numpy_encoder.encode([LONG, LONG[:kept], " ".join(words[:60])])
+    assert float(a @ b) > 0.99999
+    assert float(a @ c) < 0.999
+
+
+def test_batch_padding_changes_nothing(numpy_encoder: textenc.SentenceEncoder) -> None:
+    texts = [t for t in TEXTS if len(t) < 100] + [" ".join(LONG.split()[:40])]  # lengths 2 to 50 tokens
+    together = numpy_encoder.encode(texts, batch_size=64)
+    alone = np.stack([numpy_encoder.encode([t])[0] for t in texts])
+    assert np.abs(together - alone).max() < 1e-5
+
+
+def test_unreadable_weights_raise_value_error(tmp_path: Path) -> None:
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"\xff" * 64)
+    with pytest.raises(ValueError):
+        textenc.read_safetensors(bad)
+
+
+# ---- find with the lite model, as a user runs it ---------------------------------------------------
+NEVER_ON_FIND = ("torch", "torchvision", "transformers", "av", "cv2", "PIL", "rapidocr_onnxruntime", "onnxruntime",
+                 "efficientnet_lite_pytorch", "sentence_transformers", "rich")
+
+
+def _lite_library(db: Path) -> None:
+    from vidsearch.store import Store
+
+    rng = np.random.default_rng(0)
+    with Store.open(db) as store:
+        store.bind_model("lite", lite.MODEL_ID, lite.DIM)
+        for v in range(10):
+            vecs = rng.standard_normal((20, lite.DIM)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            store.save_video(path=f"/lib/v{v}.mp4", root_id=None, size=1, mtime_ns=1, fingerprint=str(v),
+                             info=None, moments=[(i * 2.0, i * 2.0 + 2) for i in range(20)], vectors=vecs)
+
+
+def _imported_by_find(db: Path, cache: Path, query: str) -> tuple[set[str], str]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "VIDSEARCH_NO_SERVICE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vidsearch", "find", query, "--db", str(db), "-f", "tsv"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    modules = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", out.stderr, re.MULTILINE))
+    assert "vidsearch.query.search" in modules  # the parse found the import lines
+    return modules, out.stdout
+
+
+def test_find_with_the_lite_model_never_imports_torch(tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    _lite_library(db)
+    new, first = _imported_by_find(db, tmp_path / "cache", "a dog jumping into a lake, at dusk")
+    repeated, second = _imported_by_find(db, tmp_path / "cache", "a dog jumping into a lake, at dusk")
+    assert first == second and len(first.splitlines()) == 10
+    for modules in (new, repeated):
+        assert not modules & set(NEVER_ON_FIND), sorted(modules & set(NEVER_ON_FIND))
+    assert "tokenizers" in new  # the new query ran the encoder...
+    assert "tokenizers" not in repeated  # ...the repeated one came from the query cache
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])
+def test_find_keeps_numpy_maths_on_one_thread_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preset: str | None, expected: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    db = tmp_path / "index.db"
+    _lite_library(db)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "unset")  # remembered, so the test leaves it as it found it
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    result = CliRunner().invoke(app, ["find", "a dog", "--db", str(db), "-f", "tsv"])
+    assert result.exit_code == 0, result.output
+    assert os.environ["OPENBLAS_NUM_THREADS"] == expected  # what a process started from here inherits

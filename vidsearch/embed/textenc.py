@@ -1,0 +1,170 @@
+"""The lite model's sentence encoder (all-MiniLM-L6-v2) in plain numpy: texts -> unit vectors.
+
+Why numpy and not torch: a search embeds a handful of short texts, and importing torch costs a
+second or more and hundreds of megabytes before the first multiplication; the whole model here
+is a dozen small matrix products per layer. The weights are memory-mapped from the bundled
+safetensors file, so a query touches only the rows of the word-embedding table its tokens use
+(that table is half the file). onnxruntime was measured too: its import alone costs more than
+loading and running this encoder.
+
+The maths is BERT's, as the reference (sentence-transformers' Transformer + mean Pooling +
+Normalize) runs it: token + position + segment-0 embeddings, layer norm, six post-norm encoder
+layers (12-head attention, exact erf GELU), mean over the real tokens, L2 normalisation. Texts
+are cut at the model's ``max_seq_length`` (256 tokens) as the reference does.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_TOKENS = 256  # sentence_bert_config.json's max_seq_length
+
+# safetensors dtype names -> numpy dtypes (the ones a BERT checkpoint uses)
+_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a safetensors file as a read-only array backed by one memory map.
+
+    Nothing is read until used: pages come in from the file as the arrays are touched (and can be
+    dropped again by the OS), so a large table of which a query uses a few rows costs a few pages.
+    Raises ValueError when the file is not a safetensors file or uses a dtype not listed above.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) != 8:
+            raise ValueError(f"{path}: not a safetensors file")
+        (length,) = struct.unpack("<Q", head)
+        if length > min(size - 8, 1 << 26):
+            raise ValueError(f"{path}: not a safetensors file")
+        header = json.loads(f.read(length))
+    start = 8 + length
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    out: dict[str, np.ndarray] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise ValueError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
+        lo, hi = (int(x) for x in info["data_offsets"])
+        shape = tuple(int(s) for s in info["shape"])
+        count = int(np.prod(shape)) if shape else 1
+        if start + hi > size or hi - lo != count * np.dtype(dtype).itemsize:
+            raise ValueError(f"{path}: tensor {name} does not fit the file")
+        out[name] = np.frombuffer(data, dtype=dtype, count=count, offset=start + lo).reshape(shape)
+    return out
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to within 1.5e-7 (Abramowitz & Stegun 7.1.26): below float32's resolution near 1."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # BERT's "gelu" is the exact erf form, not the tanh approximation
+    return 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / np.sqrt(2.0))))
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2 (BERT, 6 layers, 384-d) over numpy: texts -> mean-pooled unit vectors.
+
+    ``folder`` holds the sentence-transformers export: config.json, model.safetensors and
+    tokenizer.json. Raises OSError, ValueError or KeyError when they are missing or malformed.
+    """
+
+    max_tokens = MAX_TOKENS
+
+    def __init__(self, folder: Path) -> None:
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "config.json").read_text())
+        self.layers = int(config["num_hidden_layers"])
+        self.heads = int(config["num_attention_heads"])
+        self.eps = np.float32(config["layer_norm_eps"])
+        self.dim = int(config["hidden_size"])
+        weights = read_safetensors(folder / "model.safetensors")
+        # A checkpoint saved from BertModel names its tensors without the "bert." prefix; one saved
+        # from a task head has it. Accept both.
+        self.w: dict[str, np.ndarray] = {k.removeprefix("bert."): v for k, v in weights.items()}
+        missing = [k for k in self._needed() if k not in self.w]
+        if missing:
+            raise KeyError(f"model.safetensors lacks {missing[0]} (and {len(missing) - 1} more)")
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+
+    def _needed(self) -> list[str]:
+        names = ["embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                 "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight"]
+        for layer in range(self.layers):
+            p = f"encoder.layer.{layer}."
+            names += [p + part + ".weight" for part in (
+                "attention.self.query", "attention.self.key", "attention.self.value",
+                "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
+                "output.dense", "output.LayerNorm")]
+        return names
+
+    def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
+        return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(axis=-1, keepdims=True)
+        centred = x - mean
+        var = np.mean(centred * centred, axis=-1, keepdims=True)
+        return centred / np.sqrt(var + self.eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Return a (len(texts), 384) float32 array of unit vectors, in the order of ``texts``."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        # Sort by length so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo : lo + batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.asarray([e.ids for e in enc], np.int64)
+            mask = np.asarray([e.attention_mask for e in enc], bool)
+            out[idx] = self._forward(ids, mask)
+        return out
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> Any:
+        w = self.w
+        b, n = ids.shape
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = self._norm(x, "embeddings.LayerNorm")
+        head = self.dim // self.heads
+        scale = np.float32(1.0 / np.sqrt(head))
+        # padding keys get no attention weight (a large negative logit, not -inf, so nothing is NaN)
+        bias = np.where(mask, np.float32(0.0), np.float32(-1e30))[:, None, None, :]
+        for layer in range(self.layers):
+            p = f"encoder.layer.{layer}."
+            q, k, v = (
+                self._linear(x, p + f"attention.self.{part}").reshape(b, n, self.heads, head).transpose(0, 2, 1, 3)
+                for part in ("query", "key", "value")
+            )
+            logits = (q * scale) @ k.transpose(0, 1, 3, 2) + bias
+            logits -= logits.max(axis=-1, keepdims=True)
+            weights = np.exp(logits)
+            weights /= weights.sum(axis=-1, keepdims=True)
+            a = (weights @ v).transpose(0, 2, 1, 3).reshape(b, n, self.dim)
+            x = self._norm(x + self._linear(a, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+            h = _gelu(self._linear(x, p + "intermediate.dense"))
+            x = self._norm(x + self._linear(h, p + "output.dense"), p + "output.LayerNorm")
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (x * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
