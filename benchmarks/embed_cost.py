@@ -1,4 +1,4 @@
-"""What embedding a mixed library costs with Qwen3-VL at real size, per technique (issue 5).
+"""What embedding a mixed library costs with Qwen3-VL at real size, per technique.
 
 Builds a model of the Qwen3-VL-Embedding-2B shape (28 layers, 2048-d, 24-block vision tower;
 2.13 B parameters) with random weights (nothing is downloaded: speed and memory do not depend on
@@ -9,15 +9,22 @@ clean), it loads the model through ``vidsearch.embed.qwen3vl.load`` and embeds `
 moments of each kind: one warm-up pass, then ``--repeats`` timed passes, each moment keeping its
 fastest time (fp32: one timed pass, it is slow):
 
-  baseline   fixed budget (8 frames at 256 px for every moment), full depth, bf16 (fp32 where the
-             CPU has no bf16 hardware; ``--baseline-precision`` overrides), loaded by transformers'
-             ``from_pretrained`` (the other variants read the checkpoint tensor by tensor and map
-             the token table from the file: ``qwen3vl.load_streamed``)
-  budget     adaptive per-moment budget (vidsearch.embed.budget)
-  exit       layer exit at ``--exit-layer`` (default 14 of 28)
-  int8       int8 weights (oneDNN int8 matmuls on AMX CPUs, else torch.ao dynamic quantization)
-  budget+exit, all (budget + exit + int8)
-  fp32       the baseline in fp32 (for reference: what a CPU without bf16 hardware would start from)
+  baseline   faithful and fixed: 8 frames per moment, each at the reference preprocessing's size
+             (``vidsearch.embed.qwen_frames``: 352x640 for these 640x360 videos), full depth, bf16
+             (fp32 where the CPU has no bf16 hardware; ``--baseline-precision`` overrides), loaded
+             by transformers' ``from_pretrained`` (the other variants read the checkpoint tensor by
+             tensor and map the token table from the file: ``qwen3vl.load_streamed``)
+  faithful   vidsearch's default: the reference's frame count per moment (1 per second) and size;
+             still or slowly changing moments get fewer frames, a still moment showing the picture
+             of the one before shares its vector (vidsearch.embed.budget)
+  exit       the baseline with a layer exit at ``--exit-layer`` (default 14 of 28; opt-in)
+  int8       the baseline with int8 weights (oneDNN int8 matmuls on AMX CPUs, else torch.ao dynamic
+             quantization; opt-in on CPUs with bf16 hardware)
+  faithful+exit, faithful+exit+int8: the default budget with the opt-in techniques
+  fast       the opt-in ``fast`` budget: also frames below the model's minimum size (at most 256 px)
+  fast+exit+int8
+  fp32       the baseline in fp32 (not run unless named in ``--variants``: what a CPU without bf16
+             hardware would start from)
 
 Memory is the process's peak RSS (VmHWM, including loading) and its RSS after embedding (what
 indexing holds for hours).
@@ -53,16 +60,21 @@ KINDS = ("static", "talking", "busy", "text")
 # the moment ends elsewhere: the case the budget's visual-drift check exists for.
 EXTRA_KINDS = ("dissolve",)
 SECONDS_PER_VIDEO = 40.0  # 4 moments of 10 s per kind: one full batch (batch_size 4)
+# "fixed": the baseline's frame count on every moment; the others take the budget setting's own
+FIXED = {"budget": "full", "fixed": True}
 VARIANTS = {
     # the baseline loads as transformers does (from_pretrained): whole token table in RAM
-    "baseline": {"adaptive": False, "exit": False, "int8": False, "from_pretrained": True},
-    "budget": {"adaptive": True, "exit": False, "int8": False},
-    "exit": {"adaptive": False, "exit": True, "int8": False},
-    "int8": {"adaptive": False, "exit": False, "int8": True},
-    "budget+exit": {"adaptive": True, "exit": True, "int8": False},
-    "all": {"adaptive": True, "exit": True, "int8": True},
-    "fp32": {"adaptive": False, "exit": False, "int8": False, "precision": "fp32"},  # for reference
+    "baseline": {**FIXED, "exit": False, "int8": False, "from_pretrained": True},
+    "faithful": {"budget": "faithful", "exit": False, "int8": False},
+    "exit": {**FIXED, "exit": True, "int8": False},
+    "int8": {**FIXED, "exit": False, "int8": True},
+    "faithful+exit": {"budget": "faithful", "exit": True, "int8": False},
+    "faithful+exit+int8": {"budget": "faithful", "exit": True, "int8": True},
+    "fast": {"budget": "fast", "exit": False, "int8": False},
+    "fast+exit+int8": {"budget": "fast", "exit": True, "int8": True},
+    "fp32": {**FIXED, "exit": False, "int8": False, "precision": "fp32"},  # for reference
 }
+DEFAULT_VARIANTS = [name for name in VARIANTS if name != "fp32"]
 
 
 # -- the model ---------------------------------------------------------------------------------
@@ -214,23 +226,23 @@ def run_variant(args: argparse.Namespace) -> None:
         str(args.model_dir),
         device=args.device,
         precision="int8" if settings["int8"] else settings.get("precision", args.baseline_precision),
-        frame_side=args.frame_side,
-        frames_per_moment=args.frames,
+        budget=settings["budget"],
+        frames_per_moment=args.frames if settings.get("fixed") else None,
         exit_layer=args.exit_layer if settings["exit"] else None,
-        adaptive=settings["adaptive"],
     )
     load_seconds = time.perf_counter() - began
     library = make_library(args.workdir / "library")
-    per_kind = {kind: moments_of(path, args.frame_side) for kind, path in library.items()}
+    per_kind = {kind: moments_of(path, embedder.frame_side) for kind, path in library.items()}
     # Each kind's moments are embedded together (one batch). The first pass sets up kernels for each
     # batch shape and is not counted; of the timed passes each kind keeps its fastest, since other work
     # on a shared machine only ever adds time. Both wall seconds and this process's CPU seconds are
     # kept: CPU seconds hardly change when other processes compete for the cores.
     repeats = 1 if settings.get("precision") == "fp32" else args.repeats
-    kinds, costs, budgets, cpu = [], [], [], {}
-    for kind in KINDS + EXTRA_KINDS:
+    kinds, costs, budgets, cpu, sizes = [], [], [], {}, {}
+    for n, kind in enumerate(KINDS + (() if args.no_extra else EXTRA_KINDS)):
         chosen = per_kind[kind][0][: args.moments]
-        embedder.embed_moments(chosen)
+        if args.warmup == "all" or n == 0:
+            embedder.embed_moments(chosen)
         best: tuple[float, float, list] | None = None
         for _ in range(repeats):
             began_cpu, began = time.process_time(), time.perf_counter()
@@ -239,6 +251,7 @@ def run_variant(args: argparse.Namespace) -> None:
             best = took if best is None or took[1] < best[1] else best
         assert best is not None
         cpu[kind] = best[0] / len(chosen)
+        sizes[kind] = "x".join(map(str, embedder._clip(chosen[0], embedder.full_budget(chosen[0]))[0].shape[1:3]))
         kinds += [kind] * len(chosen)
         costs += best[2]
         budgets += embedder.last_budgets
@@ -260,11 +273,12 @@ def run_variant(args: argparse.Namespace) -> None:
                 "frames": cost.frames,
                 "visual_tokens": cost.visual_tokens,
                 "exit_layer": cost.exit_layer,
-                "budget": f"{budget.frames}x{budget.side}: {budget.reason}",
+                "budget": f"{budget.describe()}: {budget.reason}",
             }
             for kind, cost, budget in zip(kinds, costs, budgets, strict=True)
         ],
         "moments_per_hour": {k: len(per_kind[k][0]) / per_kind[k][1] * 3600 for k in KINDS},
+        "full_frame_size": sizes,
     }
     embedder.close()
     print(json.dumps(result), flush=True)
@@ -317,8 +331,10 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
     lines = [
         f"Qwen3-VL 2B shape, random weights, {args.device}, {args.threads} CPU threads; "
         f"{args.moments} moment(s) per kind timed; per hour extrapolated from s/moment x moments/hour (equal parts of "
-        f"{', '.join(KINDS)}). Baseline: {args.frames} frames x {args.frame_side} px, full depth, "
-        f"{first['precision']}. Seconds: best of {args.repeats} passes after a warm-up pass.",
+        f"{', '.join(KINDS)}). Baseline: {args.frames} frames at the reference's size "
+        f"({first.get('full_frame_size', {}).get('busy', '?')}), full depth, "
+        f"{first['precision']}. Seconds: best of {args.repeats} passes after a warm-up pass "
+        f"({'before each kind' if args.warmup == 'all' else 'before the first kind only'}).",
         "",
         "per kind: CPU seconds per moment (this process, all threads); per hour: CPU s and wall s",
         f"{'variant':<12} {'prec':<5} " + " ".join(f"{k + ' cpu':>9}" for k in KINDS)
@@ -344,7 +360,7 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
         for name, result in results.items():
             ratio = first["gpu_peak_gib"] / result["gpu_peak_gib"]
             lines.append(f"  {name:<12} {result['gpu_peak_gib']:>6.2f} GiB  {ratio:>5.2f}x less than the baseline")
-    for kind in EXTRA_KINDS:
+    for kind in [k for k in EXTRA_KINDS if k in first["cpu_seconds_per_moment"]]:
         lines += ["", f"{kind} (not in the mix): CPU seconds per moment, frames, visual tokens"]
         for name, result in results.items():
             rows = [m for m in result["moments"] if m["kind"] == kind]
@@ -356,14 +372,17 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> str:
                     f"{np.mean([m['frames'] for m in rows]):.1f} frames, "
                     f"{np.mean([m['visual_tokens'] for m in rows]):.0f} visual tokens"
                 )
-    lines += ["", "budget decisions (adaptive variants):"]
-    seen = set()
-    adaptive = [r for name, r in results.items() if VARIANTS.get(name, {}).get("adaptive")]
-    for m in (adaptive or [first])[0]["moments"]:
-        line = f"  {m['kind']:<8} {m['frames']} frames, {m['visual_tokens']} visual tokens <- {m['budget']}"
-        if line not in seen:
-            seen.add(line)
-            lines.append(line)
+    for budget in ("faithful", "fast"):
+        adaptive = [r for name, r in results.items() if VARIANTS.get(name, {}).get("budget") == budget]
+        if not adaptive:
+            continue
+        lines += ["", f"budget decisions ({budget}):"]
+        seen = set()
+        for m in adaptive[0]["moments"]:
+            line = f"  {m['kind']:<8} {m['frames']} frames, {m['visual_tokens']} visual tokens <- {m['budget']}"
+            if line not in seen:
+                seen.add(line)
+                lines.append(line)
     return "\n".join(lines)
 
 
@@ -376,14 +395,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vidsearch-embed-cost"))
     parser.add_argument("--moments", type=int, default=4, help="timed moments per kind of video")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes (each moment keeps its best)")
-    parser.add_argument("--frames", type=int, default=8, help="the full (baseline) frames per moment")
-    parser.add_argument("--frame-side", type=int, default=256, help="the full (baseline) frame side")
+    parser.add_argument("--frames", type=int, default=8, help="the baseline's frames per moment")
     parser.add_argument("--exit-layer", type=int, default=14)
     parser.add_argument("--baseline-precision", default="auto", help="auto picks bf16 on AMX CPUs, else int8")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N to measure on a GPU")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS))
     parser.add_argument("--json", type=Path, help="also write all measurements here")
+    parser.add_argument(
+        "--warmup", choices=("all", "first"), default="all",
+        help="an untimed pass before each kind's timed ones (all), or before the first kind's only (first: "
+        "sets up the kernels and packs the weights once; quicker on a busy machine)",
+    )  # fmt: skip
+    parser.add_argument("--no-extra", action="store_true", help="leave out the kinds outside the mix (dissolve)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # set in the child processes
     args = parser.parse_args()
     args.model_dir = args.workdir / "qwen3vl-2b-random"
@@ -405,16 +429,19 @@ def main() -> None:
         child = [sys.executable, __file__, "--variant", name]
         # idle OpenMP threads sleep instead of spinning, so CPU seconds count work, not waiting
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-        passed = ("workdir", "moments", "repeats", "frames", "frame_side", "exit_layer", "baseline_precision")
-        passed += ("threads", "device")
+        passed = ("workdir", "moments", "repeats", "frames", "exit_layer", "baseline_precision")
+        passed += ("threads", "device", "warmup")
         for flag in passed:
             child += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+        child += ["--no-extra"] if args.no_extra else []
         done = subprocess.run(child, capture_output=True, text=True, env=env)
         if done.returncode:
             log(done.stderr[-3000:])
             raise SystemExit(f"variant {name} failed")
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
         log(f"{name}: {time.perf_counter() - began:.0f} s (load {results[name]['load_seconds']} s)")
+        if args.json:  # what is measured so far survives an interrupted run
+            args.json.write_text(json.dumps({"results": results, "report": report(results, args)}, indent=1))
     text = report(results, args)
     print(text)
     if args.json:

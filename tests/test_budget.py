@@ -60,10 +60,17 @@ def test_static_costs_less_than_moving_less_than_text_less_than_busy(library):
     assert budgets["text"].frames == 2 and budgets["text"].side == 256  # text needs pixels, not frames
     assert budgets["busy"] == Budget(8, 256, budgets["busy"].reason)
     assert budgets["cuts"].frames == 8
-    order = [budgets[k].pixels for k in ("static", "moving", "text", "busy")]
+    pixels = {k: b.frames * b.side * b.side for k, b in budgets.items()}
+    order = [pixels[k] for k in ("static", "moving", "text", "busy")]
     assert order == sorted(order) and len(set(order)) == 4
     # a static shot costs a fraction of a busy one
-    assert budgets["static"].pixels * 10 < budgets["busy"].pixels
+    assert pixels["static"] * 10 < pixels["busy"]
+
+
+def test_without_a_side_the_budget_keeps_the_reference_size_and_saves_frames(library):
+    budgets = {name: choose_budget(moment, 8, None) for name, moment in library.items()}
+    assert {b.side for b in budgets.values()} == {None}
+    assert [budgets[k].frames for k in ("static", "moving", "text", "busy", "cuts")] == [2, 4, 2, 8, 8]
 
 
 def test_reasons_name_the_deciding_signal(library):
@@ -108,8 +115,11 @@ def test_qwen_embedder_spends_per_moment_and_groups_equal_budgets(tiny_qwen_dir,
     from vidsearch.embed import qwen3vl
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    adaptive = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="fp32", frame_side=64)
-    fixed = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="fp32", frame_side=64, adaptive=False)
+    # the fast setting: frame sizes as well as frame counts per moment
+    adaptive = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="fp32", budget="fast", frame_side=64)
+    fixed = qwen3vl.load(
+        str(tiny_qwen_dir), device="cpu", precision="fp32", budget="fast", frame_side=64, adaptive=False
+    )
     try:
         names = ["static", "busy", "static", "moving", "text"]
         moments = [library[n] for n in names]
@@ -173,7 +183,7 @@ def test_qwen_embeds_again_where_the_visual_features_kept_moving(tiny_qwen_dir, 
     from vidsearch.embed import qwen3vl
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    options = {"device": "cpu", "precision": "fp32", "frame_side": 64}
+    options = {"device": "cpu", "precision": "fp32", "frame_side": 64, "budget": "fast"}
     adaptive = qwen3vl.load(str(tiny_qwen_dir), **options)
     fixed = qwen3vl.load(str(tiny_qwen_dir), adaptive=False, **options)
     never = qwen3vl.load(str(tiny_qwen_dir), policy=Policy(settle_drift=None), **options)

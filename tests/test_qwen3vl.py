@@ -60,14 +60,15 @@ def test_tiny_checkpoint_builds_fast(tiny_qwen_dir, tmp_path):
 
 def test_embeds_moments_as_unit_vectors(embedder):
     assert isinstance(embedder, Embedder)
-    vectors, costs = embedder.embed_moments([clip(1), clip(2), clip(3, n=5)])
+    vectors, costs = embedder.embed_moments([clip(1, step=1.0), clip(2, step=1.0), clip(3, n=5, step=1.0)])
     assert vectors.shape == (3, embedder.dim) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # different videos, different vectors
     assert float(vectors[0] @ vectors[1]) < 0.9999
-    # 8 frames stay 8; 5 frames get the last one repeated (frames are merged in pairs)
-    assert [c.frames for c in costs] == [8, 8, 6]
-    assert [c.visual_tokens for c in costs] == [16, 16, 12]
+    # 1 frame per second: 8 s -> 8 frames; 5 s -> 5, rounded down to even (frames are merged in pairs)
+    assert [c.frames for c in costs] == [8, 8, 4]
+    # 48x64 frames at the reference size: 160x224 (10 x 14 merged tokens) per frame pair
+    assert [c.visual_tokens for c in costs] == [4 * 140, 4 * 140, 2 * 140]
     assert all(c.seconds > 0 and c.exit_layer is None for c in costs)
 
 
@@ -93,7 +94,7 @@ def test_batching_gives_the_same_vectors_as_one_at_a_time(embedder):
 
 def test_more_frames_than_wanted_are_sampled_evenly(embedder):
     _, costs = embedder.embed_moments([clip(9, n=30)])
-    assert costs[0].frames == embedder.frames_per_moment
+    assert costs[0].frames == 6  # 7.5 s at 1 frame per second, rounded down to even
 
 
 def test_moment_vector_does_not_depend_on_where_it_sits_in_the_video(embedder):
@@ -104,7 +105,7 @@ def test_moment_vector_does_not_depend_on_where_it_sits_in_the_video(embedder):
 
 def test_video_prompt_has_frame_times_and_no_nested_markers(embedder):
     processor = embedder._processor
-    pixels, metadata = embedder._clip(clip(1, step=0.5))
+    pixels, metadata = embedder._clip(clip(1, step=1.0))
     prompt = embedder._prompt(qwen3vl.DOCUMENT_INSTRUCTION, video=True, text=None)
     inputs = processor(
         text=[prompt],
@@ -119,7 +120,7 @@ def test_video_prompt_has_frame_times_and_no_nested_markers(embedder):
     assert text.startswith("<|im_start|>system\nRepresent the user's input.<|im_end|>\n<|im_start|>user\n")
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")
     assert text.count("<|vision_start|>") == 4  # 8 frames -> 4 temporal patches, not nested
-    for seconds in ("0.2", "1.2", "2.2", "3.2"):  # mean time of frames (0, .5), (1, 1.5), ...
+    for seconds in ("0.5", "2.5", "4.5", "6.5"):  # mean time of frames (0, 1), (2, 3), ...
         assert f"<{seconds} seconds><|vision_start|>" in text
 
 

@@ -61,19 +61,21 @@ def test_refuses_newer_schema(tmp_path: Path) -> None:
 
 
 def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> None:
-    # schema 2 had no budget column: an index written then keeps its moments and vectors, and their
-    # budget reads as "" (no policy recorded) after the upgrade
+    # schema 2 had no budget column (and 3 no setting): an index written then keeps its moments and
+    # vectors, and their budget and setting read as "" (none recorded) after the upgrade
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)
         _add(store, "/v/a.mp4", _unit([[1, 0, 0], [0, 1, 0]]))
+        store.db.execute("ALTER TABLE moments DROP COLUMN setting")
         store.db.execute("ALTER TABLE moments DROP COLUMN budget")
         store.db.execute("PRAGMA user_version=2")
     with Store.open(tmp_path / "i.db") as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         rows = store.db.execute("SELECT id FROM moments ORDER BY id").fetchall()
         found = store.candidates({rows[0][0]: 0.9, rows[1][0]: 0.5})
         assert [c.cost["frames"] for c in found] == [3, 3]
         assert [c.cost["budget"] for c in found] == ["", ""]
+        assert [c.cost["setting"] for c in found] == ["", ""]
         assert store.info().budgets == {}
         _add(store, "/v/b.mp4", _unit([[0, 0, 1]]))  # new moments are written with the new column
         assert store.info().moments == 3
@@ -91,6 +93,7 @@ def test_processes_opening_an_old_index_at_once_migrate_it_once(
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)
         _add(store, "/v/a.mp4", _unit([[1, 0, 0]]))
+        store.db.execute("ALTER TABLE moments DROP COLUMN setting")
         store.db.execute("ALTER TABLE moments DROP COLUMN budget")
         store.db.execute("PRAGMA user_version=2")
     inside, release = threading.Event(), threading.Event()
@@ -102,7 +105,7 @@ def test_processes_opening_an_old_index_at_once_migrate_it_once(
             release.wait(10)
         migrate(db)
 
-    monkeypatch.setattr(store_db, "MIGRATIONS", [*store_db.MIGRATIONS[:2], held_open])
+    monkeypatch.setattr(store_db, "MIGRATIONS", [*store_db.MIGRATIONS[:2], held_open, *store_db.MIGRATIONS[3:]])
     failures: list[BaseException] = []
 
     def open_it() -> None:
@@ -134,14 +137,16 @@ def test_budget_reasons_are_kept_and_counted(tmp_path: Path) -> None:
         store.save_video(
             path="/v/a.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="aa", info=_info("/v/a.mp4"),
             moments=[(i, i + 1.0) for i in range(4)], vectors=_unit([[1, 0, 0]] * 4),
-            costs=[MomentCost(frames=2, budget=r) for r in reasons],
+            costs=[MomentCost(frames=2, budget=r, setting="faithful") for r in reasons],
         )
         ids = [r[0] for r in store.db.execute("SELECT id FROM moments ORDER BY id")]
         found = store.candidates({i: 1.0 - n / 10 for n, i in enumerate(ids)})
         assert [c.cost["budget"] for c in found] == reasons
+        assert {c.cost["setting"] for c in found} == {"faithful"}
         info = store.info()
         assert info.budgets == {"static": 2, "some motion": 1, "slow change": 1}
         assert info.budget_escalations == 1
+        assert info.budget_settings == {"faithful": 4}
 
 
 def test_not_an_index(tmp_path: Path) -> None:

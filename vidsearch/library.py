@@ -132,6 +132,7 @@ class Library:
         *,
         rebuild: bool = False,
         exit_layer: int | None = None,
+        budget: str = "faithful",
         progress: IndexProgress | None = None,
         cancel: Callable[[], bool] | None = None,
         on_auto: Callable[[str], None] | None = None,
@@ -139,12 +140,13 @@ class Library:
         """Index every video under ``paths`` (they become library roots); with no paths, every root
         already registered. Only what changed is done. ``rebuild`` forgets every vector first (to
         re-index with another model). ``exit_layer`` reads a multimodal model's embeddings at that
-        decoder layer. ``on_auto`` hears why ``auto`` chose the model, when it did. Holds the writer
+        decoder layer; ``budget`` is its budget setting (faithful, fast, full: see
+        ``vidsearch.embed.budget``). ``on_auto`` hears why ``auto`` chose the model, when it did. Holds the writer
         lock (IndexLockedError when another process writes).
         """
         from vidsearch.index.indexer import SilentProgress, update_index
         from vidsearch.locks import writer_lock
-        from vidsearch.models import check_available, load_embedder, with_exit_layer
+        from vidsearch.models import check_available, check_budget, load_embedder, with_exit_layer
 
         progress = progress or SilentProgress()
         with writer_lock(self.store.path):
@@ -159,10 +161,11 @@ class Library:
             if why and on_auto is not None:
                 on_auto(why)
             check_available(name)  # before the scan: a model that cannot load fails in a moment
+            budget = check_budget(name, budget)
             loaded: list[Embedder] = []
 
             def get_embedder() -> Embedder:
-                loaded.append(load_embedder(name, device=self.device, precision=self.precision))
+                loaded.append(load_embedder(name, device=self.device, precision=self.precision, budget=budget))
                 return loaded[-1]
 
             try:

@@ -179,20 +179,38 @@ def model_for_index(
 
 
 def load_embedder(
-    name: str, device: str = "auto", precision: str = "auto", cache_dir: str | None = None
+    name: str,
+    device: str = "auto",
+    precision: str = "auto",
+    cache_dir: str | None = None,
+    budget: str = "faithful",
 ) -> Embedder:
     """Load the embedder for a model name (alias, hub id or folder, ``:exitK`` allowed) on ``device``.
 
-    Raises ModelUnavailableError (weights missing), UsageError (bad device or name).
+    ``budget`` is the multimodal model's budget setting (``vidsearch.embed.budget.SETTINGS``); the lite
+    model has its own and takes only the default. Raises ModelUnavailableError (weights missing),
+    UsageError (bad device, name or budget).
     """
     from vidsearch.device import pick_device
 
     name = canonical_name(name)
+    check_budget(name, budget)
     if name == LITE:
         from vidsearch.embed import lite
 
         return lite.load(device=pick_device(device, small_model=True), cache_dir=str(config.cache_dir()))
-    return load_mllm(name, device=device, precision=precision, cache_dir=cache_dir)
+    return load_mllm(name, device=device, precision=precision, cache_dir=cache_dir, budget=budget)
+
+
+def check_budget(name: str, budget: str) -> str:
+    """The budget setting's name for model ``name``; UsageError for an unknown one or a non-default
+    one on the lite model (which chooses its own frames)."""
+    from vidsearch.embed.budget import setting_named
+
+    chosen = setting_named(budget).name
+    if canonical_name(name) == LITE and chosen != "faithful":
+        raise UsageError(f"--budget {chosen} applies to multimodal models, e.g. --model qwen3-vl-2b")
+    return chosen
 
 
 def check_available(name: str, cache_dir: str | None = None) -> None:
@@ -210,7 +228,7 @@ def check_available(name: str, cache_dir: str | None = None) -> None:
 
 
 def load_mllm(
-    name: str, device: str = "auto", precision: str = "auto", cache_dir: str | None = None
+    name: str, device: str = "auto", precision: str = "auto", cache_dir: str | None = None, budget: str = "faithful"
 ) -> QwenVLEmbedder:
     """Load a multimodal LLM embedder (a Qwen3-VL-Embedding checkpoint: hub id or folder, ``:exitK``
     allowed). Raises UsageError when the backend is not installed, ModelUnavailableError when the
@@ -219,4 +237,4 @@ def load_mllm(
     check_available(name, cache_dir)
     from vidsearch.embed import qwen3vl
 
-    return qwen3vl.load(name, device=device, precision=precision, cache_dir=cache_dir)
+    return qwen3vl.load(name, device=device, precision=precision, cache_dir=cache_dir, budget=budget)

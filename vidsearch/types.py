@@ -57,6 +57,9 @@ class MomentCost:
     exit_layer: int | None = None
     seconds: float = 0.0
     budget: str = ""  # why the moment got its frames and size, in words ("" where no policy chose)
+    # the budget setting it was embedded under: "faithful" (frames as the model was trained on), "fast"
+    # (frames below the model's minimum size, opted into), "full"; "" where none was recorded
+    setting: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -65,6 +68,7 @@ class MomentCost:
             "exit_layer": self.exit_layer,
             "seconds": round(self.seconds, 4),
             "budget": self.budget,
+            "setting": self.setting,
         }
 
 

@@ -40,6 +40,15 @@ def index(
             show_default=False,
         ),
     ] = None,
+    budget: Annotated[
+        str,
+        typer.Option(
+            "--budget",
+            help="Multimodal models only: faithful (every frame at the size the model was trained on; "
+            "still moments get fewer frames and share vectors) or fast (also frames below that size: "
+            "cheaper, measure it first with `vidsearch models --check-budget fast`). Kept per moment.",
+        ),
+    ] = "faithful",
 ) -> None:
     """Index every video under PATHS (recursively). Running it again does only what changed.
 
@@ -47,8 +56,10 @@ def index(
     """
     from vidsearch import config
     from vidsearch.cli.progress import IndexBar
+    from vidsearch.embed.budget import setting_named
     from vidsearch.errors import UsageError
 
+    budget = setting_named(budget).name  # a clear error before anything is opened
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or folder: {p}")
@@ -56,7 +67,9 @@ def index(
         raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
     with open_library(db, create=True, model=model, device=device, precision=precision) as library:
         with IndexBar(quiet=quiet) as bar:
-            stats = library.index(paths, rebuild=rebuild, exit_layer=exit_layer, progress=bar, on_auto=warn)
+            stats = library.index(
+                paths, rebuild=rebuild, exit_layer=exit_layer, budget=budget, progress=bar, on_auto=warn
+            )
         _summary(stats, library.store.model or library.model_name()[0])
 
 

@@ -54,6 +54,7 @@ def status(
             "mean_frames_per_moment": round(info.mean_frames, 2),
             "budgets": info.budgets,
             "budget_escalations": info.budget_escalations,
+            "budget_settings": info.budget_settings,
             "search_index": info.search_index,
             "search_index_bytes": info.search_index_bytes,
         }
@@ -73,6 +74,10 @@ def status(
         decided = ", ".join(f"{kind} {count}" for kind, count in info.budgets.items())
         again = info.budget_escalations
         lines.append(f"budgets:  {decided}" + (f"; {again} embedded again at the full budget" if again else ""))
+    named = {name: count for name, count in info.budget_settings.items() if name}
+    if named:
+        below = " (frames below the model's minimum size)" if "fast" in named else ""
+        lines.append("settings: " + ", ".join(f"{name} {count}" for name, count in named.items()) + below)
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -98,26 +103,33 @@ def models(
             show_default=False,
         ),
     ] = None,
-    query: Annotated[
-        list[str] | None,
+    check_budget: Annotated[
+        str | None,
         typer.Option(
-            "--query", "-q", help="A query for --check-exit's or --check-precision's top-10 overlap (repeatable).",
+            "--check-budget",
+            help="Instead of listing models: measure how far embeddings under this budget setting (fast, "
+            "faithful) agree with the reference's full budget (every frame at the model's trained size, "
+            "1 frame per second), on a sample of this index's moments and its model.",
             show_default=False,
         ),
     ] = None,
-    sample: Annotated[int, typer.Option("--sample", min=2, help="Moments --check-exit decodes again.")] = 50,
+    query: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query", "-q", help="A query for the --check-* options' top-10 overlap (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    sample: Annotated[int, typer.Option("--sample", min=2, help="Moments the --check-* options decode again.")] = 50,
     db: DbOption = None,
     precision: PrecisionOption = "auto",
     json_out: Annotated[
-        bool, typer.Option("--json", help="--check-exit/--check-precision: print one JSON object.")
+        bool, typer.Option("--json", help="--check-exit/--check-precision/--check-budget: print one JSON object.")
     ] = False,
 ) -> None:
     """The known models: kind, size, whether usable here now, and which one auto picks."""
-    if check_exit is not None:
-        _check_exit(check_exit, query, sample, db, device, precision, json_out)
-        return
-    if check_precision is not None:
-        _check_precision(check_precision, query, sample, db, device, json_out)
+    if check_exit is not None or check_precision is not None or check_budget is not None:
+        _run_check(check_exit, check_precision, check_budget, query, sample, db, device, precision, json_out)
         return
     from vidsearch.device import pick_device
     from vidsearch.models import KNOWN_MODELS, choose_auto, usable_here
@@ -135,17 +147,48 @@ def models(
     sys.stdout.write(f"* = what --model auto picks here: {why}\n")
 
 
-def _check_precision(
-    candidate: str, queries: list[str] | None, sample: int, db: Path | None, device: str, json_out: bool
+def _run_check(
+    exit_layers: str | None,
+    precision_asked: str | None,
+    budget: str | None,
+    queries: list[str] | None,
+    sample: int,
+    db: Path | None,
+    device: str,
+    precision: str,
+    json_out: bool,
 ) -> None:
+    """One of the --check-* measurements on this index's moments and model; prints its report."""
     import json
 
-    from vidsearch.embed.agreement import DEFAULT_QUERIES, check_precision
+    from vidsearch.embed import agreement
+    from vidsearch.errors import UsageError
 
+    if sum(x is not None for x in (exit_layers, precision_asked, budget)) > 1:
+        raise UsageError("give one of --check-exit, --check-precision and --check-budget at a time")
+    asked = queries or list(agreement.DEFAULT_QUERIES)
+    layers: list[int] = []
+    if exit_layers is not None:
+        try:
+            layers = [int(part) for part in exit_layers.replace(" ", "").split(",") if part]
+        except ValueError:
+            raise UsageError(
+                f"--check-exit takes layer numbers separated by commas, e.g. 14,21 (got {exit_layers!r})"
+            ) from None
+        if not layers:
+            raise UsageError("--check-exit needs at least one layer number, e.g. 14,21")
+    option = "--check-exit" if exit_layers is not None else "--check-precision" if precision_asked else "--check-budget"
     with open_library(db, create=False) as library:
-        model = _qwen_model_of(library.store, "--check-precision")
-        asked = queries or list(DEFAULT_QUERIES)
-        report = check_precision(library.store, model, candidate, asked, sample, device=device)
+        store = library.store
+        model = _qwen_model_of(store, option)
+        report: Any
+        if exit_layers is not None:
+            report = agreement.check_exit(store, model, layers, asked, sample, device=device, precision=precision)
+        elif precision_asked is not None:
+            report = agreement.check_precision(store, model, precision_asked, asked, sample, device=device)
+        else:
+            assert budget is not None
+            report = agreement.check_budget(store, model, budget, asked, sample, device=device, precision=precision)
     if json_out:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -163,36 +206,3 @@ def _qwen_model_of(store: Any, option: str) -> str:
     if model == LITE:
         raise UsageError(f"{option} needs an index built with a Qwen3-VL model (this one uses lite)")
     return str(model)
-
-
-def _check_exit(
-    layers_text: str,
-    queries: list[str] | None,
-    sample: int,
-    db: Path | None,
-    device: str,
-    precision: str,
-    json_out: bool,
-) -> None:
-    import json
-
-    from vidsearch.embed.agreement import DEFAULT_QUERIES, check_exit
-    from vidsearch.errors import UsageError
-
-    try:
-        layers = [int(part) for part in layers_text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise UsageError(
-            f"--check-exit takes layer numbers separated by commas, e.g. 14,21 (got {layers_text!r})"
-        ) from None
-    if not layers:
-        raise UsageError("--check-exit needs at least one layer number, e.g. 14,21")
-    with open_library(db, create=False) as library:
-        model = _qwen_model_of(library.store, "--check-exit")
-        report = check_exit(
-            library.store, model, layers, queries or list(DEFAULT_QUERIES), sample, device=device, precision=precision
-        )
-    if json_out:
-        print(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        sys.stdout.write("\n".join(report.lines()) + "\n")

@@ -1,4 +1,9 @@
-"""How far early-exit embeddings agree with full-depth ones, on the user's own library and model.
+"""How far cheaper embeddings agree with the reference ones, on the user's own library and model.
+
+Three checks share this machinery (a spread-out sample of indexed moments decoded again, a set of
+queries, cosine per moment and query, top-10 overlap per query): ``check_exit`` (layer exit against
+full depth), ``check_precision`` (int8 against float) and ``check_budget`` (a budget setting, such as
+``fast``, against the reference's full budget: every frame at the model's trained size).
 
 A layer exit (``load(..., exit_layer=K)``) saves compute but puts vectors in another space, so the
 user should see what it costs in search quality before re-indexing with it. ``check_exit`` decodes a
@@ -25,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vidsearch.errors import MediaError, UsageError
-from vidsearch.types import Segment
+from vidsearch.types import MomentCost, Segment
 
 if TYPE_CHECKING:
+    from vidsearch.embed.budget import Budget, BudgetSetting
     from vidsearch.store import Store
 
 DEFAULT_QUERIES = (
@@ -124,12 +130,7 @@ def check_exit(
         chosen = sorted({*layers, depth})
         embedder.check_layers(chosen)  # a clear error before any decoding
         moments = store.candidates(dict.fromkeys(ids, 0.0))
-        segments, kept, skipped = _decode_moments(moments, embedder.frame_side)
-        if not segments:
-            raise UsageError("none of the sample moments could be decoded again: " + "; ".join(skipped[:3]))
-        # the budgets indexing used, so the full-depth vectors can be compared with the stored ones
-        recorded = {m.moment_id: str(m.cost.get("budget", "")) for m in moments}
-        budgets = [embedder.budget_for(s, recorded[i]) for s, i in zip(segments, kept, strict=True)]
+        segments, kept, skipped, budgets = _decode_as_indexed(moments, embedder)
         at = embedder.embed_moments_at_layers(segments, chosen, budgets)
         asked = embedder.embed_queries_at_layers(list(queries), chosen)
     finally:
@@ -164,6 +165,38 @@ def _top_overlap(reference: np.ndarray, other: np.ndarray, top: int = TOP) -> fl
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(best, mine, strict=True)]))
 
 
+def _decode_as_indexed(
+    moments: Sequence[Any], embedder: Any
+) -> tuple[list[Segment], list[int], list[str], list[Budget]]:
+    """Decode sample moments (store candidates) as indexing did, under the budget setting each one
+    recorded, and the budget indexing gave each (so re-computed vectors compare with stored ones).
+
+    Returns (segments, their moment ids, "path: reason" for videos that failed, budgets). Raises
+    ``UsageError`` when none could be decoded.
+    """
+    from vidsearch.embed.budget import SETTINGS
+
+    by_side: dict[int, list[Any]] = defaultdict(list)
+    setting_of: dict[int, BudgetSetting] = {}
+    for moment in moments:
+        setting = SETTINGS.get(str(moment.cost.get("setting") or ""), embedder.setting)
+        setting_of[moment.moment_id] = setting
+        by_side[setting.side or embedder.frame_side].append(moment)
+    segments: list[Segment] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    for side, group in by_side.items():
+        found, ids, failed = _decode_moments(group, side)
+        segments += found
+        kept += ids
+        skipped += failed
+    if not segments:
+        raise UsageError("none of the sample moments could be decoded again: " + "; ".join(skipped[:3]))
+    recorded = {m.moment_id: str(m.cost.get("budget", "")) for m in moments}
+    budgets = [embedder.budget_for(s, recorded[i], setting_of[i]) for s, i in zip(segments, kept, strict=True)]
+    return segments, kept, skipped, budgets
+
+
 def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segment], list[int], list[str]]:
     """Decode the frames of each moment (store candidates) as indexing sampled them.
 
@@ -195,11 +228,11 @@ def _decode_moments(moments: Sequence[Any], frame_side: int) -> tuple[list[Segme
 
 
 @dataclass(frozen=True)
-class PrecisionReport:
-    """What ``check_precision`` measured: ``candidate`` precision against ``reference``."""
+class AgreementReport:
+    """What ``check_precision`` or ``check_budget`` measured: ``candidate`` vectors against ``reference`` ones."""
 
     model: str
-    reference: str  # the precision name the reference vectors were computed in
+    reference: str  # how the reference vectors were computed (a precision, a budget setting)
     candidate: str
     moments: int
     queries: int
@@ -208,19 +241,57 @@ class PrecisionReport:
     query_cosine_mean: float
     top10_overlap: float  # 0..1
     skipped: list[str] = field(default_factory=list)
+    # mean visual tokens per sample moment under each (budget checks; None where not measured)
+    reference_tokens: float | None = None
+    candidate_tokens: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def lines(self) -> list[str]:
         """The report as plain text lines."""
-        return [
+        out = [
             f"model {self.model}: {self.candidate} against {self.reference}; "
             f"{self.moments} sample moments, {self.queries} queries",
             f"moment cosine mean {self.moment_cosine_mean:.4f} (min {self.moment_cosine_min:.4f}); "
             f"query cosine mean {self.query_cosine_mean:.4f}; top-10 overlap {self.top10_overlap:.0%}",
-            *[f"skipped {s}" for s in self.skipped],
         ]
+        if self.reference_tokens is not None and self.candidate_tokens is not None:
+            ratio = self.reference_tokens / self.candidate_tokens if self.candidate_tokens else float("inf")
+            out.append(
+                f"visual tokens per moment: {self.candidate_tokens:.0f} against {self.reference_tokens:.0f} "
+                f"({ratio:.2f}x fewer)"
+            )
+        return out + [f"skipped {s}" for s in self.skipped]
+
+
+PrecisionReport = AgreementReport  # the name check_precision's report had first
+
+
+def _agreement(
+    model: str,
+    names: tuple[str, str],
+    reference: tuple[np.ndarray, np.ndarray],
+    candidate: tuple[np.ndarray, np.ndarray],
+    skipped: list[str],
+    **extra: Any,
+) -> AgreementReport:
+    """Compare (moment vectors, query vectors) computed two ways, named (reference, candidate)."""
+    (ref_m, ref_q), (can_m, can_q) = reference, candidate
+    moment_cos = np.sum(ref_m * can_m, axis=1)
+    return AgreementReport(
+        model=model,
+        reference=names[0],
+        candidate=names[1],
+        moments=len(ref_m),
+        queries=len(ref_q),
+        moment_cosine_mean=float(moment_cos.mean()),
+        moment_cosine_min=float(moment_cos.min()),
+        query_cosine_mean=float(np.sum(ref_q * can_q, axis=1).mean()),
+        top10_overlap=_top_overlap(ref_q @ ref_m.T, can_q @ can_m.T),
+        skipped=skipped,
+        **extra,
+    )
 
 
 def check_precision(
@@ -269,16 +340,69 @@ def check_precision(
         finally:
             embedder.close()
     (ref_m, ref_q, ref_name), (can_m, can_q, can_name) = results
-    moment_cos = np.sum(ref_m * can_m, axis=1)
-    return PrecisionReport(
-        model=model_name,
-        reference=ref_name,
-        candidate=can_name,
-        moments=len(segments),
-        queries=len(queries),
-        moment_cosine_mean=float(moment_cos.mean()),
-        moment_cosine_min=float(moment_cos.min()),
-        query_cosine_mean=float(np.sum(ref_q * can_q, axis=1).mean()),
-        top10_overlap=_top_overlap(ref_q @ ref_m.T, can_q @ can_m.T),
-        skipped=skipped,
-    )
+    return _agreement(model_name, (ref_name, can_name), (ref_m, ref_q), (can_m, can_q), skipped)
+
+
+def check_budget(
+    store: Store,
+    model_name: str,
+    candidate: str | BudgetSetting = "fast",
+    queries: Sequence[str] = DEFAULT_QUERIES,
+    sample: int = 50,
+    *,
+    reference: str | BudgetSetting = "full",
+    device: str = "auto",
+    precision: str = "auto",
+    embedder: Any = None,
+) -> AgreementReport:
+    """Compare embeddings under the budget setting ``candidate`` (fast, faithful, or a ``BudgetSetting``)
+    with ones under ``reference`` (default: the reference's full budget) on ``sample`` moments of
+    ``store`` and ``queries``: cosine per moment, top-10 overlap per query, visual tokens per moment.
+
+    Each setting decodes the moments at its own frame size and chooses its own budgets (as indexing
+    under it would); the model (``model_name``, or an already loaded ``QwenVLEmbedder`` passed as
+    ``embedder``, then not closed) is loaded once. Query vectors do not depend on the budget. Raises
+    ``UsageError`` for an unknown setting, an empty index, or no moment decoded again.
+    """
+    from vidsearch.embed.budget import setting_named
+    from vidsearch.embed.qwen_frames import DECODE_SIDE
+
+    settings = (setting_named(reference), setting_named(candidate))
+    if not queries:
+        raise UsageError("check-budget needs at least one query")
+    ids = store.sample_moment_ids(sample)
+    if not ids:
+        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
+    own = embedder is None
+    if own:
+        from vidsearch.models import load_mllm
+
+        embedder = load_mllm(model_name, device=device, precision=precision)
+    try:
+        moments = store.candidates(dict.fromkeys(ids, 0.0))
+        decoded = {side: _decode_moments(moments, side) for side in {s.side or DECODE_SIDE for s in settings}}
+        common = set.intersection(*(set(ids) for _, ids, _ in decoded.values()))
+        if not common:
+            skipped = [s for _, _, failed in decoded.values() for s in failed]
+            raise UsageError("none of the sample moments could be decoded again: " + "; ".join(skipped[:3]))
+        asked = embedder.embed_queries(list(queries))
+        results = []
+        for setting in settings:
+            found, kept, _ = decoded[setting.side or DECODE_SIDE]
+            segments = [s for s, i in sorted(zip(found, kept, strict=True), key=lambda p: p[1]) if i in common]
+            vectors, costs = embedder.embed_moments(segments, setting)
+            results.append((vectors, _mean_tokens(costs)))
+    finally:
+        if own:
+            embedder.close()
+    skipped = sorted({s for _, _, failed in decoded.values() for s in failed})
+    (ref_m, ref_tokens), (can_m, can_tokens) = results
+    names = (settings[0].name, settings[1].name)
+    return _agreement(
+        model_name, names, (ref_m, asked), (can_m, asked), skipped,
+        reference_tokens=ref_tokens, candidate_tokens=can_tokens,
+    )  # fmt: skip
+
+
+def _mean_tokens(costs: Sequence[MomentCost]) -> float:
+    return float(np.mean([c.visual_tokens for c in costs])) if costs else 0.0

@@ -37,11 +37,20 @@ pass it gets anyway) and one extra pass for a moment that does not.
 The full budget (``max_frames`` at ``max_side``) is what a fixed-budget embedder spends on every
 moment. ``Budget.reason`` says in words which signals decided, so a user can see why a moment cost
 what it cost (``find --json`` shows it as ``cost.budget``).
+
+Settings (``BudgetSetting``): what a budget may change. ``faithful`` (the default) keeps every frame
+at the size the model's reference preprocessing gives it (``side`` None) and saves only where the
+model still sees frames like those it was trained on: fewer frames for still or slowly changing
+moments, and a still moment showing the same picture as the one before it shares that moment's
+vector (``same_picture``). ``fast`` also shrinks frames (to at most 256 px, 128 px for a still shot),
+below the smallest frame the model was trained on: cheaper, but its effect on search quality has to
+be measured (``vidsearch models --check-budget fast``). ``full`` is the reference: every moment at the
+full budget.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,20 +63,68 @@ _CELL_CHANGE = 0.025  # a cell whose mean difference is above this changed
 # over recent differences; without that rule here, 0.12 keeps a moving object (<= 0.08) from counting.
 _CUT = 0.12
 _EDGE = 80  # a horizontal jump of this many levels (of 255) between neighbours is a strong edge
+SHARED = "same picture as"  # begins the reason of a moment that shares an earlier moment's vector
 
 
 @dataclass(frozen=True)
 class Budget:
-    """What one moment may cost: ``frames`` (even, >= 2) at ``side`` pixels on the longest edge."""
+    """What one moment may cost: ``frames`` (even, >= 2) at ``side`` pixels on the longest edge.
+
+    ``side`` None means the frame size of the model's reference preprocessing (never below its minimum).
+    """
 
     frames: int
-    side: int
+    side: int | None
     reason: str = ""
 
+    def describe(self) -> str:
+        """"4x160" (frames x side) or "4 frames" at the reference's size."""
+        return f"{self.frames} frames" if self.side is None else f"{self.frames}x{self.side}"
+
+    def cheaper_than(self, other: Budget) -> bool:
+        """Whether this budget spends less than ``other``: fewer frames, or smaller frames."""
+        if self.frames < other.frames:
+            return True
+        if self.side is None:
+            return False
+        return other.side is None or self.side < other.side
+
+
+@dataclass(frozen=True)
+class BudgetSetting:
+    """What the per-moment budget may change (module docstring); stored with each moment by name."""
+
+    name: str
+    adaptive: bool = True  # a budget per moment from its signals (else every moment gets the full budget)
+    side: int | None = None  # None: the reference's frame size; else the longest edge, in pixels
+    frames: int | None = None  # None: the reference's frame count for the moment; else this many at most
+    share: bool = True  # a still moment showing the picture of the moment before shares its vector
+
     @property
-    def pixels(self) -> int:
-        """frames x side x side: proportional to vision-tower work; lets budgets be compared."""
-        return self.frames * self.side * self.side
+    def below_minimum(self) -> bool:
+        """Whether frames may be smaller than the model was trained on (a measured, opt-in choice)."""
+        return self.side is not None
+
+
+FAITHFUL = BudgetSetting("faithful")
+FAST = BudgetSetting("fast", side=256, frames=8)
+FULL = BudgetSetting("full", adaptive=False, share=False)
+SETTINGS = {s.name: s for s in (FAITHFUL, FAST, FULL)}
+
+
+def setting_named(name: str | BudgetSetting) -> BudgetSetting:
+    """The setting called ``name`` (faithful, fast, full); a ``BudgetSetting`` passes through.
+
+    Raises ``UsageError`` for an unknown name, listing the choices.
+    """
+    if isinstance(name, BudgetSetting):
+        return name
+    found = SETTINGS.get(name.strip().lower())
+    if found is None:
+        from vidsearch.errors import UsageError
+
+        raise UsageError(f"unknown budget {name!r}: choose faithful (the default), fast or full")
+    return found
 
 
 @dataclass(frozen=True)
@@ -102,6 +159,10 @@ class Policy:
     # model, a talking head 0.001 or less and a moving shape 0.002: 0.01 lies 3x below the one and 5x
     # above the others.
     settle_drift: float | None = 0.01
+    # Two still moments share one vector when no cell (1/64 of the picture) of their mean grey pictures
+    # differs by this much: the cell threshold of "changed", so what counts as no change between frames
+    # counts as the same picture between moments. None: never share.
+    same_picture: float | None = _CELL_CHANGE
 
 
 DEFAULT_POLICY = Policy()
@@ -110,7 +171,7 @@ DEFAULT_POLICY = Policy()
 def choose_budget(
     segment: Segment,
     max_frames: int = 8,
-    max_side: int = 256,
+    max_side: int | None = 256,
     *,
     min_frames: int = 2,
     policy: Policy = DEFAULT_POLICY,
@@ -120,6 +181,7 @@ def choose_budget(
     ``max_frames``/``max_side`` are the full budget (what a fixed-budget embedder spends everywhere).
     Frame counts are even (the model merges frames in pairs) and never above ``max_frames``; a moment
     with fewer sampled frames than its budget simply uses what it has (the embedder pads to even).
+    ``max_side`` None keeps every frame at the reference's size: only the frame count changes.
     """
     max_frames = max(2, max_frames - max_frames % 2)
     min_frames = min(max(2, min_frames - min_frames % 2), max_frames)
@@ -138,7 +200,7 @@ def choose_budget(
         frames, what = half_frames, "slow change"
     else:
         frames, what = min_frames, "static"
-    if detailed or busy:
+    if max_side is None or detailed or busy:
         side = max_side
     elif moving or changing:
         side = max_side * 5 // 8
@@ -169,11 +231,11 @@ def visual_drift(slices: np.ndarray) -> float | None:
 
 def escalate(budget: Budget, drift: float | None, full: Budget, policy: Policy = DEFAULT_POLICY) -> Budget | None:
     """The full budget, with the reason, when ``drift`` says ``budget`` did not settle; else None."""
-    if drift is None or policy.settle_drift is None or budget.pixels >= full.pixels:
+    if drift is None or policy.settle_drift is None or not budget.cheaper_than(full):
         return None
     if drift < policy.settle_drift:
         return None
-    why = f"{budget.reason}; visual drift {drift:.3f} >= {policy.settle_drift:g} at {budget.frames}x{budget.side}"
+    why = f"{budget.reason}; visual drift {drift:.3f} >= {policy.settle_drift:g} at {budget.describe()}"
     return Budget(full.frames, full.side, f"{why}: {ESCALATED}")
 
 
@@ -182,6 +244,31 @@ def settled(budget: Budget, drift: float | None) -> Budget:
     if drift is None:
         return budget
     return Budget(budget.frames, budget.side, f"{budget.reason}; visual drift {drift:.3f}")
+
+
+def same_picture(earlier: Segment, later: Segment, policy: Policy = DEFAULT_POLICY) -> bool:
+    """Whether two still moments show the same picture, so ``later`` may share ``earlier``'s vector.
+
+    Both must be still (no cut, nothing moving or slowly changing, by ``policy``), and no cell of their
+    mean grey pictures may differ by ``policy.same_picture`` or more.
+    """
+    if policy.same_picture is None or not earlier.frames or not later.frames:
+        return False
+    pictures = []
+    for segment in (earlier, later):
+        signals = measure(segment.frames)
+        moving = signals.changed >= policy.moving_changed or signals.motion >= policy.moving_motion
+        if signals.cuts or moving or signals.span >= policy.moving_span:
+            return False
+        pictures.append(np.mean([_grey(f.image) for f in (segment.frames[0], segment.frames[-1])], axis=0))
+    if pictures[0].shape != pictures[1].shape:
+        return False
+    return bool(_cells(np.abs(pictures[0] - pictures[1])).max() < policy.same_picture)
+
+
+def shared(budget: Budget, earlier: Segment) -> Budget:
+    """``budget`` saying the moment shares the vector of the moment ``earlier`` (same still picture)."""
+    return replace(budget, reason=f"{SHARED} {earlier.start:.1f}-{earlier.end:.1f} s: {budget.reason}")
 
 
 def measure(frames: tuple[Frame, ...] | list[Frame]) -> Signals:
@@ -218,9 +305,10 @@ def _thumbnail(image: np.ndarray, side: int) -> np.ndarray:
     hh, ww = (h // step) * step, (w // step) * step
     if hh == 0 or ww == 0:
         return image.astype(np.float32) / 255.0
-    cropped = image[:hh, :ww].astype(np.float32)
-    pooled = cropped.reshape(hh // step, step, ww // step, step, -1).mean(axis=(1, 3))
-    return pooled / 255.0
+    # integer sums: a float copy of a 1080p frame would cost more than the rest of the budget's signals
+    blocks = image[:hh, :ww].reshape(hh // step, step, ww // step, step, -1)
+    sums = blocks.sum(axis=(1, 3), dtype=np.uint32)
+    return sums.astype(np.float32) / np.float32(step * step * 255.0)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

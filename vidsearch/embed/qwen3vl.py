@@ -12,9 +12,9 @@ Facts this module relies on, and where they come from:
     right and takes the last position whose attention mask is 1), L2-normalised;
   - 2B: 28 layers, 2048 dims; MRL ("Matryoshka"): the first ``k`` dims, re-normalised, are a valid
     smaller embedding (the 8B card lists 64..4096);
-  - videos given as frame lists are passed with ``video_metadata`` (fps, frame indices) and
-    ``do_resize=False`` after resizing to a multiple of patch_size * merge_size (16 * 2 = 32);
-    the reference targets transformers 4.57.
+  - videos are passed with ``video_metadata`` (fps, frame indices) and ``do_resize=False`` after
+    being resized by qwen-vl-utils' rules (``vidsearch.embed.qwen_frames``: at least 128 and at most
+    768 merged tokens per frame, multiples of 32 pixels, bicubic); the reference targets transformers 4.57.
 * transformers 4.57 ``Qwen3VLProcessor`` replaces the whole ``<|vision_start|><|video_pad|><|vision_end|>``
   with ``<t seconds><|vision_start|>pads<|vision_end|>`` per temporal patch (t is the mean time of the
   two frames merged into it). transformers 5.x replaces only the inner ``<|video_pad|>``, which nests the
@@ -23,13 +23,16 @@ Facts this module relies on, and where they come from:
 * ``do_sample_frames`` must be off (else the processor resamples at 2 fps and drops frames), and
   ``temporal_patch_size`` is 2, so a moment always gets an even number of frames.
 
-Spending compute where a moment needs it (issue 5):
+Spending compute where a moment needs it:
 
-* adaptive budget: each moment gets frames and a frame size from ``vidsearch.embed.budget`` (a still
-  shot two small frames, a busy street the full budget); moments with equal budgets share a batch; a
-  cheap moment of two or more frame pairs whose pooled visual features still move from its first half
-  to the whole (``budget.visual_drift``, read from the pass it already got) is embedded again at the
-  full budget;
+* faithful by default: every frame gets the reference's size (``qwen_frames.frame_grid``) and a moment
+  at most the reference's frame count (1 per second, 4 to 64); the budget (``vidsearch.embed.budget``)
+  only gives still or slowly changing moments fewer frames, and a still moment showing the picture
+  of the moment before shares its vector. The ``fast`` setting (opt-in) also shrinks frames below
+  the model's minimum (a still shot two frames at 128 px, a busy street eight at 256);
+* moments with equal budgets share a batch; a cheap moment of two or more frame pairs whose pooled
+  visual features still move from its first half to the whole (``budget.visual_drift``, read from
+  the pass it already got) is embedded again at the full budget;
 * layer exit (as in VidVec): ``exit_layer=K`` builds only the first K decoder layers (the weights of
   the others are never loaded) and reads the embedding there, after the final RMSNorm, which is what
   the full model computes when its layer list is cut to K. Vectors at another layer live in another
@@ -64,13 +67,19 @@ import torch.nn.functional as F
 from vidsearch.device import Precision, cpu_supports_bf16, pick_device, pick_precision
 from vidsearch.embed.budget import (
     DEFAULT_POLICY,
+    FAITHFUL,
     Budget,
+    BudgetSetting,
     Policy,
     choose_budget,
     escalate,
+    same_picture,
+    setting_named,
     settled,
+    shared,
     visual_drift,
 )
+from vidsearch.embed.qwen_frames import DECODE_SIDE, MAX_FRAMES, frame_count, frame_grid, resize_bicubic
 from vidsearch.errors import ModelError, UsageError
 from vidsearch.hub import resolve_model_folder
 from vidsearch.models import split_exit
@@ -95,11 +104,12 @@ def load(
     cache_dir: str | None = None,
     dim: int | None = None,
     *,
-    frame_side: int = 256,
-    frames_per_moment: int = 8,
+    budget: str | BudgetSetting = FAITHFUL,
+    frame_side: int | None = None,
+    frames_per_moment: int | None = None,
     batch_size: int = 4,
     exit_layer: int | None = None,
-    adaptive: bool = True,
+    adaptive: bool | None = None,
     policy: Policy = DEFAULT_POLICY,
 ) -> QwenVLEmbedder:
     """Load a Qwen3-VL embedding model and its processor; return a ready ``QwenVLEmbedder``.
@@ -107,11 +117,13 @@ def load(
     ``model`` is a Hugging Face Hub id (looked up in the HF cache: ``cache_dir``, else HF_HUB_CACHE,
     else HF_HOME/hub; downloaded only when missing and HF_HUB_OFFLINE is not set) or a local folder.
     ``device``/``precision`` go through ``vidsearch.device``. ``dim`` keeps only the first
-    ``dim`` dimensions (Matryoshka), re-normalised. ``frames_per_moment`` and ``frame_side`` are the
-    full per-moment budget; with ``adaptive`` each moment gets a share of it chosen by
-    ``vidsearch.embed.budget.choose_budget`` under ``policy`` (else every moment gets all of it), and a
-    cheap moment whose visual features have not settled is embedded again at the full budget
-    (``budget.escalate``). ``exit_layer`` reads
+    ``dim`` dimensions (Matryoshka), re-normalised. ``budget`` is the setting (``budget.SETTINGS``:
+    faithful, fast, full, or a ``BudgetSetting``): with an adaptive one each moment gets a share of the
+    full budget chosen by ``vidsearch.embed.budget.choose_budget`` under ``policy``, and a cheap moment
+    whose visual features have not settled is embedded again at the full budget (``budget.escalate``).
+    ``frames_per_moment`` fixes the full budget's frame count (default: the reference's for each
+    moment; fast: 8), ``adaptive`` overrides the setting's, and ``frame_side`` is the longest side
+    frames are decoded at (default 1920; fast: 256, which is then also its frame size). ``exit_layer`` reads
     embeddings at that decoder layer and skips the layers after it (None: full depth, the reference).
     Raises ``ModelUnavailableError`` quickly when the weights are neither on disk nor downloadable,
     ``UsageError`` for impossible settings. A model name ending in ``:exitK`` (as ``model_id`` spells
@@ -122,10 +134,18 @@ def load(
         if exit_layer is not None and exit_layer != named:
             raise UsageError(f"model {model} names exit layer {named} but exit_layer={exit_layer} was asked")
         model, exit_layer = base, named
-    if frames_per_moment < 2 or frames_per_moment % 2:
-        raise UsageError(f"frames per moment must be an even number >= 2 (got {frames_per_moment})")
-    if frame_side < 32:
-        raise UsageError(f"frame side must be at least 32 pixels (got {frame_side})")
+    setting = setting_named(budget)
+    if frames_per_moment is not None:
+        if frames_per_moment < 2 or frames_per_moment % 2:
+            raise UsageError(f"frames per moment must be an even number >= 2 (got {frames_per_moment})")
+        setting = replace(setting, frames=frames_per_moment)
+    if adaptive is not None:
+        setting = replace(setting, adaptive=adaptive)
+    if frame_side is not None:
+        if frame_side < 32:
+            raise UsageError(f"frame side must be at least 32 pixels (got {frame_side})")
+        if setting.side is not None:
+            setting = replace(setting, side=frame_side)
     folder, name = resolve_model_folder(model, cache_dir)
     device = pick_device(device)
     chosen = pick_precision(device, precision, model_bytes=_weight_bytes(folder))
@@ -146,12 +166,11 @@ def load(
         name=name,
         device=device,
         dim=dim,
+        setting=setting,
         frame_side=frame_side,
-        frames_per_moment=frames_per_moment,
         batch_size=batch_size,
         patches_per_forward=CPU_PATCHES_PER_FORWARD if device == "cpu" else None,
         exit_layer=exit_layer,
-        adaptive=adaptive,
         policy=policy,
         precision=chosen,
     )
@@ -514,12 +533,11 @@ class QwenVLEmbedder:
         name: str,
         device: str,
         dim: int | None = None,
-        frame_side: int = 256,
-        frames_per_moment: int = 8,
+        setting: BudgetSetting = FAITHFUL,
+        frame_side: int | None = None,
         batch_size: int = 4,
         patches_per_forward: int | None = None,
         exit_layer: int | None = None,
-        adaptive: bool = True,
         policy: Policy = DEFAULT_POLICY,
         precision: Precision | None = None,
     ) -> None:
@@ -540,9 +558,11 @@ class QwenVLEmbedder:
         # vectors read at another layer, or cut to fewer dims, live in another space: say so in the id
         self.model_id = name + (f":exit{exit_layer}" if exit_layer else "")
         self.model_id += f":dim{self.dim}" if self.dim != full else ""
-        self.frame_side = frame_side
-        self.frames_per_moment = frames_per_moment
-        self.adaptive = adaptive
+        self.setting = setting
+        # what decode gives: frames up to this side reach the resize to the model's grid whole
+        self.frame_side = frame_side or setting.side or DECODE_SIDE
+        self.frames_per_moment = setting.frames or MAX_FRAMES  # at most; the budget picks per moment
+        self.adaptive = setting.adaptive
         self.policy = policy
         self.batch_size = max(1, batch_size)
         self.patches_per_forward = patches_per_forward  # None: batch_size moments whatever their size
@@ -557,22 +577,50 @@ class QwenVLEmbedder:
 
     # -- the Embedder protocol -------------------------------------------------------------------
 
-    def embed_moments(self, segments: Sequence[Segment]) -> tuple[np.ndarray, list[MomentCost]]:
+    def embed_moments(
+        self, segments: Sequence[Segment], setting: str | BudgetSetting | None = None
+    ) -> tuple[np.ndarray, list[MomentCost]]:
         """Embed each segment's frames as a video; return (n, dim) float32 unit rows and costs.
 
-        With ``adaptive`` each segment gets its own budget (``last_budgets`` keeps them, with reasons),
-        and a moment whose visual features still moved across its frames is embedded again at the full
-        budget (its cost counts both passes).
+        With an adaptive setting each segment gets its own budget (``last_budgets`` keeps them, with
+        reasons), and a moment whose visual features still moved across its frames is embedded again
+        at the full budget (its cost counts both passes). Where the setting shares, a still moment
+        showing the same picture as the moment before it (``budget.same_picture``) takes that moment's
+        vector and costs nothing. Each cost records the setting's name. ``setting`` (default: the
+        embedder's) embeds under another budget setting, as ``vidsearch models --check-budget`` does.
         """
-        budgets = [self.budget_for(s) for s in segments]
+        chosen = self.setting if setting is None else setting_named(setting)
+        source: dict[int, int] = {}  # moment -> the earlier moment whose vector it shares
+        if chosen.share:
+            for i in range(1, len(segments)):
+                if same_picture(segments[i - 1], segments[i], self.policy):
+                    source[i] = source.get(i - 1, i - 1)
+        own = [i for i in range(len(segments)) if i not in source]
+        vectors, costs, budgets = self._embed_budgeted([segments[i] for i in own], chosen)
+        out = np.zeros((len(segments), self.dim), np.float32)
+        all_costs = [MomentCost()] * len(segments)
+        all_budgets: list[Budget] = [Budget(0, None)] * len(segments)
+        for row, i in enumerate(own):
+            out[i], all_costs[i], all_budgets[i] = vectors[row], costs[row], budgets[row]
+        for i, j in source.items():
+            out[i] = out[j]
+            all_budgets[i] = shared(all_budgets[j], segments[j])
+            all_costs[i] = MomentCost(exit_layer=self.exit_layer, budget=all_budgets[i].reason)
+        self.last_budgets = all_budgets
+        return out, [replace(cost, setting=chosen.name) for cost in all_costs]
+
+    def _embed_budgeted(
+        self, segments: Sequence[Segment], setting: BudgetSetting
+    ) -> tuple[np.ndarray, list[MomentCost], list[Budget]]:
+        """``embed_moments`` without sharing: (n, dim) rows, costs and the budgets they were spent at."""
+        budgets = [self.budget_for(s, setting=setting) for s in segments]
         plain: list[str | None] = [None] * len(segments)
-        drifts: list[float | None] | None = [None] * len(segments) if self.adaptive else None
+        drifts: list[float | None] | None = [None] * len(segments) if setting.adaptive else None
         vectors, costs = self._embed_videos(segments, DOCUMENT_INSTRUCTION, plain, budgets, drifts=drifts)
         if drifts is not None:
-            full = self._full_budget()
             redo: dict[int, Budget] = {}
             for i, drift in enumerate(drifts):
-                higher = escalate(budgets[i], drift, full, self.policy)
+                higher = escalate(budgets[i], drift, self.full_budget(segments[i], setting), self.policy)
                 if higher is None:
                     budgets[i] = settled(budgets[i], drift)
                 else:
@@ -585,20 +633,29 @@ class QwenVLEmbedder:
                     costs[i] = replace(more_costs[row], seconds=more_costs[row].seconds + costs[i].seconds)
                     budgets[i] = higher
         costs = [replace(cost, budget=budget.reason) for cost, budget in zip(costs, budgets, strict=True)]
-        self.last_budgets = budgets
-        return vectors[0], costs
+        return vectors[0], costs, budgets
 
-    def budget_for(self, segment: Segment, recorded: str = "") -> Budget:
+    def budget_for(self, segment: Segment, recorded: str = "", setting: str | BudgetSetting | None = None) -> Budget:
         """The frames and frame size ``embed_moments`` gives ``segment`` before its drift is known.
 
         ``recorded`` is the reason indexing stored with the moment (``MomentCost.budget``): a moment
-        that was embedded again at the full budget gets the full budget.
+        that was embedded again at the full budget gets the full budget. ``setting`` (default: the
+        embedder's) is the budget setting to decide under.
         """
+        chosen = self.setting if setting is None else setting_named(setting)
+        full = self.full_budget(segment, chosen)
         if recorded.endswith(ESCALATED):
-            return self._full_budget()
-        if not self.adaptive:
-            return Budget(self.frames_per_moment, self.frame_side, "fixed budget")
-        return choose_budget(segment, self.frames_per_moment, self.frame_side, policy=self.policy)
+            return full
+        if not chosen.adaptive:
+            return replace(full, reason="fixed budget")
+        return choose_budget(segment, full.frames, chosen.side, policy=self.policy)
+
+    def full_budget(self, segment: Segment, setting: BudgetSetting | None = None) -> Budget:
+        """The most ``segment`` may cost under ``setting`` (default: the embedder's): its frame count
+        (the reference's for the moment's length, unless the setting fixes one) at its frame size."""
+        chosen = setting or self.setting
+        frames = chosen.frames or frame_count(segment.end - segment.start, len(segment.frames))
+        return Budget(frames, chosen.side, "full budget")
 
     def embed_moments_at_layers(
         self, segments: Sequence[Segment], layers: Sequence[int], budgets: Sequence[Budget] | None = None
@@ -609,7 +666,7 @@ class QwenVLEmbedder:
         layer K; the last layer is the full model's output). ``budgets`` default to the full budget.
         Returns {layer: (n, dim) float32 unit rows}.
         """
-        budgets = list(budgets) if budgets is not None else [self._full_budget()] * len(segments)
+        budgets = list(budgets) if budgets is not None else [self.full_budget(s) for s in segments]
         chosen = self.check_layers(layers)
         plain = [None] * len(segments)
         vectors, _ = self._embed_videos(segments, DOCUMENT_INSTRUCTION, plain, budgets, chosen)
@@ -643,7 +700,7 @@ class QwenVLEmbedder:
         """
         if len(segments) != len(texts):
             raise UsageError(f"{len(segments)} clips but {len(texts)} texts for composed queries")
-        full = [self._full_budget()] * len(segments)
+        full = [self.full_budget(s) for s in segments]
         vectors, _ = self._embed_videos(segments, QUERY_INSTRUCTION, list(texts), full)
         return vectors[0]
 
@@ -675,9 +732,6 @@ class QwenVLEmbedder:
         # Give the processor a bare video token (see the module docstring: avoids nested markers).
         wrapped = "<|vision_start|><|video_pad|><|vision_end|>"
         return prompt.replace(wrapped, "<|video_pad|>")
-
-    def _full_budget(self) -> Budget:
-        return Budget(self.frames_per_moment, self.frame_side, "full budget")
 
     def check_layers(self, layers: Sequence[int]) -> list[int]:
         """``layers`` sorted without repeats, after checking each is past the layers that receive
@@ -782,12 +836,15 @@ class QwenVLEmbedder:
         """Pick an even number of frames, resize them to the model's grid; return (THWC uint8, metadata)."""
         from transformers.video_utils import VideoMetadata
 
-        budget = budget or self._full_budget()
+        budget = budget or self.full_budget(segment)
         frames = _pick_frames(segment.frames, budget.frames)
         if not frames:
             raise ValueError(f"segment {segment.start:.2f}-{segment.end:.2f}s has no frames to embed")
         height, width = frames[0].image.shape[:2]
-        size = _grid_size(height, width, budget.side, self._factor)
+        if budget.side is None:  # the reference's size for this frame in a video of this many frames
+            size = frame_grid(height, width, len(frames), self._factor)
+        else:
+            size = _grid_size(height, width, budget.side, self._factor)
         pixels = _resize([f.image for f in frames], size)
         # Times relative to the moment's first frame, so a moment embeds the same wherever it sits
         # in its video (the reference does the same for frame lists).
@@ -879,12 +936,8 @@ def _grid_size(height: int, width: int, side: int, factor: int) -> tuple[int, in
 
 
 def _resize(images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
-    """Frames (HxWx3 uint8, possibly of different sizes) -> one (T, h, w, 3) uint8 array."""
+    """Frames (HxWx3 uint8, possibly of different sizes) -> one (T, h, w, 3) uint8 array (bicubic, as
+    the reference resizes)."""
     if len({i.shape for i in images}) > 1:
-        return np.concatenate([_resize([i], size) for i in images])
-    stack = torch.from_numpy(np.stack([np.ascontiguousarray(i[..., :3]) for i in images]))
-    if tuple(stack.shape[1:3]) == size:
-        return stack.numpy()
-    chw = stack.permute(0, 3, 1, 2).float()
-    out = F.interpolate(chw, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        return np.concatenate([resize_bicubic([i], size) for i in images])
+    return resize_bicubic(images, size)

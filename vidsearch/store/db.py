@@ -24,7 +24,7 @@ from vidsearch import config
 from vidsearch.errors import IndexMismatchError, IndexVersionError, UsageError
 from vidsearch.types import ESCALATED, MomentCost, VideoInfo
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
 MMAP_BYTES = 1 << 36
@@ -89,6 +89,8 @@ class IndexInfo:
     # how many of them were embedded again at the full budget because their visual features still moved
     budgets: dict[str, int] = field(default_factory=dict)
     budget_escalations: int = 0
+    # moments per budget setting ("faithful", "fast", ...; "" where none was recorded)
+    budget_settings: dict[str, int] = field(default_factory=dict)
 
 
 # Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
@@ -164,7 +166,12 @@ def _m2_moment_budget(db: Any) -> None:
     db.execute("ALTER TABLE moments ADD COLUMN budget TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget]
+def _m3_moment_setting(db: Any) -> None:
+    # The budget setting each moment was embedded under ("fast" frames are below the model's minimum).
+    db.execute("ALTER TABLE moments ADD COLUMN setting TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting]
 
 
 class Store:
@@ -432,10 +439,10 @@ class Store:
                     cost = costs[i] if i < len(costs) else MomentCost()
                     self.db.execute(
                         'INSERT INTO moments(video_id, start, "end", frames, visual_tokens, exit_layer, seconds,'
-                        " budget) VALUES(?,?,?,?,?,?,?,?)",
+                        " budget, setting) VALUES(?,?,?,?,?,?,?,?,?)",
                         (
                             video_id, start, end, cost.frames, cost.visual_tokens, cost.exit_layer, cost.seconds,
-                            cost.budget,
+                            cost.budget, cost.setting,
                         ),  # fmt: skip
                     )
                     moment_id = self.db.last_insert_rowid()
@@ -651,7 +658,7 @@ class Store:
             return []
         rows = self.db.execute(
             'SELECT m.id, m.video_id, v.path, m.start, m."end", m.frames, m.visual_tokens, m.exit_layer,'
-            " m.seconds, m.budget, COALESCE(r.online, 1) FROM moments m JOIN videos v ON v.id = m.video_id"
+            " m.seconds, m.budget, m.setting, COALESCE(r.online, 1) FROM moments m JOIN videos v ON v.id = m.video_id"
             " LEFT JOIN roots r ON r.id = v.root_id WHERE m.id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(similarity)),),
         ).fetchall()
@@ -663,10 +670,10 @@ class Store:
                 start=start,
                 end=end,
                 similarity=float(similarity[mid]),
-                cost=MomentCost(fr, vt, el, sec, budget).as_dict(),
+                cost=MomentCost(fr, vt, el, sec, budget, setting).as_dict(),
                 available=bool(online),
             )
-            for mid, vid, path, start, end, fr, vt, el, sec, budget, online in rows
+            for mid, vid, path, start, end, fr, vt, el, sec, budget, setting, online in rows
         ]
         out.sort(key=lambda c: -c.similarity)
         return out
@@ -800,6 +807,7 @@ class Store:
             if kind:
                 budgets[kind] = budgets.get(kind, 0) + count
             escalations += count if again else 0
+        settings = dict(q("SELECT setting, count(*) FROM moments GROUP BY 1 ORDER BY 2 DESC").fetchall())
         size = 0
         for suffix in ("", "-wal"):
             with contextlib.suppress(OSError):
@@ -825,6 +833,7 @@ class Store:
             search_index_bytes=index_bytes,
             budgets=dict(sorted(budgets.items(), key=lambda kv: -kv[1])),
             budget_escalations=escalations,
+            budget_settings=settings,
         )
 
     def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
