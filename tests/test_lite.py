@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidsearch.embed import lite
+from vidsearch.embed import lite, scene
 from vidsearch.types import Frame, Segment
 
 ok, why = lite.available()
@@ -81,7 +81,7 @@ def test_available_reports_ok() -> None:
 
 def test_constructing_is_cheap_and_describes_itself() -> None:
     e = lite.LiteEmbedder()  # no weights read yet
-    assert (e.model_id, e.dim) == ("vidsearch-lite-1", 384)
+    assert (e.model_id, e.dim) == ("vidsearch-lite-2", 384)
     assert e.frame_side >= 224 and 1 <= e.frames_per_moment <= 4
     assert e.ocr_calls == 0
 
@@ -188,4 +188,4 @@ def test_class_embeddings_are_cached_on_disk(model: lite.LiteEmbedder) -> None:
     assert model.cache_dir is not None
     cached = list(model.cache_dir.glob("lite-classes-*.npy"))
     assert len(cached) == 1
-    assert np.load(cached[0]).shape == (1000, 384)
+    assert np.load(cached[0]).shape == (1000 + len(scene.NAMES), 384)  # the classes, then the scene cues

@@ -110,7 +110,8 @@ def _lite_library(db: Path) -> None:
 def _imported_by_find(db: Path, cache: Path, query: str) -> tuple[set[str], str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "VIDSEARCH_NO_SERVICE": "1"}
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vidsearch", "find", query, "--db", str(db), "-f", "tsv"],
+        [sys.executable, "-X", "importtime", "-m", "vidsearch", "find", query, "--db", str(db), "-f", "tsv",
+         "--min-match", "0"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -146,6 +147,6 @@ def test_find_keeps_numpy_maths_on_one_thread_unless_told(
         monkeypatch.delenv("OPENBLAS_NUM_THREADS")
     else:
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
-    result = CliRunner().invoke(app, ["find", "a dog", "--db", str(db), "-f", "tsv"])
+    result = CliRunner().invoke(app, ["find", "a dog", "--db", str(db), "-f", "tsv", "--min-match", "0"])
     assert result.exit_code == 0, result.output
     assert os.environ["OPENBLAS_NUM_THREADS"] == expected  # what a process started from here inherits

@@ -73,6 +73,16 @@ def find(
         typer.Option("--min-score", help="Hide hits below this calibrated score (0 = typical moment).",
                      show_default=False),
     ] = None,
+    min_match: Annotated[
+        float | None,
+        typer.Option(
+            "--min-match",
+            help="Hide hits whose absolute match is below this (0 = unrelated, 1 = as close as the query's "
+            "words on screen). Default: the model's cut-off, so a query for something the library does not "
+            "hold finds nothing; --min-match 0 always shows the closest moments.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
@@ -112,6 +122,7 @@ def find(
         like=parse_like(like) if like else None,
         explain=explain,
         min_score=min_score,
+        min_match=min_match,
     )
     answered = _ask_service(db, model, device, precision, text, options)
     if answered is not None:  # a running `vidsearch serve` holds the model: no load here
@@ -129,9 +140,13 @@ def find(
     if fmt != "table":  # file names go out as their exact bytes
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
+    if hits or fmt != "table":  # an empty table would be only its header
+        write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
     sys.stdout.flush()
     if not hits:
+        what = repr(text) if text else "the reference clip"
+        hint = "" if min_match == 0 else "; --min-match 0 shows the closest moments anyway"
+        warn(f"no moment matches {what}{hint}")
         raise typer.Exit(1)
     offline = sum(1 for h in hits if not h.available)
     if offline:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from vidsearch.types import MomentCost, Segment
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 @runtime_checkable
@@ -36,3 +36,18 @@ class Embedder(Protocol):
     def close(self) -> None:
         """Release the model (memory, device) once the work is done."""
         ...
+
+
+@dataclass(frozen=True)
+class MatchScale:
+    """A model's cosine levels: ``unrelated`` maps to match 0, ``clear`` to 1; ``cutoff`` is the
+    default minimum match of a hit (None: no default cut-off)."""
+
+    unrelated: float
+    clear: float
+    cutoff: float | None = None
+
+    def of(self, cosine: np.ndarray | float) -> np.ndarray:
+        """Cosine similarity (any shape) -> match in 0..1 (float64)."""
+        span = max(self.clear - self.unrelated, 1e-6)
+        return np.clip((np.asarray(cosine, dtype=np.float64) - self.unrelated) / span, 0.0, 1.0)

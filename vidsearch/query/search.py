@@ -18,6 +18,8 @@ import numpy as np
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError, UsageError
 from vidsearch.query import parse_query
+from vidsearch.query.contrast import alternatives
+from vidsearch.query.match import combine_matches, scale_for
 from vidsearch.store import Candidate, Store
 from vidsearch.types import Hit, Segment
 
@@ -25,11 +27,18 @@ if TYPE_CHECKING:
     from vidsearch.query.score import ScoreParams
 
 MERGE_GAP = 1.0  # seconds: moments of one video closer than this become one hit...
-MERGE_MARGIN = 1.0  # ...when their scores are this close (calibrated units)
+MERGE_MARGIN = 1.0  # ...when their scores are this close (calibrated units)...
+# ...and they look alike (cosine of their vectors): the parts of one still or slow shot do;
+# neighbouring shots of a montage of unrelated clips reach 0.67-0.96 with the lite model (32 of 33
+# below 0.95), whose vectors of different scenes are close.
+SAME_SHOT = 0.95
 LIBRARY_SAMPLE = 1000  # moments used to calibrate each clause
 SEQUENCE_MIN_Z = 0.5  # each step of "A then B" must stand out at least this much
 LIKE_ALPHA = 0.5  # weight of the reference clip against the edit text when mixing vectors
 NEAR_DUPLICATE = 0.97
+# An alternative ("rainy day") must fit a moment this much better (cosine) than the negated clause
+# ("sunny day") before the moment counts as showing the alternative rather than the excluded thing.
+CONTRAST_MARGIN = 0.1
 # A negated clause costs NEG_WEIGHT per calibrated unit it matches above NEG_MARGIN: a moment showing
 # the excluded thing clearly (z ~ 2) falls below typical moments; one that merely resembles it stays.
 NEG_WEIGHT = 2.0
@@ -55,6 +64,7 @@ class SearchOptions:
     max_gap: float = 30.0  # seconds allowed between the steps of "A then B"
     explain: bool = False
     min_score: float | None = None
+    min_match: float | None = None  # absolute match cut-off (None: the model's default)
     whole_weight: float | None = None  # share of the whole-sentence score (None: model default)
 
 
@@ -112,25 +122,47 @@ def restrict_ids(store: Store, within: Sequence[str]) -> list[int] | None:
 
 
 def merge_adjacent(
-    candidates: Sequence[Candidate], gap: float = MERGE_GAP, margin: float = MERGE_MARGIN
+    candidates: Sequence[Candidate],
+    gap: float = MERGE_GAP,
+    margin: float = MERGE_MARGIN,
+    vectors: dict[int, np.ndarray] | None = None,
+    same_shot: float = SAME_SHOT,
 ) -> list[Hit]:
     """Merge overlapping or touching moments of one video into one hit, best score kept.
 
-    Moments are taken best first; one that touches a hit already taken (within ``gap`` seconds)
-    joins it when its score is within ``margin`` of that hit's, and is dropped otherwise (it is only
-    the weaker neighbour of a better hit). Returns hits sorted best first.
+    Moments are taken best first; one that touches hits already taken (within ``gap`` seconds)
+    joins each whose score is within ``margin`` of its own and, when ``vectors`` (moment id ->
+    unit vector) are given, whose best moment looks like it (cosine >= ``same_shot``): a moment
+    bridging two such hits makes them one. A touching moment that joins none is dropped when it
+    looks like the better hit (only its weaker part) and kept as a hit of its own when it does not
+    (another shot, which a hit must not run into). Returns hits sorted best first.
     """
     runs: list[list[Candidate]] = []
     spans: list[list[float]] = []  # [start, end, best score] per run
+
+    def alike(c: Candidate, run: list[Candidate]) -> bool:
+        if vectors is None or c.moment_id not in vectors or run[0].moment_id not in vectors:
+            return True
+        return float(vectors[c.moment_id] @ vectors[run[0].moment_id]) >= same_shot
+
     for c in sorted(candidates, key=lambda c: -c.similarity):
-        for run, span in zip(runs, spans, strict=False):
-            if run[0].video_id != c.video_id or c.start > span[1] + gap or c.end < span[0] - gap:
-                continue
-            if c.similarity >= span[2] - margin:
-                run.append(c)
-                span[0], span[1] = min(span[0], c.start), max(span[1], c.end)
-            break
-        else:
+        touching = [
+            i for i, (run, span) in enumerate(zip(runs, spans, strict=True))
+            if run[0].video_id == c.video_id and c.start <= span[1] + gap and c.end >= span[0] - gap
+        ]
+        same = [i for i in touching if alike(c, runs[i])]
+        joined = [i for i in same if c.similarity >= spans[i][2] - margin]
+        if joined:
+            into = joined[0]
+            runs[into].append(c)
+            spans[into][0], spans[into][1] = min(spans[into][0], c.start), max(spans[into][1], c.end)
+            for i in sorted(joined[1:], reverse=True):  # c bridges these hits: one hit
+                runs[into].extend(runs[i])
+                spans[into][0] = min(spans[into][0], spans[i][0])
+                spans[into][1] = max(spans[into][1], spans[i][1])
+                spans[into][2] = max(spans[into][2], spans[i][2])
+                del runs[i], spans[i]
+        elif not same:
             runs.append([c])
             spans.append([c.start, c.end, c.similarity])
     hits = [_hit_of(run) for run in runs]
@@ -177,11 +209,14 @@ def find(
     pos_texts = [c.text for c in parsed.positives] if parsed else []
     neg_texts = [c.text for c in parsed.negatives] if parsed else []
     whole = parsed.whole if parsed and len(pos_texts) > 1 and not parsed.sequential else None
-    texts = pos_texts + neg_texts + ([whole] if whole else [])
+    # what each negated clause could have been instead ("rainy" for "sunny"): see query.contrast
+    alt_texts = [alternatives(t) for t in neg_texts]
+    texts = pos_texts + neg_texts + ([whole] if whole else []) + [a for alts in alt_texts for a in alts]
     vectors = embedder.embed_queries(texts) if texts else np.zeros((0, embedder.dim), np.float32)
     pos_vecs = vectors[: len(pos_texts)]
     neg_vecs = vectors[len(pos_texts) : len(pos_texts) + len(neg_texts)]
-    whole_vec = vectors[-1] if whole else None
+    whole_vec = vectors[len(pos_texts) + len(neg_texts)] if whole else None
+    alt_vecs = vectors[len(pos_texts) + len(neg_texts) + (1 if whole else 0) :]
     steps = [[pos_texts.index(c.text) for c in step] for step in parsed.steps] if parsed else []
 
     excluded: set[int] = set()
@@ -233,20 +268,50 @@ def find(
     lib = all_q @ library.T
     z = calibrate(sims, lib)
     n_pos, n_neg = len(pos_vecs), len(neg_vecs)
-    pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
+    pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg].copy()
+    row = 0
+    for i, alts in enumerate(alt_texts):
+        if alts:
+            # A moment shows the excluded thing only if the negated clause fits it better than every
+            # alternative value of the same attribute; otherwise it is only about the same topic.
+            alt_best = (alt_vecs[row : row + len(alts)] @ mat.T).max(axis=0)
+            neg_z[i] = np.where(alt_best > sims[n_pos + i] + CONTRAST_MARGIN, np.minimum(neg_z[i], 0.0), neg_z[i])
+            row += len(alts)
+            if explanation is not None:
+                explanation.lines.append(f"{neg_texts[i]!r} counts only where it fits better than: "
+                                         + ", ".join(repr(a) for a in alts[:4]) + (", ..." if len(alts) > 4 else ""))
     params = ScoreParams(neg_weight=NEG_WEIGHT, neg_margin=NEG_MARGIN)
     starts = np.array([m.start for m in moments])
     ends = np.array([m.end for m in moments])
     vids = np.array([m.video_id for m in moments])
 
-    if len(steps) > 1:
-        return _sequence_hits(moments, steps, pos_z, neg_z, params, (starts, ends, vids), options, pos_texts)
-
-    combined = combine_detailed(pos_z if n_pos else None, neg_z if n_neg else None, params)
-    scores = combined.scores.copy()
+    # absolute match of the text clauses (not of a reference clip), on the model's own scale
+    scale = scale_for(store.get_meta("model_id"))
+    text_rows = [i for i, t in enumerate(pos_texts) if not t.startswith("like the reference")]
+    cutoff = options.min_match if options.min_match is not None else (scale.cutoff if scale else None)
     w = 0.0
     if whole_vec is not None:
         w = options.whole_weight if options.whole_weight is not None else _whole_weight(embedder)
+
+    if len(steps) > 1:
+        step_match = None
+        if scale is not None:
+            step_match = [combine_matches(scale.of(sims[list(step)]), None, 0.0) for step in steps]
+        ordered = _sequence_hits(moments, steps, pos_z, neg_z, params, (starts, ends, vids), options, pos_texts,
+                                 step_match, cutoff)
+        if ordered:
+            return ordered
+        # No moment is followed by another in that order: a short clip (one moment) may still show
+        # every step, so look for moments matching all of them.
+        if explanation is not None:
+            explanation.lines.append("no moment is followed by another in that order: one moment showing every step")
+
+    match: np.ndarray | None = None
+    if scale is not None and text_rows:
+        match = combine_matches(scale.of(sims[text_rows]), scale.of(sims[-1]) if whole_vec is not None else None, w)
+    combined = combine_detailed(pos_z if n_pos else None, neg_z if n_neg else None, params)
+    scores = combined.scores.copy()
+    if whole_vec is not None:
         scores = (1 - w) * scores + w * z[-1]
         if explanation is not None:
             explanation.lines.append(f"whole sentence, {w:.2f} of the score: {whole!r}")
@@ -259,12 +324,17 @@ def find(
             if whole_vec is not None:
                 whole_z = round(float(z[-1, i]), 3)
                 details[m.moment_id] |= {"score": float(scores[i]), "whole": whole_z, "whole_weight": w}
-    scored = [
-        _with_similarity(m, float(s))
-        for m, s in zip(moments, scores, strict=False)
-        if np.isfinite(s) and (options.min_score is None or s >= options.min_score)
-    ]
-    hits = _merge_with(scored, options.merge_gap, details)
+            if match is not None:
+                details[m.moment_id]["match"] = round(float(match[i]), 3)
+    keep = np.isfinite(scores)
+    if options.min_score is not None:
+        keep &= scores >= options.min_score
+    if match is not None and cutoff is not None:
+        keep &= match >= cutoff
+    scored = [_with_similarity(m, float(s)) for m, s, k in zip(moments, scores, keep, strict=True) if k]
+    matches = {m.moment_id: float(match[i]) for i, m in enumerate(moments)} if match is not None else {}
+    looks = {m.moment_id: mat[i] for i, m in enumerate(moments)}
+    hits = _merge_with(scored, options.merge_gap, details, matches, looks)
     return hits[: options.limit]
 
 
@@ -282,16 +352,25 @@ def _with_similarity(c: Candidate, score: float) -> Candidate:
     return Candidate(c.moment_id, c.video_id, c.path, c.start, c.end, score, c.cost, c.available)
 
 
-def _merge_with(scored: Sequence[Candidate], gap: float, details: dict[int, Any]) -> list[Hit]:
-    hits = merge_adjacent(scored, gap)
-    if not details:
+def _merge_with(
+    scored: Sequence[Candidate],
+    gap: float,
+    details: dict[int, Any],
+    matches: dict[int, float],
+    vectors: dict[int, np.ndarray],
+) -> list[Hit]:
+    hits = merge_adjacent(scored, gap, vectors=vectors)
+    if not details and not matches:
         return hits
     by_id = {c.moment_id: c for c in scored}
     out = []
     for h in hits:
         best = max((by_id[m] for m in h.moment_ids), key=lambda c: c.similarity)
         extra = dict(h.details)
-        extra["explain"] = details.get(best.moment_id)
+        if best.moment_id in matches:
+            extra["match"] = round(matches[best.moment_id], 3)
+        if details:
+            extra["explain"] = details.get(best.moment_id)
         out.append(Hit(h.path, h.start, h.end, h.score, h.video_id, h.moment_ids, h.available, extra))
     return out
 
@@ -312,6 +391,8 @@ def _sequence_hits(
     times: tuple[np.ndarray, np.ndarray, np.ndarray],
     options: SearchOptions,
     pos_texts: Sequence[str],
+    step_match: list[np.ndarray] | None = None,
+    cutoff: float | None = None,
 ) -> list[Hit]:
     from vidsearch.query import combine_detailed, sequence_matches
 
@@ -321,10 +402,18 @@ def _sequence_hits(
         s = combine_detailed(pos_z[list(step)], neg, params).scores
         step_scores.append(np.where(s >= SEQUENCE_MIN_Z, s, -np.inf))
     chains = sequence_matches(step_scores, times, max_gap=options.max_gap, min_score=options.min_score)
-    hits = []
-    for first, last, score in chains[: options.limit]:
+    hits: list[Hit] = []
+    for first, last, score in chains:
+        if len(hits) == options.limit:
+            break
         a, b = moments[first], moments[last]
         details: dict[str, Any] = {"cost": a.cost, "steps": [round(a.start, 3), round(b.start, 3)]}
+        if step_match is not None:
+            # the chain matches as well as its weakest step
+            chain_match = min(float(step_match[0][first]), float(step_match[-1][last]))
+            if cutoff is not None and chain_match < cutoff:
+                continue
+            details["match"] = round(chain_match, 3)
         if options.explain:
             details["explain"] = {
                 "steps": [

@@ -1,0 +1,215 @@
+"""Right answers on real-looking footage: how a scene looks, negation that means "shows", moments
+that stop at cuts, and a search that can find nothing.
+
+Fixtures are made here (generated clips, title cards); nothing depends on data outside the repo.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+from videogen import Scene, solid, title_card, write_video
+
+from vidsearch.cli import app
+from vidsearch.embed import lite, scene
+from vidsearch.media.segment import segment_frames
+from vidsearch.query.contrast import alternatives
+from vidsearch.query.search import merge_adjacent
+from vidsearch.store import Candidate
+
+ok, why = lite.available()
+needs_lite = pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}")
+
+
+# ---- scene cues ---------------------------------------------------------------------------------
+def picture(top: tuple[int, int, int], bottom: tuple[int, int, int], size: int = 96) -> np.ndarray:
+    img = np.empty((size, size, 3), np.uint8)
+    img[: size // 2] = top
+    img[size // 2 :] = bottom
+    return img
+
+
+def strongest(image: np.ndarray, n: int = 3) -> list[str]:
+    return [name for name, _ in scene.describe(scene.scene_cues([image]), floor=0.0)[:n]]
+
+
+def test_scene_cues_say_what_a_picture_looks_like() -> None:
+    night = picture((5, 8, 20), (15, 15, 25))
+    assert "dark" in strongest(night) and "dark sky" in strongest(night)
+    day = picture((90, 150, 235), (60, 150, 50))  # blue above, green below
+    cues = dict(scene.describe(scene.scene_cues([day]), floor=0.0))
+    assert cues["blue sky"] > 0.8 and cues["greenery"] > 0.8 and cues["dark"] == 0.0
+    snow = picture((150, 170, 200), (245, 245, 250))
+    assert dict(scene.describe(scene.scene_cues([snow]), floor=0.0))["snow"] > 0.8
+    assert dict(scene.describe(scene.scene_cues([day]), floor=0.0))["snow"] == 0.0
+    grey = np.repeat(np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None], 96, axis=0).repeat(3, axis=2)
+    assert dict(scene.describe(scene.scene_cues([grey]), floor=0.0))["monochrome"] == 1.0
+    red = picture((200, 20, 20), (210, 30, 25))
+    colours = {n: v for n, v in scene.describe(scene.scene_cues([red]), floor=0.5) if n.startswith("colour")}
+    assert colours == {"colour red": 1.0}
+
+
+@needs_lite
+@pytest.mark.slow
+def test_a_plain_scene_is_found_by_how_it_looks(tmp_path: Path) -> None:
+    """No object the classifier knows, no text: only light and colour tell these clips apart."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "night.mp4", [Scene(solid((8, 10, 30)), 3)], fps=4, size=(320, 240))
+    write_video(lib / "snowfield.mp4", [Scene(lambda i, t, w, h: picture((140, 170, 215), (246, 246, 250), h), 3)],
+                fps=4, size=(320, 240))
+    write_video(lib / "meadow.mp4", [Scene(lambda i, t, w, h: picture((80, 140, 235), (50, 150, 40), h), 3)],
+                fps=4, size=(320, 240))
+    db = tmp_path / "i.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(lib), "--db", str(db), "--model", "lite", "-q"]).exit_code == 0
+    for query, want in (("a dark night", "night.mp4"), ("snow on the ground", "snowfield.mp4"),
+                        ("green grass under a blue sky", "meadow.mp4")):
+        result = runner.invoke(app, ["find", query, "--db", str(db), "--json", "--min-match", "0"])
+        assert result.exit_code == 0, result.output
+        assert Path(json.loads(result.stdout.splitlines()[0])["path"]).name == want, query
+
+
+# ---- negation: shows, not "about the same thing" ------------------------------------------------
+def test_alternatives_swap_one_attribute_word() -> None:
+    alts = alternatives("a sunny day")
+    assert "a rainy day" in alts and "a stormy day" in alts and "a sunny night" in alts
+    assert "a sunny day" not in alts
+    assert alternatives("a dog") == []
+    assert "Rainy day at the lake" in alternatives("Sunny day at the lake")  # the writer's capitals kept
+
+
+@needs_lite
+@pytest.mark.slow
+def test_negation_keeps_a_clip_that_shows_the_opposite(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    cards = {"storm.mp4": "BEACH / RAIN STORM", "sunny.mp4": "BEACH / SUNNY DAY", "city.mp4": "CITY AT NIGHT",
+             "dog.mp4": "DOG IN THE PARK", "forest.mp4": "FOREST TRAIL", "party.mp4": "BIRTHDAY PARTY"}
+    for name, text in cards.items():
+        write_video(lib / name, [Scene(title_card(text), 3)], fps=4, size=(480, 270))
+    db = tmp_path / "i.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(lib), "--db", str(db), "--model", "lite", "-q"]).exit_code == 0
+    result = runner.invoke(app, ["find", "beach without sunny day", "--db", str(db), "--json", "--explain"])
+    assert result.exit_code == 0, result.output
+    got = [Path(json.loads(line)["path"]).name for line in result.stdout.splitlines()]
+    assert got[0] == "storm.mp4"
+    assert "sunny.mp4" not in got[:1]
+    assert "fits better than" in result.stderr  # --explain says how the negation was read
+
+
+# ---- a search that can find nothing -----------------------------------------------------------
+@needs_lite
+@pytest.mark.slow
+def test_absent_things_find_nothing_and_present_ones_are_found(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name, text in {"lisbon.mp4": "WELCOME TO LISBON", "cake.mp4": "HAPPY BIRTHDAY ANNA"}.items():
+        write_video(lib / name, [Scene(title_card(text), 3)], fps=4, size=(480, 270))
+    db = tmp_path / "i.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(lib), "--db", str(db), "--model", "lite", "-q"]).exit_code == 0
+
+    found = runner.invoke(app, ["find", "welcome to lisbon", "--db", str(db), "--json", "--explain"])
+    assert found.exit_code == 0
+    first = json.loads(found.stdout.splitlines()[0])
+    assert Path(first["path"]).name == "lisbon.mp4"
+    assert first["match"] >= 0.5 and first["explain"]["match"] == first["match"]
+
+    query = "an elephant walking in the savanna"
+    absent = runner.invoke(app, ["find", query, "--db", str(db), "--min-match", "0.5"])
+    assert absent.exit_code == 1
+    assert absent.stdout == ""
+    assert absent.stderr.strip().splitlines() == [
+        f"no moment matches {query!r}; --min-match 0 shows the closest moments anyway"
+    ]
+    # the default cut-off is the model's: the closest moment is shown exactly when it reaches it
+    closest = runner.invoke(app, ["find", query, "--db", str(db), "--min-match", "0", "--json"])
+    assert closest.exit_code == 0 and len(closest.stdout.splitlines()) == 2
+    best = json.loads(closest.stdout.splitlines()[0])["match"]
+    default = runner.invoke(app, ["find", query, "--db", str(db), "--json"])
+    assert default.exit_code == (0 if best >= lite.MATCH_SCALE.cutoff else 1)
+    assert all(json.loads(line)["match"] >= lite.MATCH_SCALE.cutoff for line in default.stdout.splitlines())
+    # and --min-score still works on the calibrated score
+    strict = runner.invoke(app, ["find", "welcome to lisbon", "--db", str(db), "--min-score", "100"])
+    assert strict.exit_code == 1
+
+
+# ---- moments stop at cuts; one shot is one hit --------------------------------------------------
+def busy(rgb: tuple[int, int, int], seed: int):  # type: ignore[no-untyped-def]
+    """A scene of one colour with strong moving texture, so frame-to-frame differences stay high."""
+    rng = np.random.default_rng(seed)
+
+    def paint(i: int, t: float, w: int, h: int) -> np.ndarray:
+        base = np.empty((h, w, 3), np.int16)
+        base[:] = rgb
+        shift = rng.integers(-90, 90, (h // 8 + 1, w // 8 + 1, 1)).repeat(8, 0).repeat(8, 1)[:h, :w]
+        return np.clip(base + shift, 0, 255).astype(np.uint8)
+
+    return paint
+
+
+def test_a_cut_between_two_busy_shots_is_found(tmp_path: Path) -> None:
+    from vidsearch.media.decode import iter_frames, probe
+
+    path = write_video(tmp_path / "busy.mp4", [Scene(busy((200, 60, 40), 1), 5), Scene(busy((40, 90, 200), 2), 5)],
+                       fps=10, size=(160, 96))
+    info = probe(str(path))
+    segments = segment_frames(iter_frames(str(path), 0.5, 64, info), info.duration)
+    assert [round(s.start) for s in segments] == [0, 5]
+
+
+def test_a_short_shot_between_hard_cuts_stands_alone(tmp_path: Path) -> None:
+    from vidsearch.media.decode import iter_frames, probe
+
+    path = write_video(tmp_path / "three.mp4", [Scene(busy((200, 60, 40), 1), 4), Scene(busy((40, 200, 60), 2), 1.7),
+                                                Scene(busy((40, 60, 220), 3), 4)], fps=10, size=(160, 96))
+    info = probe(str(path))
+    segments = segment_frames(iter_frames(str(path), 0.5, 64, info), info.duration)
+    assert len(segments) == 3
+    assert segments[1].start == pytest.approx(4.0, abs=0.3) and segments[1].end == pytest.approx(5.7, abs=0.3)
+
+
+def candidate(mid: int, start: float, end: float, score: float, video: int = 1) -> Candidate:
+    return Candidate(mid, video, "v.mp4", start, end, score, None, True)
+
+
+def test_equal_parts_of_one_shot_come_back_as_one_hit() -> None:
+    # a still 60 s shot in six parts of equal score: best-first order takes parts that do not touch
+    # before the ones that join them, which must still end as one hit
+    parts = [candidate(i, 10.0 * i, 10.0 * (i + 1), 1.0 - 1e-3 * ((i * 7) % 6)) for i in range(6)]
+    same = {i: np.ones(4) / 2 for i in range(6)}
+    hits = merge_adjacent(parts, vectors=same)
+    assert [(h.start, h.end) for h in hits] == [(0.0, 60.0)]
+
+
+def test_a_hit_does_not_run_into_an_unrelated_shot() -> None:
+    a, b = np.array([1.0, 0, 0, 0]), np.array([0.6, 0.8, 0, 0])  # cosine 0.6: another shot
+    hits = merge_adjacent([candidate(1, 0, 3, 2.0), candidate(2, 3, 6, 1.9)], vectors={1: a, 2: b})
+    assert [(h.start, h.end) for h in hits] == [(0, 3), (3, 6)]
+    # the same two moments looking alike are one hit
+    hits = merge_adjacent([candidate(1, 0, 3, 2.0), candidate(2, 3, 6, 1.9)], vectors={1: a, 2: a})
+    assert [(h.start, h.end) for h in hits] == [(0, 6)]
+
+
+# ---- "A then B" inside one short moment ---------------------------------------------------------
+@needs_lite
+@pytest.mark.slow
+def test_an_order_query_finds_a_clip_too_short_for_two_moments(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "both.mp4", [Scene(title_card("OPEN DOOR"), 1.5), Scene(title_card("OPEN DOOR SMILE"), 1.5)],
+                fps=4, size=(480, 270))
+    write_video(lib / "other.mp4", [Scene(title_card("MOUNTAIN LAKE"), 3)], fps=4, size=(480, 270))
+    db = tmp_path / "i.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(lib), "--db", str(db), "--model", "lite", "-q"]).exit_code == 0
+    result = runner.invoke(app, ["find", "an open door, then a smile", "--db", str(db), "--json", "--min-match", "0"])
+    assert result.exit_code == 0, result.output
+    assert Path(json.loads(result.stdout.splitlines()[0])["path"]).name == "both.mp4"
+
