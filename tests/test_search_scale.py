@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vidsearch.store import Store
-from vidsearch.store import searchindex as ann_mod
+from vidsearch.store import ivf as ann_mod
 
 DIM = 48
 PER_VIDEO = 20

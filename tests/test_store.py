@@ -88,7 +88,7 @@ def test_processes_opening_an_old_index_at_once_migrate_it_once(
     # first migrates it; one that opens meanwhile waits, then finds it done (no "duplicate column").
     import threading
 
-    from vidsearch.store import db as store_db
+    from vidsearch.store import migrations as store_db
 
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)

@@ -1,12 +1,12 @@
 """The index: one SQLite file with sqlite-vec vectors (schema, migrations, writes, nearest-neighbour reads)."""
 
 from vidsearch.store.db import (
-    SCHEMA_VERSION,
     Candidate,
     IndexInfo,
     Store,
     StoredVideo,
 )
+from vidsearch.store.migrations import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from vidsearch import config
-from vidsearch.errors import IndexMismatchError, IndexVersionError, UsageError
+from vidsearch.errors import IndexMismatchError, UsageError
+from vidsearch.store.migrations import migrate
+from vidsearch.store.searchindex import SearchIndex
 from vidsearch.types import ESCALATED, MomentCost, VideoInfo
 
-SCHEMA_VERSION = 4
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
 MMAP_BYTES = 1 << 36
@@ -93,87 +94,6 @@ class IndexInfo:
     budget_settings: dict[str, int] = field(default_factory=dict)
 
 
-# Numbered migrations: MIGRATIONS[i] takes the schema from version i to i + 1. Never edit one that
-# has shipped; add the next.
-def _m0_initial(db: Any) -> None:
-    db.execute(
-        """
-        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE roots(
-            id INTEGER PRIMARY KEY,
-            path BLOB NOT NULL UNIQUE,
-            added REAL NOT NULL,
-            online INTEGER NOT NULL DEFAULT 1
-        );
-        CREATE TABLE videos(
-            id INTEGER PRIMARY KEY,
-            path BLOB NOT NULL UNIQUE,
-            root_id INTEGER REFERENCES roots(id) ON DELETE SET NULL,
-            size INTEGER NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            fingerprint TEXT NOT NULL,
-            status TEXT NOT NULL,
-            error TEXT,
-            duration REAL NOT NULL DEFAULT 0,
-            fps REAL NOT NULL DEFAULT 0,
-            width INTEGER NOT NULL DEFAULT 0,
-            height INTEGER NOT NULL DEFAULT 0,
-            rotation INTEGER NOT NULL DEFAULT 0,
-            codec TEXT,
-            created REAL,
-            indexed_at REAL NOT NULL
-        );
-        CREATE INDEX videos_fingerprint ON videos(fingerprint);
-        CREATE INDEX videos_root ON videos(root_id);
-        CREATE TABLE moments(
-            id INTEGER PRIMARY KEY,
-            video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
-            start REAL NOT NULL,
-            "end" REAL NOT NULL,
-            frames INTEGER NOT NULL DEFAULT 0,
-            visual_tokens INTEGER NOT NULL DEFAULT 0,
-            exit_layer INTEGER,
-            seconds REAL NOT NULL DEFAULT 0
-        );
-        CREATE INDEX moments_video ON moments(video_id, start);
-        """
-    )
-
-
-def _m1_vector_log(db: Any) -> None:
-    # Every insert or delete of a moment is logged; the log's sequence number is the index's change
-    # counter, from which the compact index beside the file (store/ann.py) catches up or rebuilds.
-    # Triggers rather than calls in each writer, so no write path (indexer, watch, --rebuild) can forget.
-    db.execute(
-        """
-        CREATE TABLE vector_log(
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            moment_id INTEGER NOT NULL,
-            added INTEGER NOT NULL
-        );
-        CREATE TRIGGER moments_logged_insert AFTER INSERT ON moments BEGIN
-            INSERT INTO vector_log(moment_id, added) VALUES (NEW.id, 1);
-        END;
-        CREATE TRIGGER moments_logged_delete AFTER DELETE ON moments BEGIN
-            INSERT INTO vector_log(moment_id, added) VALUES (OLD.id, 0);
-        END;
-        """
-    )
-
-
-def _m2_moment_budget(db: Any) -> None:
-    # Why each moment got its frames and frame size (the budget policy's reason, in words).
-    db.execute("ALTER TABLE moments ADD COLUMN budget TEXT NOT NULL DEFAULT ''")
-
-
-def _m3_moment_setting(db: Any) -> None:
-    # The budget setting each moment was embedded under ("fast" frames are below the model's minimum).
-    db.execute("ALTER TABLE moments ADD COLUMN setting TEXT NOT NULL DEFAULT ''")
-
-
-MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting]
-
-
 class Store:
     """An open index file. Use as a context manager or call :meth:`close`.
 
@@ -189,8 +109,7 @@ class Store:
     def __init__(self, path: Path, conn: Any) -> None:
         self.path = path
         self.db = conn
-        self._ann: Any = None  # the compact index (store/ann.py), loaded on first use
-        self._ann_checked = -1  # change counter the loaded index was last brought up to
+        self._index = SearchIndex(self)
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
 
@@ -224,41 +143,11 @@ class Store:
             # overflow pages, ~10x faster mapped than through read() calls (measured). SQLite caps
             # the size at its compile-time limit.
             conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            store._migrate()
+            migrate(conn, db_path)
         except apsw.NotADBError as exc:
             conn.close()
             raise UsageError(f"{db_path} is not a vidsearch index (not an SQLite file)") from exc
         return store
-
-    def _migrate(self) -> None:
-        version = self._schema_version()
-        if version == SCHEMA_VERSION:
-            return
-        # Another process may be opening the same file (find beside watch, after an upgrade): take the
-        # write lock first (waiting up to the busy timeout), then read the version again, so exactly
-        # one of them migrates and the others find the work done.
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            version = self._schema_version()
-            while version < SCHEMA_VERSION:
-                MIGRATIONS[version](self.db)
-                version += 1
-                self.db.execute(f"PRAGMA user_version={version}")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    def _schema_version(self) -> int:
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise IndexVersionError(
-                f"the index {self.path} was written by a newer vidsearch (schema {version}, "
-                f"this one knows {SCHEMA_VERSION}); upgrade vidsearch"
-            )
-        if version == 0 and self._has_table("videos"):
-            raise UsageError(f"{self.path} is an SQLite file but not a vidsearch index")
-        return version
 
     def _has_table(self, name: str) -> bool:
         row = self.db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (name,)).fetchone()
@@ -515,107 +404,21 @@ class Store:
 
     @property
     def search_index_path(self) -> Path:
-        from vidsearch.store.searchindex import index_path
-
-        return index_path(self.path)
+        """The compact index's file beside the database."""
+        return self._index.path
 
     def search_index(self, *, build: bool = True) -> Any:
-        """The compact index (an ``ann.IvfIndex``) brought up to date, or None when the exact scan is used.
-
-        Loads the file beside the database; applies moments added or deleted since it was written
-        (saving them as a small delta file); rebuilds it when missing, corrupt, built for another
-        model, or when the changes outgrow the delta. ``build=False`` only loads what is there.
-        """
-        from vidsearch.store import searchindex as ann_mod
-
-        dim = self.dim
-        if dim is None or not self._has_table("moment_vectors"):
-            return None
-        seq = self.change_counter()
-        if self._ann is not None and self._ann_checked == seq:
-            return self._ann
-        path = self.search_index_path
-        index = self._ann
-        if index is None or index.model_id != self.get_meta("model_id") or index.dim != dim:
-            index = None
-            if path.exists():
-                try:
-                    index = ann_mod.IvfIndex.load(path)
-                except (OSError, ValueError, KeyError, json.JSONDecodeError):
-                    index = None  # torn or foreign: rebuilt below from the vectors here
-                if index is not None and (index.model_id != self.get_meta("model_id") or index.dim != dim):
-                    index = None
-        if index is not None and index.delta_seq == seq:
-            # in step with the database, the index knows how many moments there are: counting them
-            # reads the whole moments table (seconds and a hundred megabytes at a million moments)
-            moments = len(index)
-        else:
-            moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
-        if moments < self.ann_min_moments:
-            self._ann, self._ann_checked = None, seq
-            return None
-        if index is not None and index.delta_seq < seq and index is self._ann and path.exists():
-            # another process may have brought the file further (or compacted the log under us)
-            with contextlib.suppress(OSError, ValueError, KeyError, json.JSONDecodeError):
-                on_disk = ann_mod.IvfIndex.load(path)
-                if on_disk.delta_seq > index.delta_seq and on_disk.model_id == index.model_id:
-                    index = on_disk
-        if index is not None and index.delta_seq != seq:
-            oldest = self.db.execute("SELECT min(seq) FROM vector_log").fetchone()[0]
-            if index.delta_seq > seq or oldest is None or oldest > index.delta_seq + 1:
-                # an older copy of the database, or the log it needs was compacted away
-                index = self._build_index(seq, reuse=index) if build else None
-            else:
-                touched = [
-                    int(r[0])
-                    for r in self.db.execute(
-                        "SELECT DISTINCT moment_id FROM vector_log WHERE seq > ?", (index.delta_seq,)
-                    )
-                ]
-                if len(touched) + index.delta_size > ann_mod.DELTA_MAX_FRACTION * max(moments, 1):
-                    index = self._build_index(seq, reuse=index) if build else None
-                else:
-                    present = [int(m) for m in self._existing_moments(touched)]
-                    index.apply_delta(seq, present, touched, self._fetch_for_index)
-                    self._try_save(index.save_delta, path)
-        if index is None:
-            if not build:
-                return None
-            index = self._build_index(seq)
-        self._ann, self._ann_checked = index, seq
-        return index
+        """The compact index brought up to date, or None where the exact scan is used
+        (``vidsearch.store.searchindex.SearchIndex.current``)."""
+        return self._index.current(build=build)
 
     def refresh_search_index(self, *, rebuild: bool = False) -> Any:
         """Bring the compact index up to date now (e.g. at the end of an indexing run); returns it."""
-        if rebuild:
-            self._ann, self._ann_checked = None, -1
-            if self.dim is not None and self._has_table("moment_vectors"):
-                count = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
-                if count >= self.ann_min_moments:
-                    self._ann = self._build_index(self.change_counter())
-                    self._ann_checked = self.change_counter()
-                    return self._ann
-        return self.search_index()
+        return self._index.refresh(rebuild=rebuild)
 
-    def _existing_moments(self, ids: Sequence[int]) -> list[int]:
-        rows = self.db.execute(
-            "SELECT id FROM moments WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            (json.dumps(list(ids)),),
-        )
-        return [int(r[0]) for r in rows]
-
-    def _fetch_for_index(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.db.execute(
-            "SELECT moment_id, video_id, embedding FROM moment_vectors"
-            " WHERE moment_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(ids)),),
-        ).fetchall()
-        by_id = {mid: (vid, emb) for mid, vid, emb in rows}
-        dim = self.dim or 0
-        kept = [by_id[i] for i in ids if i in by_id]
-        vids = np.asarray([v for v, _ in kept], np.int64)
-        vecs = np.frombuffer(b"".join(e for _, e in kept), np.float32).reshape(len(kept), dim)
-        return vids, vecs
+    def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
+        """What nearest-neighbour reads use, in words, and the index file's size (nothing is built)."""
+        return self._index.describe(moments)
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every stored vector: (moment ids, video ids, (n, dim) float32 vectors), in one read snapshot."""
@@ -629,28 +432,6 @@ class Store:
             blobs.append(emb)
         vecs = np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), dim)
         return np.asarray(ids, np.int64), np.asarray(vids, np.int64), vecs
-
-    def _build_index(self, seq: int, reuse: Any = None) -> Any:
-        from vidsearch.store import searchindex as ann_mod
-
-        with self.db:  # one read snapshot: the vectors and the counter agree
-            seq = self.change_counter()
-            ids, vids, vecs = self.all_vectors()
-        centroids = None
-        if reuse is not None and len(reuse.centroids) and 0.5 <= len(ids) / max(len(reuse.ids), 1) <= 2.0:
-            centroids = np.asarray(reuse.centroids)  # same library, grown a little: keep the clustering
-        index = ann_mod.IvfIndex.build(
-            ids, vids, vecs, seq=seq, model_id=self.get_meta("model_id") or "", centroids=centroids
-        )
-        self._try_save(index.save, self.search_index_path)
-        return index
-
-    @staticmethod
-    def _try_save(save: Any, path: Path) -> None:
-        try:
-            save(path)
-        except OSError:
-            pass  # a read-only folder: the index lives in memory for this process only
 
     def candidates(self, similarity: dict[int, float]) -> list[Candidate]:
         """Load moment rows for the given moment ids, carrying the given similarities, best first."""
@@ -835,24 +616,6 @@ class Store:
             budget_escalations=escalations,
             budget_settings=settings,
         )
-
-    def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
-        """What nearest-neighbour reads use, in words, and the index file's size (nothing is built)."""
-        from vidsearch.store import searchindex as ann_mod
-
-        if moments is None:
-            moments = int(self.db.execute("SELECT count(*) FROM moments").fetchone()[0])
-        if moments < self.ann_min_moments:
-            return f"exact sqlite-vec scan (under {self.ann_min_moments} moments)", 0
-        path = self.search_index_path
-        try:
-            index = ann_mod.IvfIndex.load(path)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
-            return "compact index not built yet (the next search builds it)", 0
-        stats = index.stats(path)
-        pending = self.change_counter() - index.delta_seq
-        note = f", {pending} changes to apply" if pending > 0 else ""
-        return f"{stats.kind}, built in {stats.build_seconds:.1f} s{note}", stats.file_bytes
 
     def failures(self) -> list[tuple[str, str]]:
         rows = self.db.execute("SELECT path, error FROM videos WHERE status='failed' ORDER BY path")
