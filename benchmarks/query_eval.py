@@ -30,7 +30,9 @@ from videogen import Scene, title_card, write_video  # noqa: E402
 from vidsearch.embed import lite  # noqa: E402
 from vidsearch.index.indexer import update_index  # noqa: E402
 from vidsearch.query import compose  # noqa: E402
-from vidsearch.query.search import LikeRef, SearchOptions, find, merge_adjacent, plain_find  # noqa: E402
+from vidsearch.query.hits import merge_adjacent  # noqa: E402
+from vidsearch.query.options import LikeRef, SearchOptions  # noqa: E402
+from vidsearch.query.search import find, plain_find  # noqa: E402
 from vidsearch.store import Store  # noqa: E402
 
 SUBJECTS = ["DOG", "CAT", "HORSE", "BOAT", "CAR", "CHILD"]

@@ -11,7 +11,8 @@ from colour import ColourEmbedder
 from videogen import Scene, moving_square, solid, write_audio_only, write_video
 
 from vidsearch.index.indexer import update_index
-from vidsearch.query.search import SearchOptions, find
+from vidsearch.query.options import SearchOptions
+from vidsearch.query.search import find
 from vidsearch.store import Store
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)

@@ -105,7 +105,7 @@ def test_a_bad_query_exits_2_through_the_service(small_index: Path, running: Pat
 
 
 def _options():  # type: ignore[no-untyped-def]
-    from vidsearch.query.search import SearchOptions
+    from vidsearch.query.options import SearchOptions
 
     return SearchOptions()
 

@@ -13,7 +13,8 @@ from videogen import Scene, title_card, write_video
 from vidsearch.embed import lite
 from vidsearch.errors import UsageError
 from vidsearch.index.indexer import update_index
-from vidsearch.query.search import Explanation, LikeRef, SearchOptions, find, parse_like, plain_find
+from vidsearch.query.options import Explanation, LikeRef, SearchOptions, parse_like
+from vidsearch.query.search import find, plain_find
 from vidsearch.store import Store
 
 ok, why = lite.available()

@@ -18,7 +18,7 @@ from vidsearch.cli import app
 from vidsearch.embed import lite, scene
 from vidsearch.media.segment import segment_frames
 from vidsearch.query.contrast import alternatives
-from vidsearch.query.search import merge_adjacent
+from vidsearch.query.hits import merge_adjacent
 from vidsearch.store import Candidate
 
 ok, why = lite.available()

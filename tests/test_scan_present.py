@@ -12,7 +12,7 @@ import pytest
 
 from vidsearch.media.scan import fingerprint, walk_videos
 from vidsearch.output.present import format_time, hit_record, to_json_line, write_hits
-from vidsearch.query.search import merge_adjacent
+from vidsearch.query.hits import merge_adjacent
 from vidsearch.store import Candidate
 from vidsearch.types import Hit
 

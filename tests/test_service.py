@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from vidsearch import service
-from vidsearch.query.search import SearchOptions
+from vidsearch.query.options import SearchOptions
 from vidsearch.query.search import find as direct_find
 from vidsearch.store import Store
 

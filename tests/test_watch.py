@@ -23,7 +23,8 @@ from colour import ColourEmbedder
 from videogen import Scene, moving_square, noise, solid, write_video
 
 from vidsearch.index.watch import SettleQueue, Watcher, WatchEvent, poll_reason
-from vidsearch.query.search import SearchOptions, find
+from vidsearch.query.options import SearchOptions
+from vidsearch.query.search import find
 from vidsearch.store import Store
 
 pytest.importorskip("watchdog")

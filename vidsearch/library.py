@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from vidsearch.embed.base import Embedder
     from vidsearch.index.indexer import IndexProgress, IndexStats
     from vidsearch.index.watch import Watcher, WatchEvent
-    from vidsearch.query.search import SearchOptions
+    from vidsearch.query.options import SearchOptions
     from vidsearch.store import IndexInfo, Store
     from vidsearch.types import Hit
 
@@ -213,13 +213,13 @@ class Library:
     def find(self, text: str = "", options: SearchOptions | None = None, **settings: Any) -> Found:
         """The moments that best match ``text`` (clauses, negation, "A then B"), best first.
 
-        ``options`` is a :class:`vidsearch.query.search.SearchOptions`; ``settings`` are its fields
+        ``options`` is a :class:`vidsearch.query.options.SearchOptions`; ``settings`` are its fields
         given one by one (``limit=5, within=("~/Videos/2024",), like=LikeRef(...)``). Raises
         UsageError for queries that cannot be searched (empty, bad reference clip, unknown --in path).
         """
         from dataclasses import replace
 
-        from vidsearch.query.search import Explanation, SearchOptions
+        from vidsearch.query.options import Explanation, SearchOptions
         from vidsearch.query.search import find as run_find
 
         options = replace(options or SearchOptions(), **settings)

@@ -18,7 +18,7 @@ def parse_result(text: str) -> tuple[str, float, float]:
     Raises UsageError when no span can be read.
     """
     from vidsearch.errors import UsageError
-    from vidsearch.query.search import parse_like
+    from vidsearch.query.options import parse_like
 
     line = text.rstrip("\r\n")
     if line.lstrip().startswith("{"):

@@ -95,7 +95,7 @@ def find(
     from vidsearch import config
     from vidsearch.errors import UsageError
     from vidsearch.output.present import FORMATS, write_hits
-    from vidsearch.query.search import SearchOptions, parse_like
+    from vidsearch.query.options import SearchOptions, parse_like
 
     text = " ".join(query or []).strip()
     if not text and not like and not exclude:

@@ -16,7 +16,7 @@ from vidsearch.config import socket_path
 from vidsearch.types import Hit
 
 if TYPE_CHECKING:
-    from vidsearch.query.search import SearchOptions
+    from vidsearch.query.options import SearchOptions
 
 IDLE_SECONDS = 600.0
 CONNECT_TIMEOUT = 0.5
@@ -102,7 +102,7 @@ def ask_find(message: dict[str, Any]) -> tuple[list[Hit], list[str]] | None:
 
 def options_from_json(record: dict[str, Any]) -> SearchOptions:
     """The SearchOptions a find request carries (fields this version does not know are ignored)."""
-    from vidsearch.query.search import LikeRef, SearchOptions
+    from vidsearch.query.options import LikeRef, SearchOptions
 
     opts = dict(record)
     opts["within"] = tuple(opts.get("within") or ())
