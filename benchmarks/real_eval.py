@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src"  # the code evaluated (--src): this checkout's unless told
+SRC = ROOT  # the folder holding the vidsearch package evaluated (--src): this checkout unless told
 
 DEFAULT_DEVCLIPS = ROOT.parent / "shared" / "data" / "devclips"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidsearch-real-eval"
@@ -132,7 +132,7 @@ def code_key(model: str, devclips: Path) -> str:
     h = hashlib.sha256(model.encode())
     src = SRC / "vidsearch"
     for rel in sorted(
-        [p for p in src.rglob("*.py") if p.parent.name in ("embed", "store") or p.name in
+        [p for p in src.rglob("*.py") if p.parent.name in ("embed", "store", "media", "index") or p.name in
          ("decode.py", "segment.py", "indexer.py", "scan.py", "types.py")]
     ):
         h.update(str(rel.relative_to(src)).encode())
@@ -462,8 +462,8 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="lite (default); qwen3-vl-2b where usable")
     parser.add_argument("--reindex", action="store_true", help="build the indexes again even if cached")
     parser.add_argument("--subprocess", action="store_true", help="one vidsearch process per query")
-    parser.add_argument("--src", default=str(SRC), help="the vidsearch source folder to evaluate "
-                        "(e.g. an older checkout's src, for a before/after in one run)")
+    parser.add_argument("--src", default=str(SRC), help="the folder holding the vidsearch package to "
+                        "evaluate (e.g. an older checkout, for a before/after in one run)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every failing query")
     args = parser.parse_args()
     SRC = Path(args.src).resolve()

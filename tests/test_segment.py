@@ -9,7 +9,7 @@ import pytest
 from videogen import Scene, moving_square, noise, solid, write_video
 
 from vidsearch.media.decode import iter_frames, probe
-from vidsearch.media.segment import Segmenter, pick_frames, segment_frames
+from vidsearch.media.segment import Segmenter, segment_frames
 from vidsearch.types import Frame, Segment
 
 RED, GREEN, BLUE, WHITE, GREY = (200, 30, 30), (30, 200, 30), (30, 30, 200), (250, 250, 250), (90, 90, 90)
@@ -116,12 +116,15 @@ def test_no_frames_gives_one_empty_segment() -> None:
     assert segment_frames([], 0.0) == []
 
 
-def test_pick_frames_spreads_over_the_segment() -> None:
-    frames = frames_at([float(t) for t in range(10)], [GREY] * 10)
-    segment = Segment(0.0, 10.0, tuple(frames))
-    assert [f.time for f in pick_frames(segment, 3)] == [1.0, 5.0, 8.0]
-    assert pick_frames(segment, 20) == segment.frames
-    assert [f.time for f in pick_frames(segment, 1)] == [5.0]
+def test_pick_spreads_frames_over_the_moment_ends_included() -> None:
+    from vidsearch.media.frames import pick
+
+    frames = frames_at([float(t) for t in range(11)], [GREY] * 11)
+    assert [f.time for f in pick(frames, 3)] == [0.0, 5.0, 10.0]
+    assert [f.time for f in pick(frames, 5)] == [0.0, 2.0, 5.0, 8.0, 10.0]  # evenly spaced, rounded
+    assert pick(frames, 20) == frames
+    assert [f.time for f in pick(frames, 1)] == [5.0]
+    assert pick(frames, 0) == []
 
 
 def test_motion_starting_after_a_cut_is_not_another_cut(tmp_path: Path) -> None:

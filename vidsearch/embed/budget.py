@@ -54,6 +54,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from vidsearch.media.frames import cell_means, difference, edge_share, grey, thumbnail
 from vidsearch.types import ESCALATED, Frame, Segment
 
 _GREY_SIDE = 128  # longest side of the grey pictures motion is measured on
@@ -263,7 +264,7 @@ def same_picture(earlier: Segment, later: Segment, policy: Policy = DEFAULT_POLI
         pictures.append(np.mean([_grey(f.image) for f in (segment.frames[0], segment.frames[-1])], axis=0))
     if pictures[0].shape != pictures[1].shape:
         return False
-    return bool(_cells(np.abs(pictures[0] - pictures[1])).max() < policy.same_picture)
+    return bool(cell_means(np.abs(pictures[0] - pictures[1]), _CELL).max() < policy.same_picture)
 
 
 def shared(budget: Budget, earlier: Segment) -> Budget:
@@ -280,7 +281,7 @@ def measure(frames: tuple[Frame, ...] | list[Frame]) -> Signals:
         return Signals(0.0, 0.0, 0, detail)
     greys = [_grey(f.image) for f in frames]
     span = float(np.abs(greys[0] - greys[-1]).mean()) if greys[0].shape == greys[-1].shape else 1.0
-    colours = [_thumbnail(f.image, 16) for f in frames]
+    colours = [thumbnail(f.image, 16) for f in frames]
     motions: list[float] = []
     changed: list[float] = []
     cuts = 0
@@ -290,45 +291,18 @@ def measure(frames: tuple[Frame, ...] | list[Frame]) -> Signals:
             continue
         diff = np.abs(a - b)
         motions.append(float(diff.mean()))
-        changed.append(float((_cells(diff) > _CELL_CHANGE).mean()))
-        if float(np.abs(ca - cb).mean()) > _CUT:
+        changed.append(float((cell_means(diff, _CELL) > _CELL_CHANGE).mean()))
+        if difference(ca, cb) > _CUT:
             cuts += 1
     motion = float(np.mean(motions)) if motions else 0.0
     share = float(np.mean(changed)) if changed else 0.0
     return Signals(motion, share, cuts, detail, span)
 
 
-def _thumbnail(image: np.ndarray, side: int) -> np.ndarray:
-    """Area-average an HxWxC uint8 image so its longest edge is at most ``side``; float32 0..1."""
-    h, w = image.shape[:2]
-    step = max(1, -(-max(h, w) // side))  # ceil
-    hh, ww = (h // step) * step, (w // step) * step
-    if hh == 0 or ww == 0:
-        return image.astype(np.float32) / 255.0
-    # integer sums: a float copy of a 1080p frame would cost more than the rest of the budget's signals
-    blocks = image[:hh, :ww].reshape(hh // step, step, ww // step, step, -1)
-    sums = blocks.sum(axis=(1, 3), dtype=np.uint32)
-    return sums.astype(np.float32) / np.float32(step * step * 255.0)
-
-
 def _grey(image: np.ndarray) -> np.ndarray:
-    return _thumbnail(image[..., :3], _GREY_SIDE).mean(axis=-1)
-
-
-def _cells(diff: np.ndarray) -> np.ndarray:
-    """Mean of ``diff`` over a grid of about _CELL x _CELL cells."""
-    h, w = diff.shape
-    rows = np.unique(np.linspace(0, h, min(_CELL, h) + 1).astype(int)[:-1])
-    cols = np.unique(np.linspace(0, w, min(_CELL, w) + 1).astype(int)[:-1])
-    sums = np.add.reduceat(np.add.reduceat(diff, rows, axis=0), cols, axis=1)
-    counts = np.outer(np.diff(np.append(rows, h)), np.diff(np.append(cols, w)))
-    return sums / counts
+    return grey(image, _GREY_SIDE)
 
 
 def _detail(image: np.ndarray) -> float:
     """Share of pixels with a strong horizontal edge (text strokes, fine texture)."""
-    grey = image[..., :3].astype(np.int16).sum(axis=-1) // 3
-    if grey.shape[1] < 2:
-        return 0.0
-    jumps = np.abs(np.diff(grey, axis=1))
-    return float((jumps >= _EDGE).mean())
+    return edge_share(image[..., :3].astype(np.int16).sum(axis=-1) // 3, _EDGE)

@@ -39,6 +39,7 @@ import numpy as np
 
 from vidsearch.embed.base import MatchScale
 from vidsearch.errors import ModelError, ModelUnavailableError
+from vidsearch.media import frames
 from vidsearch.types import MomentCost, Segment
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ MATCH_SCALE = MatchScale(unrelated=0.15, clear=0.6, cutoff=0.11)
 _EDGE_STEP = 48  # grey-level jump that counts as a sharp edge (text strokes are sharp)
 _MIN_EDGE_FRACTION = 0.004  # below this fraction of sharp-edge pixels a frame is taken as text-free
 _SAME_FRAME_DIFF = 4.0  # mean absolute difference (0-255) of thumbnails below which frames are "the same"
+_SAME_THUMB = 64  # longest side of the thumbnails compared for "the same picture"
+_TEXT_THUMB = 320  # longest side of the grey picture the sharp-edge test for text looks at
 _OCR_FRAMES_PER_MOMENT = 2
 _MIN_LINE_SCORE = 0.6  # OCR lines less sure than this are dropped
 _TEXT_WEIGHT = 0.65  # share of the text vector when a moment has clear text
@@ -344,9 +347,7 @@ class _TextReader:
     @staticmethod
     def likely_text(grey: np.ndarray) -> bool:
         """Cheap test: text needs sharp edges; a frame with almost none is taken as text-free."""
-        g = grey.astype(np.int16)
-        sharp = np.abs(np.diff(g, axis=1)) > _EDGE_STEP
-        return float(sharp.mean()) >= _MIN_EDGE_FRACTION
+        return frames.edge_share(grey, _EDGE_STEP) >= _MIN_EDGE_FRACTION
 
     def respace(self, line: str) -> str:
         """Put back spaces OCR dropped between capitals ("WELCOMETOLISBON" -> "WELCOME TO LISBON")."""
@@ -403,25 +404,9 @@ def _split_words(token: str, words: frozenset[str], min_length: int = 5) -> str:
     return " ".join(reversed(cuts))
 
 
-def _grey_thumb(image: np.ndarray, width: int = 64) -> np.ndarray:
-    import cv2
-
-    h, w = image.shape[:2]
-    small = cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
-def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).mean()) < _SAME_FRAME_DIFF
-
-
-def _pick(count: int, k: int) -> list[int]:
-    """Up to ``k`` indices spread evenly over ``count`` items (middle one when k == 1)."""
-    if count <= k:
-        return list(range(count))
-    if k == 1:
-        return [count // 2]
-    return sorted({round(x) for x in np.linspace(0, count - 1, k)})
+def _grey_levels(image: np.ndarray, side: int) -> np.ndarray:
+    """A grey thumbnail in grey levels (0..255), longest edge at most ``side``."""
+    return frames.grey(image, side) * 255.0
 
 
 class LiteEmbedder:
@@ -608,7 +593,7 @@ class LiteEmbedder:
 
         _, classifier, reader, _ = self._ready()
         picked = [
-            [seg.frames[j].image for j in _pick(len(seg.frames), self.frames_per_moment)] for seg in segments
+            [f.image for f in frames.pick(seg.frames, self.frames_per_moment)] for seg in segments
         ]
         flat = [im for images in picked for im in images]
 
@@ -630,14 +615,14 @@ class LiteEmbedder:
             budget = _OCR_FRAMES_PER_MOMENT
             reused = text_free = 0
             for image in images:
-                thumb = _grey_thumb(image)
-                if last is not None and _same_picture(thumb, last[0]):
+                thumb = _grey_levels(image, _SAME_THUMB)
+                if last is not None and frames.difference(thumb, last[0]) < _SAME_FRAME_DIFF:
                     readings.append(last[1])  # the same picture as before: reuse its reading
                     reused += 1
                     continue
                 if budget == 0:
                     continue
-                if not reader.likely_text(_grey_thumb(image, width=min(320, image.shape[1]))):
+                if not reader.likely_text(_grey_levels(image, _TEXT_THUMB)):
                     reading = _Reading("", 0.0)
                     text_free += 1
                 else:

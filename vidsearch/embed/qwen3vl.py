@@ -82,6 +82,7 @@ from vidsearch.embed.budget import (
 from vidsearch.embed.qwen_frames import DECODE_SIDE, MAX_FRAMES, frame_count, frame_grid, resize_bicubic
 from vidsearch.errors import ModelError, UsageError
 from vidsearch.hub import resolve_model_folder
+from vidsearch.media.frames import pick
 from vidsearch.models import split_exit
 from vidsearch.types import ESCALATED, Frame, MomentCost, Segment
 
@@ -918,10 +919,9 @@ def _slice_means(features: torch.Tensor, grid: torch.Tensor, merge: int) -> list
 
 
 def _pick_frames(frames: Sequence[Frame], count: int) -> list[Frame]:
-    """At most ``count`` frames spread evenly over the moment; an odd number gets its last repeated."""
-    picked = list(frames)
-    if len(picked) > count:
-        picked = [picked[int(i)] for i in np.linspace(0, len(picked) - 1, count).round()]
+    """At most ``count`` frames spread evenly over the moment; an odd number gets its last repeated
+    (frames go to the model in pairs)."""
+    picked = pick(frames, count)
     if len(picked) % 2:
         picked.append(picked[-1])
     return picked

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vidsearch.media import frames
+
 THUMB = 64  # side of the thumbnail the statistics are taken on
 
 # Each cue's phrase: how people say it.
@@ -39,12 +41,9 @@ _HUES = (("red", 345, 360), ("red", 0, 15), ("orange", 15, 40), ("yellow", 40, 7
 
 
 def _hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hue in degrees, saturation and value in 0..1, each (THUMB, THUMB)."""
-    import cv2
-
-    small = cv2.resize(image, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
-    return hsv[..., 0] * (360.0 / 256.0), hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
+    """Hue in degrees, saturation and value in 0..1, of a thumbnail (longest side THUMB)."""
+    hue, sat, val = frames.hsv(frames.thumbnail(image, THUMB))
+    return (hue * 360.0).astype(np.float32), sat.astype(np.float32), val.astype(np.float32)
 
 
 def colour_shares(hue: np.ndarray, sat: np.ndarray, val: np.ndarray) -> dict[str, float]:

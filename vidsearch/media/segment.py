@@ -31,6 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from vidsearch.media.frames import difference, hsv, thumbnail
 from vidsearch.types import Frame, Segment
 
 DEFAULT_THRESHOLD = 0.06  # mean absolute thumbnail difference (0..1) above which a cut may be
@@ -42,27 +43,9 @@ HARD_SHOT = 0.7  # a shot between two such cuts stands alone from this share of 
 _HIST_THUMB = 32  # the histogram's thumbnail (the 16-side one is averaged down from it)
 
 
-def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
-    """Area-average an HxWx3 uint8 image to side x side x 3 float32 in 0..1."""
-    h, w = image.shape[:2]
-    rows = np.unique(np.linspace(0, h, side + 1).astype(int)[:-1])
-    cols = np.unique(np.linspace(0, w, side + 1).astype(int)[:-1])
-    sums = np.add.reduceat(np.add.reduceat(image.astype(np.float32), rows, axis=0), cols, axis=1)
-    counts = np.outer(np.diff(np.append(rows, h)), np.diff(np.append(cols, w)))[..., None]
-    return sums / (counts * 255.0)
-
-
 def colour_histogram(thumb: np.ndarray) -> np.ndarray:
     """An HxWx3 thumbnail (0..1 RGB) -> normalised 8 hue x 4 saturation x 4 value histogram (128,)."""
-    t = thumb.reshape(-1, 3).astype(np.float64)
-    top, low = t.max(axis=1), t.min(axis=1)
-    delta = top - low
-    r, g, b = t[:, 0], t[:, 1], t[:, 2]
-    step = np.where(delta > 0, delta, 1.0)
-    hue = np.where(top == r, ((g - b) / step) % 6, np.where(top == g, (b - r) / step + 2, (r - g) / step + 4)) / 6
-    hue = np.where(delta > 0, hue, 0.0)
-    sat = np.where(top > 0, delta / np.where(top > 0, top, 1.0), 0.0)
-    h, s, v = (np.minimum((x * n).astype(int), n - 1) for x, n in ((hue, 8), (sat, 4), (top, 4)))
+    h, s, v = (np.minimum((x * n).astype(int), n - 1) for x, n in zip(hsv(thumb), (8, 4, 4), strict=True))
     hist = np.bincount(((h * 4 + s) * 4 + v).ravel(), minlength=128).astype(np.float64)
     return hist / max(1.0, float(hist.sum()))
 
@@ -73,20 +56,9 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _thumbnails(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The THUMB-side thumbnail and the colour histogram, from one pass over the image."""
+    """The THUMB-side thumbnail and the colour histogram of the larger one."""
     big = thumbnail(image, _HIST_THUMB)
-    if big.shape[:2] == (_HIST_THUMB, _HIST_THUMB):
-        small = big.reshape(THUMB, 2, THUMB, 2, 3).mean(axis=(1, 3))
-    else:  # an image smaller than the thumbnail
-        small = thumbnail(image, THUMB)
-    return small, colour_histogram(big)
-
-
-def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference (0..1) of two thumbnails from ``thumbnail``."""
-    if a.shape != b.shape:
-        return 1.0  # a size change mid-stream is a new shot
-    return float(np.abs(a - b).mean())
+    return thumbnail(image, THUMB), colour_histogram(big)
 
 
 class Segmenter:
@@ -126,7 +98,7 @@ class Segmenter:
         out: list[Segment] = []
         thumb, hist = _thumbnails(frame.image)
         if self._last_thumb is not None and self._last_time is not None and self._last_hist is not None:
-            diff = frame_difference(self._last_thumb, thumb)
+            diff = difference(self._last_thumb, thumb)
             hard = diff > self.threshold and histogram_distance(self._last_hist, hist) >= HARD_CUT
             # A small change soon after a cut is the new shot settling (motion starting, a fade
             # finishing), not another cut: closing there would fold the new shot into the last one.
@@ -137,7 +109,12 @@ class Segmenter:
                 self._last_cut = diff
                 # The change happened somewhere between the two samples: cut halfway.
                 cut = (self._last_time + frame.time) / 2 if frame.time > self._last_time else frame.time
+                opened = self._open_start
                 out += self._close_shot(max(cut, self._open_start), hard=hard)
+                if self._open_start == opened:
+                    # the cut was not taken (a short first shot): the change is this shot's usual
+                    # level, which later changes are measured against
+                    self._recent.append(diff)
             else:
                 self._recent.append(diff)
         self._open.append(frame)
@@ -243,14 +220,3 @@ def segment_frames(
         out += segmenter.push(frame)
     out += segmenter.finish(duration)
     return out
-
-
-def pick_frames(segment: Segment, n: int) -> tuple[Frame, ...]:
-    """``n`` frames spread evenly over ``segment`` (the middle of n equal stretches); all if fewer."""
-    frames = segment.frames
-    if n <= 0:
-        return ()
-    if len(frames) <= n:
-        return frames
-    # Centres of n equal slices, so picks stay away from the cut at either edge.
-    return tuple(frames[int((k + 0.5) * len(frames) / n)] for k in range(n))
