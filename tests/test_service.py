@@ -169,3 +169,97 @@ def test_service_and_direct_find_share_one_query_cache(library: Path, running: P
     assert direct.exit_code == through_service.exit_code == 0
     assert direct.stdout == through_service.stdout
     assert FakeEmbedder.loads == 1  # the direct find read every clause's vector from the same cache
+
+
+@pytest.fixture
+def autoserve(library: Path, monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """find with the service allowed but none running; records each background start asked for."""
+    started: list[float | None] = []
+    monkeypatch.setenv(service.ENV_SOCKET, "/tmp/vidsearch-no-such-dir/service.sock")
+    monkeypatch.delenv("VIDSEARCH_NO_SERVICE", raising=False)
+    monkeypatch.delenv("VIDSEARCH_AUTOSERVE", raising=False)
+    monkeypatch.setattr("vidsearch.service.start_background", lambda idle=None: started.append(idle))
+    return started
+
+
+def _find(library: Path, *args: str) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    result = CliRunner().invoke(app, ["find", *args, "--db", str(library), "-n", "3", "-f", "tsv"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_find_that_loads_the_model_starts_the_service(
+    library: Path, autoserve: list[float | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDSEARCH_SERVE_IDLE", "42")
+    _find(library, "a dog")
+    assert autoserve == [42.0]
+    _find(library, "a dog")  # the vector is remembered: nothing loaded, nothing to keep warm
+    assert autoserve == [42.0]
+
+
+def test_no_serve_and_the_environment_keep_the_service_off(
+    library: Path, autoserve: list[float | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _find(library, "a cat", "--no-serve")
+    monkeypatch.setenv("VIDSEARCH_AUTOSERVE", "0")
+    _find(library, "a cow")
+    monkeypatch.setenv("VIDSEARCH_AUTOSERVE", "1")
+    monkeypatch.setenv("VIDSEARCH_NO_SERVICE", "1")
+    _find(library, "a hen")
+    assert autoserve == []
+    assert FakeEmbedder.loads == 3  # each find loaded the model itself
+
+
+def test_a_bad_idle_setting_is_refused(library: Path, autoserve: list[float | None],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+    from vidsearch.errors import UsageError
+
+    monkeypatch.setenv("VIDSEARCH_SERVE_IDLE", "soon")
+    result = CliRunner().invoke(app, ["find", "a dog", "--db", str(library)])
+    assert isinstance(result.exception, UsageError) and result.exception.exit_code == 2
+    assert "VIDSEARCH_SERVE_IDLE" in str(result.exception)
+    assert FakeEmbedder.loads == 0  # refused before the model loaded
+
+
+def test_the_loading_note_names_the_model_and_the_service(capsys: pytest.CaptureFixture[str]) -> None:
+    from vidsearch.cli.find import _loading
+
+    loaded: list[str] = []
+    _loading("qwen3-vl-embedding-2b", loaded, True, 300.0)
+    _loading("lite", loaded, True, 300.0)  # loads in a blink: no note
+    err = capsys.readouterr().err
+    assert "loading the model qwen3-vl-embedding-2b" in err and "300 s idle" in err and "--no-serve" in err
+    assert "lite" not in err
+    assert loaded == ["qwen3-vl-embedding-2b", "lite"]
+
+
+def test_a_background_service_answers_then_exits_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))
+    sock = folder / "run" / "service.sock"
+    monkeypatch.setenv(service.ENV_SOCKET, str(sock))
+    service.start_background(3.0)
+    deadline = time.monotonic() + 60
+    while service.request({"op": "ping"}, sock, timeout=5) is None:
+        assert time.monotonic() < deadline, "the background service never answered"
+        time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    while sock.exists():  # a ping would count as a query: only watch the socket go
+        assert time.monotonic() < deadline, "the background service did not exit when idle"
+        time.sleep(0.5)
+    assert service.request({"op": "ping"}, sock, timeout=5) is None
+
+
+def test_a_service_of_another_version_steps_aside(library: Path, running: Path) -> None:
+    message = service.find_request(library, None, "auto", "auto", "a dog", SearchOptions(limit=3))
+    message["version"] = "0.0.0-older"
+    assert service.ask_find(message) is None  # the caller searches itself
+    assert service.request({"op": "ping"}, running, timeout=5) is None  # and the old service has gone

@@ -29,6 +29,12 @@ ENV_PLAYER = "VIDSEARCH_PLAYER"
 ENV_DEBUG = "VIDSEARCH_DEBUG"
 ENV_NO_SERVICE = "VIDSEARCH_NO_SERVICE"
 ENV_AUTOSERVE = "VIDSEARCH_AUTOSERVE"
+ENV_SERVE_IDLE = "VIDSEARCH_SERVE_IDLE"
+
+# How long a query service started by `find` keeps the model in memory without a query; the same
+# order as other local model runners (ollama keeps a model five minutes), so a burst of queries is
+# answered warm while an idle machine gets its memory back soon.
+SERVE_IDLE_SECONDS = 300.0
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -104,11 +110,31 @@ def debug() -> bool:
 
 
 def service_disabled() -> bool:
-    """``VIDSEARCH_NO_SERVICE``: never ask or start the query service."""
-    return bool(os.environ.get(ENV_NO_SERVICE))
+    """``VIDSEARCH_NO_SERVICE``: never ask or start the query service (any value but 0/false)."""
+    value = os.environ.get(ENV_NO_SERVICE, "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 def autoserve() -> bool:
-    """``VIDSEARCH_AUTOSERVE``: start the query service after a find so the next one is fast."""
-    return os.environ.get(ENV_AUTOSERVE, "") not in ("", "0") and not service_disabled()
+    """Whether ``find`` starts the query service when none runs, so the next query skips the model
+    load: yes unless ``VIDSEARCH_AUTOSERVE`` is false (0, false, no, off) or the service is off."""
+    value = os.environ.get(ENV_AUTOSERVE, "").strip().lower()
+    return value not in ("0", "false", "no", "off") and not service_disabled()
+
+
+def serve_idle() -> float:
+    """``VIDSEARCH_SERVE_IDLE``: seconds a service started by ``find`` waits for a query before it
+    exits (default 300). UsageError for a value that is not a positive number."""
+    from vidsearch.errors import UsageError
+
+    raw = os.environ.get(ENV_SERVE_IDLE, "").strip()
+    if not raw:
+        return SERVE_IDLE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"{ENV_SERVE_IDLE}={raw!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise UsageError(f"{ENV_SERVE_IDLE} must be more than 0 seconds, not {raw}")
+    return seconds
 

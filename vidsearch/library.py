@@ -60,6 +60,8 @@ class Library:
         self.device = device
         self.precision = precision
         self._loader = loader
+        # called with the model's name just before a model loads (the command line tells the user)
+        self.on_model_load: Callable[[str], None] | None = None
         self._embedder: Embedder | None = None
         self._embedder_key: tuple[str, str] | None = None
 
@@ -115,7 +117,7 @@ class Library:
             else:
                 from vidsearch.embed.cache import lazy_model
 
-                self._embedder = lazy_model(name, self.device, self.precision, model_id)
+                self._embedder = lazy_model(name, self.device, self.precision, model_id, self.on_model_load)
             self._embedder_key = (name, model_id)
         return self._embedder
 

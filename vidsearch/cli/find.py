@@ -83,6 +83,15 @@ def find(
             show_default=False,
         ),
     ] = None,
+    no_serve: Annotated[
+        bool,
+        typer.Option(
+            "--no-serve",
+            help="Do not start the background query service (by default a find that loads the model starts "
+            "one, which keeps it loaded for the next queries and exits after $VIDSEARCH_SERVE_IDLE seconds "
+            "without one, default 300; VIDSEARCH_AUTOSERVE=0 turns this off for good).",
+        ),
+    ] = False,
     db: DbOption = None,
     model: ModelOption = None,
     device: DeviceOption = "auto",
@@ -128,13 +137,17 @@ def find(
     if answered is not None:  # a running `vidsearch serve` holds the model: no load here
         hits, lines = answered
     else:
+        serve_next = config.autoserve() and not no_serve
+        idle = config.serve_idle() if serve_next else 0.0  # a bad setting is refused before any work
+        loaded: list[str] = []
         with open_library(db, create=False, model=model, device=device, precision=precision) as library:
+            library.on_model_load = lambda name: _loading(name, loaded, serve_next, idle)
             found = library.find(text, options)
         hits, lines = found.hits, found.explanation
-        if config.autoserve():
+        if loaded and serve_next:  # only a find that had to load the model gains from a warm one
             from vidsearch import service
 
-            service.start_background()
+            service.start_background(idle)
     if explain:
         _print_explanation(lines, hits, fmt)
     if fmt != "table":  # file names go out as their exact bytes
@@ -169,6 +182,18 @@ def _ask_service(
     if not target.exists():
         return None  # let the direct path say there is no index
     return service.ask_find(service.find_request(target, model, device, precision, text, options))
+
+
+def _loading(name: str, loaded: list[str], serve_next: bool, idle: float) -> None:
+    """Say on stderr why this query waits (the model loads), except for the quick bundled model."""
+    from vidsearch.models import LITE
+
+    loaded.append(name)
+    if name == LITE:
+        return
+    later = (f"; a background service keeps it loaded for the next queries ({idle:g} s idle, --no-serve to skip)"
+             if serve_next else "")
+    warn(f"loading the model {name}{later}")
 
 
 def _print_explanation(lines: list[str], hits: list[Hit], fmt: str) -> None:

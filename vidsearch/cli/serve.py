@@ -9,8 +9,10 @@ import typer
 
 def serve(
     idle: Annotated[
-        float, typer.Option("--idle", help="Exit after this many seconds without a query.", min=1.0)
-    ] = 600.0,
+        float | None,
+        typer.Option("--idle", help="Exit after this many seconds without a query [default: $VIDSEARCH_SERVE_IDLE "
+                     "or 300].", min=1.0, show_default=False),
+    ] = None,
     background: Annotated[
         bool, typer.Option("--background", help="Start detached and return at once.")
     ] = False,
@@ -20,16 +22,18 @@ def serve(
     """Answer `vidsearch find` from a process that keeps the model in memory.
 
     Listens on a Unix socket only you can reach (a 0700 folder in your runtime or data dir, the
-    socket 0600); no network port. `find` uses it whenever it runs and loads the model itself
-    otherwise. Set VIDSEARCH_AUTOSERVE=1 to have `find` start one in the background when none runs.
+    socket 0600); no network port. `find` uses it whenever it runs; when none runs, a find that
+    has to load the model starts one in the background (find --no-serve, VIDSEARCH_AUTOSERVE=0 or
+    VIDSEARCH_NO_SERVICE=1 turn that off).
     """
     from vidsearch.device import one_thread_for_small_maths
 
     one_thread_for_small_maths()  # a service answers queries only: small maths
-    from vidsearch import service
+    from vidsearch import config, service
     from vidsearch.cli.common import warn
 
     path = service.socket_path()
+    seconds = config.serve_idle() if idle is None else idle
     if stop or check:
         answer = service.request({"op": "stop" if stop else "ping"}, path, timeout=5.0)
         if answer is None:
@@ -40,7 +44,7 @@ def serve(
                   f"{', '.join(answer.get('models', [])) or 'none yet'}")
         return
     if background:
-        service.start_background(idle)
+        service.start_background(seconds)
         return
-    if not service.serve(path, idle, ready=lambda: warn(f"vidsearch service listening on {path}")):
+    if not service.serve(path, seconds, ready=lambda: warn(f"vidsearch service listening on {path}")):
         warn(f"a service is already running ({path})")

@@ -207,8 +207,16 @@ class LazyEmbedder:
                 close()
 
 
-def lazy_model(name: str, device: str, precision: str, model_id: str) -> LazyEmbedder:
-    """The model ``name`` behind the query-vector cache: loaded only when a query is new."""
+def lazy_model(
+    name: str, device: str, precision: str, model_id: str, on_load: Callable[[str], None] | None = None
+) -> LazyEmbedder:
+    """The model ``name`` behind the query-vector cache: loaded only when a query is new.
+    ``on_load(name)`` is called just before the load starts (to tell a waiting user why)."""
     from vidsearch import models
 
-    return LazyEmbedder(lambda: models.load_embedder(name, device, precision), QueryCache(model_id))
+    def load() -> Any:
+        if on_load is not None:
+            on_load(name)
+        return models.load_embedder(name, device, precision)
+
+    return LazyEmbedder(load, QueryCache(model_id))

@@ -11,15 +11,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidsearch import errors
+from vidsearch import __version__, config, errors
 from vidsearch.config import socket_path
 from vidsearch.types import Hit
 
 if TYPE_CHECKING:
     from vidsearch.query.options import SearchOptions
 
-IDLE_SECONDS = 600.0
 CONNECT_TIMEOUT = 0.5
+# The answer of a service started from another version of vidsearch: it stops, and the asker
+# searches itself, so an upgrade never leaves old code answering.
+STALE = "StaleService"
 
 
 def request(message: dict[str, Any], path: Path | None = None, timeout: float | None = None) -> dict[str, Any] | None:
@@ -75,6 +77,7 @@ def find_request(
         opts["like"]["path"] = os.path.abspath(opts["like"]["path"])
     return {
         "op": "find",
+        "version": __version__,
         "db": os.path.abspath(db),
         "model": model,
         "device": device,
@@ -90,7 +93,7 @@ def ask_find(message: dict[str, Any]) -> tuple[list[Hit], list[str]] | None:
     Raises the service's typed error (UsageError...) when it refused the query.
     """
     answer = request(message)
-    if answer is None:
+    if answer is None or answer.get("kind") == STALE:
         return None
     if not answer.get("ok"):
         kind = getattr(errors, str(answer.get("kind")), errors.VidsearchError)
@@ -124,12 +127,14 @@ def hit_from_json(record: dict[str, Any]) -> Hit:
     return Hit(**fields)
 
 
-def start_background(idle: float = IDLE_SECONDS) -> None:
-    """Start ``vidsearch serve`` detached (it exits by itself after ``idle`` idle seconds)."""
+def start_background(idle: float | None = None) -> None:
+    """Start ``vidsearch serve`` detached; it exits by itself after ``idle`` seconds without a query
+    (default: ``config.serve_idle()``), and at once when another service already runs."""
     import subprocess
 
+    seconds = config.serve_idle() if idle is None else idle
     subprocess.Popen(
-        [sys.executable, "-m", "vidsearch", "serve", "--idle", str(idle)],
+        [sys.executable, "-m", "vidsearch", "serve", "--idle", str(seconds)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

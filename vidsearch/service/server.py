@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from vidsearch import errors
-from vidsearch.config import ENV_SOCKET, socket_path
+from vidsearch import __version__, errors
+from vidsearch.config import ENV_SOCKET, SERVE_IDLE_SECONDS, socket_path
 from vidsearch.embed.cache import lazy_model
 from vidsearch.library import Library
 from vidsearch.locks import exclusive
-from vidsearch.service.client import IDLE_SECONDS, hit_to_json, options_from_json, read_line
+from vidsearch.service.client import STALE, hit_to_json, options_from_json, read_line
 
 _MAX_REQUEST = 1 << 20
 
@@ -100,7 +100,7 @@ def _peer_uid(conn: socket.socket) -> int | None:
     return int(uid)
 
 
-def serve(path: Path | None = None, idle: float = IDLE_SECONDS, ready: Any = None) -> bool:
+def serve(path: Path | None = None, idle: float = SERVE_IDLE_SECONDS, ready: Any = None) -> bool:
     """Listen on the socket until ``idle`` seconds pass without a request (or a stop request).
 
     Returns False at once when another service already holds the socket. ``ready`` (a callable)
@@ -162,6 +162,10 @@ def _answer(service: Service, conn: socket.socket) -> bool:
         if message.get("op") == "stop":
             with contextlib.suppress(OSError):
                 conn.sendall(b'{"ok": true}\n')
+            return False
+        if message.get("version", __version__) != __version__:
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps({"ok": False, "kind": STALE, "error": "another version"}).encode() + b"\n")
             return False
         try:
             answer = service.handle(message)
