@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidsearch.store import Store, ann
+from vidsearch.store import Store
+from vidsearch.store import ivf as ann
 
 DIM = 384
 TOPICS = 1000
