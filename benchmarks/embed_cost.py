@@ -13,7 +13,7 @@ fastest time (fp32: one timed pass, it is slow):
              (``vidsearch.embed.qwen_frames``: 352x640 for these 640x360 videos), full depth, bf16
              (fp32 where the CPU has no bf16 hardware; ``--baseline-precision`` overrides), loaded
              by transformers' ``from_pretrained`` (the other variants read the checkpoint tensor by
-             tensor and map the token table from the file: ``qwen3vl.load_streamed``)
+             tensor and map the token table from the file: ``weights.load_streamed``)
   faithful   vidsearch's default: the reference's frame count per moment (1 per second) and size;
              still or slowly changing moments get fewer frames, a still moment showing the picture
              of the one before shares its vector (vidsearch.embed.budget)
@@ -215,12 +215,12 @@ def moments_of(path: Path, frame_side: int):
 def run_variant(args: argparse.Namespace) -> None:
     import torch
 
-    from vidsearch.embed import qwen3vl
+    from vidsearch.embed import qwen3vl, qwen_load
 
     torch.set_num_threads(args.threads)
     settings = VARIANTS[args.variant]
     if settings.get("from_pretrained"):
-        qwen3vl.load_streamed = lambda *a, **k: None  # type: ignore[assignment]  # the loader falls back
+        qwen_load.load_streamed = lambda *a, **k: None  # type: ignore[assignment]  # the loader falls back
     began = time.perf_counter()
     embedder = qwen3vl.load(
         str(args.model_dir),

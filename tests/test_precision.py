@@ -135,9 +135,9 @@ def torch_ao_int8(monkeypatch):
 def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardware, torch_ao_int8, monkeypatch):
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
-    from vidsearch.embed import qwen3vl
+    from vidsearch.embed import qwen3vl, qwen_load
 
-    monkeypatch.setattr(qwen3vl, "cpu_supports_bf16", lambda: bf16_hardware)
+    monkeypatch.setattr(qwen_load, "cpu_supports_bf16", lambda: bf16_hardware)
     int8 = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="int8", frame_side=32)
     try:
         assert int8.precision.quantize == "dynamic-int8"
@@ -247,7 +247,7 @@ def test_onednn_int8_linear_keeps_one_byte_per_weight():
     import gc
 
     from vidsearch.embed.int8 import OnednnInt8Linear
-    from vidsearch.embed.qwen3vl import _give_back_freed_memory
+    from vidsearch.embed.weights import give_back_freed_memory
 
     def resident() -> int:
         with open("/proc/self/status") as f:
@@ -261,7 +261,7 @@ def test_onednn_int8_linear_keeps_one_byte_per_weight():
         kept.append(OnednnInt8Linear.from_linear(layer))
         del layer
         gc.collect()
-        _give_back_freed_memory()
+        give_back_freed_memory()
     grown = resident() - before
     assert grown < 1.4 * count * side * side, f"{grown / count / side / side:.2f} bytes per weight"
     assert kept[-1](torch.randn(4, side, dtype=torch.bfloat16)).shape == (4, side)
@@ -299,7 +299,7 @@ def test_streamed_load_maps_the_token_table_and_matches_from_pretrained(tiny_qwe
     """The token table stays in the checkpoint file (mapped, read on use); vectors are unchanged."""
     from safetensors.torch import load_file, save_file
 
-    from vidsearch.embed import qwen3vl
+    from vidsearch.embed import qwen3vl, qwen_load
 
     if precision == "int8" and not device.cpu_int8_available():
         pytest.skip("this torch has no quantized CPU engine")
@@ -313,7 +313,7 @@ def test_streamed_load_maps_the_token_table_and_matches_from_pretrained(tiny_qwe
             save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v
                        for k, v in load_file(path).items()}, path)  # fmt: skip
     streamed = qwen3vl.load(str(folder), device="cpu", precision=precision, frame_side=32)
-    monkeypatch.setattr(qwen3vl, "load_streamed", lambda *a, **k: None)
+    monkeypatch.setattr(qwen_load, "load_streamed", lambda *a, **k: None)
     loaded = qwen3vl.load(str(folder), device="cpu", precision=precision, frame_side=32)
     try:
         table = streamed._model.get_input_embeddings().weight

@@ -20,7 +20,7 @@ from vidsearch.types import Frame, Segment
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from vidsearch.embed import qwen3vl  # noqa: E402  (needs torch + transformers)
+from vidsearch.embed import qwen3vl, qwen_load  # noqa: E402  (needs torch + transformers)
 
 FRAME_SIDE = 32  # tiny model: 32x32 frames -> 2x2 merged patches -> 4 visual tokens per frame pair
 
@@ -271,12 +271,12 @@ def test_patch_embedding_runs_as_one_matmul_with_the_convolutions_result(tiny_qw
     pixels = torch.randn(37, width)
     with torch.inference_mode():
         want = patch_embed(pixels)
-        qwen3vl._patches_as_matmul(plain)
+        qwen_load.patches_as_matmul(plain)
         got = patch_embed(pixels)
-    assert isinstance(patch_embed.proj, qwen3vl._PatchMatmul)
+    assert isinstance(patch_embed.proj, qwen_load.PatchMatmul)
     assert got.shape == want.shape == (37, config.hidden_size)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-    assert isinstance(embedder._model.visual.patch_embed.proj, qwen3vl._PatchMatmul)  # load() swaps it
+    assert isinstance(embedder._model.visual.patch_embed.proj, qwen_load.PatchMatmul)  # load() swaps it
 
 
 def test_a_forward_pass_holds_at_most_its_share_of_patches(embedder, monkeypatch):

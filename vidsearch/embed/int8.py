@@ -26,8 +26,11 @@ torch is imported at this module's import time; only the Qwen3-VL backend import
 
 from __future__ import annotations
 
+import gc
 import threading
+import warnings
 import weakref
+from typing import Any, cast
 
 import torch
 
@@ -132,3 +135,46 @@ class OnednnInt8Linear(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+# torch.ao's dynamic int8 Linear: the portable int8 path for CPUs without oneDNN's int8 matmul.
+
+
+def dynamic_int8_linear(linear: torch.nn.Linear) -> torch.nn.Module:
+    """A dynamically quantized int8 copy of ``linear`` (packed for this CPU's best engine)."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from torch.ao.quantization import default_dynamic_qconfig
+
+    from vidsearch.device import int8_cpu_engine
+
+    engine, previous = int8_cpu_engine(), torch.backends.quantized.engine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+        try:
+            if engine:
+                torch.backends.quantized.engine = engine  # weights are packed for the engine set now
+            linear.float()
+            cast(Any, linear).qconfig = default_dynamic_qconfig
+            return DynamicLinear.from_float(linear)
+        finally:
+            torch.backends.quantized.engine = previous
+
+
+class Float32Embedding(torch.nn.Embedding):
+    """A token table stored in bf16 (half the RAM) that hands out float32 rows to a float32 model."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (torch's name)
+        return super().forward(input).float()
+
+
+def finish_dynamic_int8(model: torch.nn.Module, kept: set[int]) -> None:
+    """Everything not int8 computes in float32, except the kept modules and the bf16 token table."""
+    get_table = getattr(model, "get_input_embeddings", None)
+    table = get_table() if get_table is not None else None
+    for module in model.modules():
+        if module is not table and id(module) not in kept:
+            module._apply(lambda t: t.to(torch.float32) if t.is_floating_point() else t, recurse=False)
+    if isinstance(table, torch.nn.Embedding):
+        table.__class__ = Float32Embedding
+    gc.collect()
+

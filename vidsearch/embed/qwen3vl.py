@@ -38,11 +38,12 @@ Spending compute where a moment needs it:
   the full model computes when its layer list is cut to K. Vectors at another layer live in another
   space, so ``model_id`` says ``:exitK``. K must come after the layers that receive the vision tower's
   "deepstack" features (the first 3 of 28 in the 2B), else the exit would drop visual input;
-* precision: ``vidsearch.device.pick_precision``; on the CPU, int8 means torch.ao dynamic
-  quantization, each Linear quantized as it is read from the checkpoint (``load_int8_streamed``: the
-  float model is never whole in memory; ``quantize_dynamic_int8`` after a normal load when names do
-  not map), packed for oneDNN on AMX CPUs (``device.int8_cpu_engine``), with the token table left in
-  bf16; on CUDA, int8/int4 are bitsandbytes weights.
+* precision: ``vidsearch.device.pick_precision``; on the CPU, int8 means each Linear quantized as it
+  is read from the checkpoint (``vidsearch.embed.weights.load_streamed``: the float model is never
+  whole in memory), with oneDNN's int8 matmul on AMX CPUs (``vidsearch.embed.int8``) and torch.ao's
+  dynamic int8 elsewhere, the token table left in bf16; on CUDA, int8/int4 are bitsandbytes weights.
+  Building the network (precision, exit layer, patch embedding) is ``vidsearch.embed.qwen_load``;
+  this module turns moments and queries into vectors.
 
 torch and transformers are imported at this module's import time; nothing in ``vidsearch`` imports
 this module until a Qwen model is asked for.
@@ -52,19 +53,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import platform
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidsearch.device import Precision, cpu_supports_bf16, pick_device, pick_precision
+from vidsearch.device import Precision, pick_device, pick_precision
 from vidsearch.embed.budget import (
     DEFAULT_POLICY,
     FAITHFUL,
@@ -80,6 +78,7 @@ from vidsearch.embed.budget import (
     visual_drift,
 )
 from vidsearch.embed.qwen_frames import DECODE_SIDE, MAX_FRAMES, frame_count, frame_grid, resize_bicubic
+from vidsearch.embed.qwen_load import load_network, patches_as_matmul, set_exit_layer, weight_bytes
 from vidsearch.errors import ModelError, UsageError
 from vidsearch.hub import resolve_model_folder
 from vidsearch.media.frames import pick
@@ -149,15 +148,15 @@ def load(
             setting = replace(setting, side=frame_side)
     folder, name = resolve_model_folder(model, cache_dir)
     device = pick_device(device)
-    chosen = pick_precision(device, precision, model_bytes=_weight_bytes(folder))
+    chosen = pick_precision(device, precision, model_bytes=weight_bytes(folder))
     from transformers import AutoConfig, AutoProcessor
 
     try:
         config = AutoConfig.from_pretrained(str(folder))
-        exit_layer = _set_exit_layer(config, exit_layer, name)
+        exit_layer = set_exit_layer(config, exit_layer, name)
         processor = AutoProcessor.from_pretrained(str(folder))
-        network = _load_network(folder, config, chosen, device, exit_layer is not None)
-        _patches_as_matmul(network)
+        network = load_network(folder, config, chosen, device, exit_layer is not None)
+        patches_as_matmul(network)
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"could not load the model {name} from {folder}: {e}") from e
     network.eval()
@@ -175,345 +174,6 @@ def load(
         policy=policy,
         precision=chosen,
     )
-
-
-def _load_network(folder: Path, config: Any, chosen: Precision, device: str, cut: bool) -> torch.nn.Module:
-    """Build the network in ``chosen`` precision from the checkpoint in ``folder`` (config already cut).
-
-    On the CPU weights are read tensor by tensor (``load_streamed``): int8 Linears are made as they
-    are read and the token table is mapped from the file, not copied. Elsewhere, or when the
-    checkpoint's names do not map onto the model, transformers' ``from_pretrained`` loads it.
-    """
-    from transformers import AutoModel
-
-    dtype = getattr(torch, chosen.dtype)
-    convert, skip = _int8_plan(chosen)
-    load_dtype = torch.bfloat16 if convert is not None else dtype  # half the RAM of fp32 while loading
-    network = None
-    if device == "cpu" and chosen.quantize in (None, "dynamic-int8", "onednn-int8"):
-        network = load_streamed(folder, config, load_dtype, convert=convert, skip=skip)
-    if network is None:
-        kwargs: dict[str, Any] = {}
-        if chosen.quantize is not None and convert is None:
-            kwargs = _bitsandbytes_arguments(chosen, dtype, device)
-        with _quiet_unused_weights(cut):
-            network = AutoModel.from_pretrained(str(folder), config=config, dtype=load_dtype, **kwargs)
-        if convert is not None:
-            quantize_linears(network, convert, skip=skip)
-    if chosen.quantize == "dynamic-int8":
-        _finish_int8(network, _kept_modules(network, skip))
-    if chosen.quantize is None:
-        network.to(device)
-    return network
-
-
-class _PatchMatmul(torch.nn.Module):
-    """A Conv3d whose kernel equals its stride (cutting video into patches), computed as one matmul.
-
-    The vision tower's patch embedding is such a convolution; on the CPU oneDNN runs it in bf16 far
-    slower than the same arithmetic as a matrix product (measured on the 2B shape, 2048 patches:
-    0.46 CPU s against about 0.01 s). Keeps the convolution's weight and bias (same shapes, same
-    dtype), so the output is the convolution's, up to rounding.
-    """
-
-    def __init__(self, conv: torch.nn.Conv3d) -> None:
-        super().__init__()
-        self.weight = conv.weight
-        self.bias = conv.bias
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        flat = patches.reshape(patches.shape[0], -1)
-        out = F.linear(flat, self.weight.reshape(self.weight.shape[0], -1), self.bias)
-        return out[:, :, None, None, None]  # the convolution's (N, out, 1, 1, 1)
-
-
-def _patches_as_matmul(network: torch.nn.Module) -> None:
-    """Swap the vision tower's patch convolution for ``_PatchMatmul`` where it cuts exact patches."""
-    for module in network.modules():
-        conv = getattr(module, "proj", None)
-        if (
-            type(conv) is torch.nn.Conv3d
-            and tuple(conv.kernel_size) == tuple(conv.stride)
-            and tuple(conv.padding) == (0, 0, 0)
-            and conv.groups == 1
-            and tuple(conv.dilation) == (1, 1, 1)
-            and type(module).__name__.endswith("PatchEmbed")
-        ):
-            module.proj = _PatchMatmul(conv)
-
-
-def _int8_plan(chosen: Precision) -> tuple[Any, tuple[str, ...]]:
-    """(Linear -> int8 module function or None, submodules that keep float weights) for ``chosen``."""
-    if chosen.quantize == "onednn-int8":
-        from vidsearch.embed.int8 import OnednnInt8Linear
-
-        # The whole model, the vision tower included: calls with more rows than a layer has outputs
-        # (a projection fed thousands of patches) widen the weight instead of quantizing the rows
-        # (vidsearch.embed.int8). With the tower kept in bf16 instead: 0.38 GiB more on the 2B shape.
-        return OnednnInt8Linear.from_linear, ()
-    if chosen.quantize == "dynamic-int8":
-        # With bf16 hardware the vision tower stays bf16: it is faster there than int8 with fp32
-        # activations (2B spike: 1.67 s vs 2.92 s per 8-frame clip), while the language model in int8
-        # is as fast as bf16 and half its memory.
-        return _int8_linear, ("visual",) if cpu_supports_bf16() else ()
-    return None, ()
-
-
-def _set_exit_layer(config: Any, exit_layer: int | None, name: str) -> int | None:
-    """Cut ``config`` to ``exit_layer`` decoder layers; return the exit layer (None for full depth)."""
-    if exit_layer is None:
-        return None
-    depth = int(config.text_config.num_hidden_layers)
-    fed = len(getattr(config.vision_config, "deepstack_visual_indexes", None) or ())
-    if not fed < exit_layer <= depth:
-        raise UsageError(
-            f"exit layer must be between {fed + 1} and {depth} for {name} (got {exit_layer}): the first "
-            f"{fed} layers receive visual features, and the model has {depth}"
-        )
-    if exit_layer == depth:
-        return None
-    config.text_config.num_hidden_layers = exit_layer
-    if getattr(config.text_config, "layer_types", None):
-        config.text_config.layer_types = list(config.text_config.layer_types)[:exit_layer]
-    return exit_layer
-
-
-@contextlib.contextmanager
-def _quiet_unused_weights(quiet: bool) -> Iterator[None]:
-    """Silence transformers' "some weights were not used" report: skipping them is the point of an exit."""
-    if not quiet:
-        yield
-        return
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-
-
-def _weight_bytes(folder: Path) -> int:
-    """Bytes of the checkpoint's weight files (about the bf16 model size)."""
-    return sum(f.stat().st_size for f in folder.glob("*.safetensors"))
-
-
-def _bitsandbytes_arguments(chosen: Precision, dtype: torch.dtype, device: str) -> dict[str, Any]:
-    """from_pretrained arguments that load Linear weights as bitsandbytes int8 or nf4 on ``device``."""
-    from transformers import BitsAndBytesConfig
-
-    # The vision tower is small (about a fifth of the 2B) and sensitive; it keeps float weights.
-    if chosen.quantize == "bnb-int8":
-        quantization = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=["visual"])
-    else:
-        quantization = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=dtype,
-            bnb_4bit_use_double_quant=True,
-            llm_int8_skip_modules=["visual"],
-        )
-    return {"quantization_config": quantization, "device_map": {"": device}}
-
-
-class _Float32Embedding(torch.nn.Embedding):
-    """A token table stored in bf16 (half the RAM) that hands out float32 rows to a float32 model."""
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (torch's name)
-        return super().forward(input).float()
-
-
-def quantize_linears(
-    model: torch.nn.Module, convert: Callable[[torch.nn.Linear], torch.nn.Module], skip: Sequence[str] = ()
-) -> torch.nn.Module:
-    """Replace every ``nn.Linear`` of ``model`` outside the submodules named in ``skip`` by ``convert(it)``.
-
-    One Linear at a time (a float32 copy of one weight at most), so the peak RAM stays about the
-    size of the model as loaded. Tensors left viewing a memory-mapped checkpoint are copied, since
-    they would keep all its pages resident. Returns ``model``.
-    """
-    kept = _kept_modules(model, skip)
-    # Only parents are listed: a list holding the Linears would keep every float32 copy alive.
-    parents = [m for m in model.modules() if id(m) not in kept and type(m) is not torch.nn.Linear]
-    for parent in parents:
-        for child_name in [n for n, c in parent.named_children() if type(c) is torch.nn.Linear]:
-            setattr(parent, child_name, convert(getattr(parent, child_name)))
-    for module in model.modules():
-        module._apply(lambda t: t.clone(), recurse=False)
-    gc.collect()
-    _give_back_freed_memory()
-    return model
-
-
-def load_streamed(
-    folder: Path,
-    config: Any,
-    dtype: torch.dtype,
-    *,
-    convert: Callable[[torch.nn.Linear], torch.nn.Module] | None = None,
-    skip: Sequence[str] = (),
-) -> torch.nn.Module | None:
-    """Load a checkpoint tensor by tensor into a ``dtype`` model, never holding a second copy of it.
-
-    The model is built with uninitialised weights (memory the process never touches costs no RAM);
-    then each module's tensors are read from the ``*.safetensors`` files in ``folder`` (plain reads,
-    not a memory map, whose pages would stay counted). With ``convert`` each Linear outside ``skip``
-    becomes ``convert(linear)`` (int8) before the next is read, so the peak RAM is about the
-    converted model plus one float32 Linear. The token table, when stored in ``dtype``, is mapped
-    from the file copy-on-write instead of read: only the rows of tokens in use ever take RAM (the
-    2B model's table is 0.58 GiB). ``config`` may be cut to an exit layer: later layers are never
-    read. Returns None when the checkpoint's names do not map one to one onto the model (the caller
-    then loads it the usual way). Raises ``OSError``/``ValueError`` for unreadable files.
-    """
-    from transformers import AutoModel
-    from transformers.initialization import no_init_weights
-
-    stored = _safetensors_index(sorted(folder.glob("*.safetensors")))
-    if not stored:
-        return None
-    with no_init_weights():
-        model = AutoModel.from_config(config, dtype=dtype)
-    wanted = set(model.state_dict())  # names only: the dict would keep every float weight alive
-    # a checkpoint saved from the ...ForConditionalGeneration class names its weights "model.<name>"
-    prefix = "" if all(k in stored for k in wanted) else "model."
-    if not all(prefix + k in stored for k in wanted):
-        return None
-    kept = _kept_modules(model, skip)
-    table = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    handles: dict[Path, Any] = {}
-    try:
-        # names, not modules: a list holding the Linears would keep every float32 copy alive
-        for name in [n for n, _ in model.named_modules()]:
-            module = model.get_submodule(name)
-            for tensor_name, tensor in [*module._parameters.items(), *module._buffers.items()]:
-                key = f"{name}.{tensor_name}" if name else tensor_name
-                if tensor is None or key not in wanted:
-                    continue
-                entry = stored[prefix + key]
-                if table is not None and module is table and tensor_name == "weight" and entry[1] == tensor.dtype:
-                    table.weight = torch.nn.Parameter(_mapped_tensor(entry), requires_grad=False)
-                else:
-                    _read_tensor(entry, tensor.data, handles)
-            if convert is not None and type(module) is torch.nn.Linear and id(module) not in kept:
-                parent_name, _, child_name = name.rpartition(".")
-                setattr(model.get_submodule(parent_name), child_name, convert(module))
-                del module
-                _give_back_freed_memory()
-    finally:
-        for handle in handles.values():
-            handle.close()
-    gc.collect()
-    _give_back_freed_memory()
-    return model.eval()
-
-
-def _mapped_tensor(entry: tuple[Path, torch.dtype, list[int], int, int]) -> torch.Tensor:
-    """One stored tensor as a copy-on-write memory map of its file: pages are read when first touched."""
-    import mmap
-
-    path, dtype, shape, begin, end = entry
-    with open(path, "rb") as f:
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: the file is never written
-    count = (end - begin) // dtype.itemsize
-    # the tensor keeps the map alive; closing the file does not unmap it
-    return torch.frombuffer(mapped, dtype=dtype, count=count, offset=begin).view(shape)
-
-
-def _give_back_freed_memory() -> None:
-    """Return the C heap's free pages to the system (glibc only; elsewhere nothing happens).
-
-    Quantizing frees a float32 copy per Linear; glibc keeps such freed blocks mapped (measured on the
-    2B shape: 1.5 GiB of the resident memory after loading was freed heap), which malloc_trim returns.
-    """
-    import ctypes
-    import ctypes.util
-
-    if platform.system() != "Linux":
-        return
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return
-    if trim is not None:
-        trim(0)
-
-
-_SAFETENSORS_DTYPES = {
-    "BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-    "BOOL": torch.bool,
-}  # fmt: skip
-
-
-def _safetensors_index(files: Sequence[Path]) -> dict[str, tuple[Path, torch.dtype, list[int], int, int]]:
-    """{name: (file, dtype, shape, first byte, end byte)} over safetensors files (their JSON headers)."""
-    import json
-
-    out = {}
-    for path in files:
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size))
-        for key, entry in header.items():
-            if key == "__metadata__":
-                continue
-            begin, end = entry["data_offsets"]
-            dtype = _SAFETENSORS_DTYPES[entry["dtype"]]
-            out[key] = (path, dtype, list(entry["shape"]), 8 + size + begin, 8 + size + end)
-    return out
-
-
-def _read_tensor(entry: tuple[Path, torch.dtype, list[int], int, int], into: torch.Tensor, handles) -> None:
-    """Read one stored tensor into ``into`` (same shape; converted when the dtypes differ)."""
-    path, dtype, shape, begin, end = entry
-    if list(into.shape) != shape:
-        raise ValueError(f"{path.name}: a tensor of shape {shape} where the model has {list(into.shape)}")
-    handle = handles.get(path) or handles.setdefault(path, open(path, "rb"))  # noqa: SIM115 (closed by caller)
-    target = into if into.dtype == dtype and into.is_contiguous() else torch.empty(shape, dtype=dtype)
-    raw = target.reshape(-1).view(torch.uint8).numpy()
-    handle.seek(begin)
-    if handle.readinto(raw) != end - begin:
-        raise ValueError(f"{path.name} ends before the tensor it lists")
-    if target is not into:
-        into.copy_(target)
-
-
-def _kept_modules(model: torch.nn.Module, skip: Sequence[str]) -> set[int]:
-    return {id(m) for name in skip if hasattr(model, name) for m in getattr(model, name).modules()}
-
-
-def _int8_linear(linear: torch.nn.Linear) -> torch.nn.Module:
-    """A dynamically quantized int8 copy of ``linear`` (packed for this CPU's best engine)."""
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-    from torch.ao.quantization import default_dynamic_qconfig
-
-    from vidsearch.device import int8_cpu_engine
-
-    engine, previous = int8_cpu_engine(), torch.backends.quantized.engine
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
-        try:
-            if engine:
-                torch.backends.quantized.engine = engine  # weights are packed for the engine set now
-            linear.float()
-            cast(Any, linear).qconfig = default_dynamic_qconfig
-            return DynamicLinear.from_float(linear)
-        finally:
-            torch.backends.quantized.engine = previous
-
-
-def _finish_int8(model: torch.nn.Module, kept: set[int]) -> None:
-    """Everything not int8 computes in float32, except the kept modules and the bf16 token table."""
-    get_table = getattr(model, "get_input_embeddings", None)
-    table = get_table() if get_table is not None else None
-    for module in model.modules():
-        if module is not table and id(module) not in kept:
-            module._apply(lambda t: t.to(torch.float32) if t.is_floating_point() else t, recurse=False)
-    if isinstance(table, torch.nn.Embedding):
-        table.__class__ = _Float32Embedding
-    gc.collect()
 
 
 class QwenVLEmbedder:
