@@ -208,7 +208,11 @@ def main() -> None:
     parser.add_argument("--extra-path", action="append", default=[],
                         help="a folder of packages put first on every version's path, e.g. another typer "
                         "(pip install --target DIR --no-deps 'typer<0.29')")
+    parser.add_argument("--build", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build:
+        build_library(Path(args.build[0]), int(args.build[1]))
+        return
     EXTRA_PATH.extend(args.extra_path)
     ok, why = lite.available()
     if not ok:
@@ -228,7 +232,10 @@ def main() -> None:
             source = store_dir / f"lite-{n}.db"
             if not source.exists():
                 started = time.perf_counter()
-                build_library(source.with_suffix(".tmp"), n)
+                # in a process of its own: a child's peak memory starts from its parent's, so a parent
+                # grown by generating vectors would show in every timed process's figure
+                subprocess.run([sys.executable, __file__, "--build", str(source.with_suffix(".tmp")), str(n)],
+                               check=True)
                 os.replace(source.with_suffix(".tmp"), source)
                 print(f"(generated the {n}-moment library in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
             db_of = {}

@@ -22,8 +22,9 @@ the sample was decoded and embedded as indexing did; about 1.0 expected).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,17 +114,8 @@ def check_exit(
     are the exit layers to check. Raises ``UsageError`` when the index is empty, no moment could be
     decoded, or the layers are impossible for the model.
     """
-    if not queries:
-        raise UsageError("check-exit needs at least one query")
-    ids = store.sample_moment_ids(sample)
-    if not ids:
-        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
-    own = embedder is None
-    if own:
-        from vidsearch.models import load_mllm
-
-        embedder = load_mllm(model_name, device=device, precision=precision)
-    try:
+    ids = _sample_ids(store, queries, sample, "check-exit")
+    with _model(embedder, model_name, device, precision) as embedder:
         depth = embedder.depth
         if embedder.exit_layer is not None:
             raise UsageError("check-exit needs the full-depth model, not one loaded with an exit layer")
@@ -133,9 +125,6 @@ def check_exit(
         segments, kept, skipped, budgets = _decode_as_indexed(moments, embedder)
         at = embedder.embed_moments_at_layers(segments, chosen, budgets)
         asked = embedder.embed_queries_at_layers(list(queries), chosen)
-    finally:
-        if own:
-            embedder.close()
     stored_cosine = None
     if store.get_meta("model_id") == embedder.model_id:
         stored = store.vectors(kept)
@@ -155,6 +144,31 @@ def check_exit(
             )
         )
     return report
+
+
+def _sample_ids(store: Store, queries: Sequence[str], sample: int, check: str) -> list[int]:
+    """Up to ``sample`` moment ids of ``store`` to compare on; UsageError without queries or moments."""
+    if not queries:
+        raise UsageError(f"{check} needs at least one query")
+    ids = store.sample_moment_ids(sample)
+    if not ids:
+        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
+    return list(ids)
+
+
+@contextlib.contextmanager
+def _model(embedder: Any, model_name: str, device: str, precision: str) -> Iterator[Any]:
+    """``embedder`` when the caller lent one (left open), else ``model_name`` loaded and closed after."""
+    if embedder is not None:
+        yield embedder
+        return
+    from vidsearch.models import load_mllm
+
+    loaded = load_mllm(model_name, device=device, precision=precision)
+    try:
+        yield loaded
+    finally:
+        loaded.close()
 
 
 def _top_overlap(reference: np.ndarray, other: np.ndarray, top: int = TOP) -> float:
@@ -314,11 +328,7 @@ def check_precision(
     from vidsearch.device import pick_device, pick_precision
     from vidsearch.models import load_mllm
 
-    if not queries:
-        raise UsageError("check-precision needs at least one query")
-    ids = store.sample_moment_ids(sample)
-    if not ids:
-        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
+    ids = _sample_ids(store, queries, sample, "check-precision")
     where = pick_device(device)
     if reference == "auto":
         reference = pick_precision(where, "auto").name
@@ -368,17 +378,8 @@ def check_budget(
     from vidsearch.embed.qwen_frames import DECODE_SIDE
 
     settings = (setting_named(reference), setting_named(candidate))
-    if not queries:
-        raise UsageError("check-budget needs at least one query")
-    ids = store.sample_moment_ids(sample)
-    if not ids:
-        raise UsageError(f"the index {store.path} has no moments yet; index some videos first")
-    own = embedder is None
-    if own:
-        from vidsearch.models import load_mllm
-
-        embedder = load_mllm(model_name, device=device, precision=precision)
-    try:
+    ids = _sample_ids(store, queries, sample, "check-budget")
+    with _model(embedder, model_name, device, precision) as embedder:
         moments = store.candidates(dict.fromkeys(ids, 0.0))
         decoded = {side: _decode_moments(moments, side) for side in {s.side or DECODE_SIDE for s in settings}}
         common = set.intersection(*(set(ids) for _, ids, _ in decoded.values()))
@@ -392,9 +393,6 @@ def check_budget(
             segments = [s for s, i in sorted(zip(found, kept, strict=True), key=lambda p: p[1]) if i in common]
             vectors, costs = embedder.embed_moments(segments, setting)
             results.append((vectors, _mean_tokens(costs)))
-    finally:
-        if own:
-            embedder.close()
     skipped = sorted({s for _, _, failed in decoded.values() for s in failed})
     (ref_m, ref_tokens), (can_m, can_tokens) = results
     names = (settings[0].name, settings[1].name)
