@@ -37,6 +37,22 @@ def test_index_and_find_from_python(tmp_path: Path) -> None:
     assert status.videos == 2 and status.model == "lite"
 
 
+@pytest.mark.slow
+def test_the_readmes_library_example_runs(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### As a library", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    videos = tmp_path / "Videos"
+    videos.mkdir()
+    write_video(videos / "lake.mp4", [Scene(title_card("A DOG JUMPING INTO A LAKE"), 3)], fps=10, size=(320, 180))
+    code = code.replace('"~/videos.db"', repr(str(tmp_path / "videos.db"))).replace('"~/Videos"', repr(str(videos)))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(str(videos / "lake.mp4") + " ")
+    assert lines[-1] == "1 moments" or lines[-1].endswith(" moments")
+
+
 def test_open_without_an_index_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="vidsearch index PATH"):
         Library.open(tmp_path / "none.db")
