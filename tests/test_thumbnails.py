@@ -77,9 +77,10 @@ def _index(store: Store, lib: Path, factory: Counting | None = None, progress: R
 
 def test_every_moment_has_a_still_and_a_strip_showing_it(library: Path, tmp_path: Path) -> None:
     with Store.open(tmp_path / "i.db") as store:
-        _index(store, library)
+        stats = _index(store, library)
         moments = _moments(store)
         assert moments and _with_thumbnails(store) == set(moments)
+        assert stats.thumbnails_added == 0  # made from the frames embedded, not by decoding again
         for moment_id, path in moments.items():
             still = store.thumbnails.still(moment_id)
             assert still is not None
