@@ -237,6 +237,10 @@ def test_a_query_answers_with_the_hits_find_prints(served, indexed) -> None:  # 
         spans = [(e["path"], e["start"], e["end"]) for e in expected]
         assert [(h["path"], h["start"], h["end"]) for h in hits] == spans
         assert [h["score"] for h in hits] == pytest.approx([e["score"] for e in expected], abs=1e-6)
+    # --explain on demand: how the query was read, and each hit's breakdown
+    explained = client.get("/api/find", {"q": "green, not blue", "min_match": 0, "explain": 1}).json()
+    assert explained["explanation"] and all(isinstance(h.get("explain"), dict) for h in explained["hits"])
+    assert "explain" not in client.get("/api/find", {"q": "green", "min_match": 0}).json()["hits"][0]
     best = client.get("/api/find", {"q": "blue", "min_match": 0}).json()["hits"][0]
     assert best["path"] == str(lib / "two.mp4") and best["start"] >= 3.5
     assert best["thumbnail"] is True and best["codec"] == "h264" and best["id"] in best["moments"]

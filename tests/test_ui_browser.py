@@ -86,6 +86,11 @@ def test_a_query_shows_thumbnails_and_a_hit_plays_from_its_start(page, tmp_path:
     _wait("load the thumbnails", lambda: browser.execute_script(
         "const imgs = [...document.querySelectorAll('#hits .hit img.still')];"
         "return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);"))
+    # "why?" shows the hit's --explain breakdown
+    first.find_element(By.CLASS_NAME, "why").click()
+    breakdown = first.find_element(By.CLASS_NAME, "explain")
+    assert breakdown.is_displayed() and "{" in breakdown.text and "no breakdown" not in breakdown.text
+    first.find_element(By.CLASS_NAME, "why").click()
     start = float(first.get_attribute("data-start"))
     end = float(first.get_attribute("data-end"))
     assert start >= 3.5  # the blue half
