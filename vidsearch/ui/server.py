@@ -247,8 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         url = urlsplit(self.path)
         params = parse_qs(url.query, keep_blank_values=True)
-        if self.headers.get("Content-Length"):
-            self.rfile.read(min(int(self.headers["Content-Length"]), 1 << 16))  # nothing is read from bodies
+        length = self.headers.get("Content-Length", "").strip()
+        if length.isdigit():  # nothing is read from bodies; the bytes are drained for keep-alive
+            self.rfile.read(min(int(length), 1 << 16))
         if not self._allowed(app, params):
             self._text(HTTPStatus.FORBIDDEN, "forbidden: open the address that `vidsearch ui` printed\n", head)
             return
