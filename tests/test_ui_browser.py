@@ -48,6 +48,8 @@ def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any,
     write_video(lib / "red.mp4", [Scene(solid((220, 20, 20)), 4)], fps=10, size=(320, 180))
     write_video(lib / "green then blue.mp4", [Scene(solid((20, 200, 20)), 4), Scene(solid((20, 20, 220)), 4)],
                 fps=10, size=(320, 180))
+    # MPEG-4 Part 2 (old cameras): a codec browsers do not play
+    write_video(lib / "old camera.mp4", [Scene(solid((230, 30, 30)), 3)], fps=10, size=(320, 180), codec="mpeg4")
     db = tmp_path / "index.db"
     with Store.open(db) as store:
         update_index(store, [str(lib)], ColourEmbedder, None, model_name="lite")
@@ -115,3 +117,23 @@ def test_a_query_shows_thumbnails_and_a_hit_plays_from_its_start(page, tmp_path:
     _wait("stop at the moment's end", lambda: browser.execute_script(
         "const v = arguments[0]; return v.paused && v.currentTime >= arguments[1] - 0.3;", video, end))
     assert browser.execute_script("return arguments[0].currentTime;", video) <= end + 0.5
+
+
+def test_a_file_the_browser_cannot_play_says_so_and_offers_the_player(page) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    browser, server, _ = page
+    browser.get(server.url)
+    browser.find_element(By.ID, "q").send_keys("red")
+    browser.find_element(By.ID, "go").click()
+    _wait("show hits", lambda: browser.find_elements(By.CSS_SELECTOR, "#hits .hit"))
+    old = next(card for card in browser.find_elements(By.CSS_SELECTOR, "#hits .hit")
+               if "old camera.mp4" in card.find_element(By.CLASS_NAME, "name").text)
+    old.find_element(By.CLASS_NAME, "picture").click()
+    note = _wait("say it cannot play the file", lambda: (
+        browser.find_element(By.ID, "viewer-note").is_displayed() and browser.find_element(By.ID, "viewer-note")))
+    assert "open in player" in note.text and "mpeg4" in note.text
+    assert browser.find_element(By.ID, "viewer-external").is_displayed()
+    # the page's player action opens that moment (the server's player stands in for the user's)
+    browser.find_element(By.ID, "viewer-external").click()
+    _wait("say the player opened it", lambda: "Opened old camera.mp4" in browser.find_element(By.ID, "status").text)
