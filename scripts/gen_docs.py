@@ -44,6 +44,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ('vidsearch find "sunset" -f m3u > sunset.m3u && vlc sunset.m3u', "The same with VLC."),
         ('vidsearch find "cat" -0 | xargs -0 ls -l', "Each matching file once, NUL-separated."),
         ('vidsearch find "snow, not skiing" --in ~/Videos/2024', "Clauses, negation, one folder."),
+        ('vidsearch find "kids opening presents" -f html > hits.html', "A contact sheet of thumbnails."),
     ],
     "play": [
         ('vidsearch play "a dog on a beach"', "Play the moments in $VIDSEARCH_PLAYER, mpv or VLC."),
@@ -53,6 +54,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("vidsearch clip 'trip.mp4@1:20-1:35' -o lisbon.mp4", "Cut 1:20 to 1:35 without re-encoding."),
         ('vidsearch find "toast" | head -1 | vidsearch clip - -o toast.mp4 --reencode',
          "Cut the best hit, frame-accurate."),
+    ],
+    "ui": [
+        ("vidsearch ui", "Search in a web page on this machine; it opens in the browser."),
+        ("vidsearch ui --no-browser --port 8765", "Print the page's address (with its token) only."),
     ],
     "status": [("vidsearch status --json | jq .moments", "How many moments the index holds.")],
     "models": [("vidsearch models --device cpu", "Which models work on this machine's CPU.")],

@@ -96,6 +96,7 @@ def test_bash_completes_commands_options_formats_and_models() -> None:
         "paths",
         "m3u",
         "edl",
+        "html",
     ]
     models = bash_complete("vidsearch", "find", "--model", "")
     assert {"auto", "lite", "qwen3-vl-2b", "Qwen/Qwen3-VL-Embedding-8B"} <= set(models)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from vidsearch.index.indexer import IndexProgress, IndexStats
     from vidsearch.index.watch import Watcher, WatchEvent
     from vidsearch.query.options import SearchOptions
-    from vidsearch.store import IndexInfo, Store
+    from vidsearch.store import IndexInfo, Store, StoredMoment
     from vidsearch.types import Hit
 
 # (model name, device, precision, model id) -> an embedder; the service passes one that keeps a model
@@ -232,6 +232,22 @@ class Library:
         return Found(hits, explanation.lines if explanation else [])
 
     # ---- what is there -----------------------------------------------------------------------
+    def moment(self, moment_id: int) -> StoredMoment | None:
+        """The moment with this id (its file, span, codec, whether its root is online), or None."""
+        return self.store.moment(moment_id)
+
+    def still(self, moment_id: int) -> bytes | None:
+        """The moment's thumbnail (JPEG), or None when it has none yet (``index`` makes it)."""
+        return self.store.thumbnails.still(moment_id)
+
+    def strip(self, moment_id: int) -> tuple[bytes, int] | None:
+        """The moment's strip of frames side by side (JPEG) and how many it holds, or None."""
+        return self.store.thumbnails.strip(moment_id)
+
+    def stills(self, hits: Sequence[Hit]) -> dict[int, bytes]:
+        """{moment id: thumbnail} for the first moment of each hit (the picture at its start) that has one."""
+        return self.store.thumbnails.stills([hit.moment_ids[0] for hit in hits if hit.moment_ids])
+
     def status(self) -> IndexInfo:
         """Counts, roots, model, sizes: what ``vidsearch status`` shows."""
         return self.store.info()

@@ -84,3 +84,15 @@ class Hit:
     moment_ids: tuple[int, ...] = ()
     available: bool = True  # False when the file's root is offline
     details: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class MomentThumbnails:
+    """The pictures a moment is shown by: a still and a strip of a few frames side by side (both JPEG).
+
+    The strip's frames have equal widths, so a page can show frame ``i`` of ``strip_frames`` by offset.
+    """
+
+    still: bytes
+    strip: bytes
+    strip_frames: int

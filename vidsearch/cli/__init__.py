@@ -15,6 +15,7 @@ from vidsearch.cli.index import index
 from vidsearch.cli.info import models, status
 from vidsearch.cli.play import play
 from vidsearch.cli.serve import serve
+from vidsearch.cli.ui import ui
 from vidsearch.cli.watch import watch
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ app.command(context_settings={"ignore_unknown_options": True})(play)
 app.command()(clip)
 app.command()(watch)
 app.command()(serve)
+app.command()(ui)
 
 
 def main() -> None:

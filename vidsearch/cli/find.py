@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 FORMAT_HELP = (
     "Output: table (default on a terminal), jsonl, tsv (default when piped: path, start, end, score), "
     "paths (each file once, best first), m3u (playlist; VLC plays each moment), edl (mpv plays exactly "
-    "the moments: vidsearch find Q -f edl > hits.edl && mpv hits.edl)."
+    "the moments: vidsearch find Q -f edl > hits.edl && mpv hits.edl), html (a contact sheet with "
+    "thumbnails, one self-contained file: vidsearch find Q -f html > hits.html)."
 )
 
 
@@ -65,6 +66,14 @@ def find(
             show_default=False,
         ),
     ] = None,
+    thumbs: Annotated[
+        bool,
+        typer.Option(
+            "--thumbs",
+            help="Show each hit's thumbnail beside it in the table, on terminals that show pictures (kitty's "
+            "graphics or sixel: kitty, iTerm2, WezTerm, foot, xterm -ti vt340, Konsole).",
+        ),
+    ] = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show how the query was read and why each hit scored as it did.")
     ] = False,
@@ -153,8 +162,9 @@ def find(
     if fmt != "table":  # file names go out as their exact bytes
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    stills = _stills(db, hits) if hits and (fmt == "html" or (thumbs and _show_thumbs(fmt))) else None
     if hits or fmt != "table":  # an empty table would be only its header
-        write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
+        write_hits(hits, fmt, sys.stdout, color=color, print0=print0, stills=stills, title=text)
     sys.stdout.flush()
     if not hits:
         what = repr(text) if text else "the reference clip"
@@ -168,6 +178,26 @@ def find(
         from vidsearch.output.player import play as play_hits
 
         play_hits(hits, player)
+
+
+def _show_thumbs(fmt: str) -> bool:
+    """Whether --thumbs can show pictures here; says why not on stderr when it cannot."""
+    from vidsearch.output.present import terminal_picture
+
+    if fmt != "table":
+        warn(f"--thumbs shows pictures in the table; with --format {fmt} it does nothing (--format html has them)")
+        return False
+    if terminal_picture() is None:
+        warn("--thumbs: this terminal does not show pictures (kitty graphics or sixel); "
+             "vidsearch find ... --format html > hits.html makes a page with them")
+        return False
+    return True
+
+
+def _stills(db: Path | None, hits: list[Hit]) -> dict[int, bytes]:
+    """The thumbnails of ``hits`` (read from the index, without loading the model)."""
+    with open_library(db, create=False) as library:
+        return library.stills(hits)
 
 
 def _ask_service(

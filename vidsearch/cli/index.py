@@ -89,6 +89,8 @@ def _summary(stats: IndexStats, model: str) -> None:
         parts.append(f"{stats.removed} removed")
     if stats.remembered_failures:
         parts.append(f"{stats.remembered_failures} known bad (not retried until they change)")
+    if stats.thumbnails_added:
+        parts.append(f"thumbnails made for {stats.thumbnails_added} earlier moments")
     warn("; ".join(parts))
     if stats.skipped:
         warn(f"skipped {len(stats.skipped)}:")

@@ -57,6 +57,9 @@ def status(
             "budget_settings": info.budget_settings,
             "search_index": info.search_index,
             "search_index_bytes": info.search_index_bytes,
+            "thumbnails": info.thumbnails,
+            "thumbnail_bytes": info.thumbnail_bytes,
+            "thumbnail_bytes_per_moment": round(info.thumbnail_bytes / info.thumbnails, 1) if info.thumbnails else 0.0,
         }
         print(to_json_line(record))  # roots with undecodable bytes stay valid JSON
         return
@@ -68,6 +71,7 @@ def status(
         f"size:     {_size(info.size_bytes)} ({per_moment / 1024:.1f} KiB per moment)" if info.moments
         else f"size:     {_size(info.size_bytes)}",
         f"search:   {info.search_index}",
+        _thumbnail_line(info.thumbnails, info.thumbnail_bytes, info.moments),
         f"cost:     {info.embed_seconds:.1f} s embedding, {info.mean_frames:.1f} frames per moment on average",
     ]
     if info.budgets:
@@ -81,6 +85,13 @@ def status(
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _thumbnail_line(count: int, size: int, moments: int) -> str:
+    if not count:
+        return "thumbs:   none" + (" (vidsearch index makes them)" if moments else "")
+    missing = f"; {moments - count} moments still without (vidsearch index makes them)" if count < moments else ""
+    return f"thumbs:   {_size(size)} ({size / count / 1024:.1f} KiB per moment){missing}"
 
 
 def models(

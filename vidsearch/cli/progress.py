@@ -23,13 +23,16 @@ class IndexBar:
         self.files_done = 0
         self.files_total = 0
         self.t0 = time.perf_counter()
+        self.thumbs_progress: Any = None
+        self.thumbs_task: Any = None
 
     def __enter__(self) -> IndexBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        for bar in (self.progress, self.thumbs_progress):
+            if bar is not None:
+                bar.stop()
 
     def planned(self, files: int, total_bytes: int) -> None:
         self.files_total = files
@@ -90,3 +93,26 @@ class IndexBar:
             self.progress.console.print(message, markup=False, highlight=False)
         else:
             warn(message)
+
+    def thumbnails(self, done: int, total: int) -> None:
+        """A bar of its own for thumbnails made for moments indexed before (a second pass over files)."""
+        if not self.live:
+            if done == total and not self.quiet:
+                warn(f"made thumbnails for {total} moments")
+            return
+        if self.thumbs_progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            self.thumbs_progress = Progress(
+                TextColumn("[bold]thumbnails"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.completed}/{task.total} moments"),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+                transient=True,
+            )
+            self.thumbs_progress.start()
+            self.thumbs_task = self.thumbs_progress.add_task("thumbnails", total=total)
+        self.thumbs_progress.update(self.thumbs_task, completed=done)

@@ -19,7 +19,7 @@ from vidsearch.errors import MediaError
 from vidsearch.media.frames import sample_interval
 from vidsearch.media.scan import FoundFile, fingerprint, is_video_name, walk_videos
 from vidsearch.store import Store, StoredVideo
-from vidsearch.types import MomentCost, Segment, VideoInfo
+from vidsearch.types import MomentCost, MomentThumbnails, Segment, VideoInfo
 
 EMBED_BATCH = 8  # moments per embedder call
 
@@ -45,6 +45,8 @@ class IndexStats:
     decode_seconds: float = 0.0
     embed_seconds: float = 0.0
     store_seconds: float = 0.0
+    thumbnail_seconds: float = 0.0  # encoding thumbnails (and decoding for those made afterwards)
+    thumbnails_added: int = 0  # moments indexed before thumbnails existed that got theirs in this run
     elapsed: float = 0.0
 
 
@@ -61,6 +63,9 @@ class IndexProgress(Protocol):
 
     def note(self, message: str) -> None: ...
 
+    def thumbnails(self, done: int, total: int) -> None:
+        """``done`` of ``total`` moments indexed earlier have been given thumbnails in this run."""
+
 
 class SilentProgress:
     def planned(self, files: int, total_bytes: int) -> None:
@@ -76,6 +81,9 @@ class SilentProgress:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def thumbnails(self, done: int, total: int) -> None:
         pass
 
 
@@ -121,6 +129,7 @@ def update_index(
             stats.removed += 1
 
     _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
+    add_missing_thumbnails(store, stats, progress, cancel)
     stats.elapsed = time.perf_counter() - t0
     return stats
 
@@ -370,6 +379,7 @@ def _index_file(
 ) -> None:
     from vidsearch.media import decode
     from vidsearch.media.segment import Segmenter
+    from vidsearch.media.stills import moment_thumbnails
 
     path = job.file.path
     progress.file_started(path)
@@ -377,6 +387,7 @@ def _index_file(
     moments: list[tuple[float, float]] = []
     vectors: list[np.ndarray] = []
     costs: list[MomentCost] = []
+    thumbnails: list[MomentThumbnails] = []
     pending: list[Segment] = []
 
     def flush() -> None:
@@ -388,6 +399,10 @@ def _index_file(
         moments.extend((s.start, s.end) for s in pending)
         vectors.append(np.asarray(vecs, dtype=np.float32))
         costs.extend(cost)
+        t = time.perf_counter()
+        # from the frames just embedded: a moment's pictures cost no decoding of their own
+        thumbnails.extend(moment_thumbnails(s.frames) for s in pending)
+        stats.thumbnail_seconds += time.perf_counter() - t
         pending.clear()
 
     try:
@@ -428,12 +443,68 @@ def _index_file(
         moments=moments,
         vectors=np.concatenate(vectors),
         costs=costs,
+        thumbnails=thumbnails,
     )
     stats.store_seconds += time.perf_counter() - t
     stats.indexed += 1
     stats.moments += len(moments)
     stats.video_seconds += info.duration
     progress.file_done(path, job.file.size, len(moments), info.duration)
+
+
+def add_missing_thumbnails(
+    store: Store,
+    stats: IndexStats,
+    progress: IndexProgress,
+    cancel: Callable[[], bool] | None = None,
+) -> None:
+    """Give thumbnails to the moments indexed before thumbnails existed, without the model.
+
+    Only those moments of each file are decoded (at the thumbnails' size), one file per transaction;
+    files that are offline or changed since they were indexed are left for later (a changed file is
+    indexed again anyway). A file that cannot be decoded now is reported and skipped.
+    """
+    from vidsearch.media import decode
+    from vidsearch.media.frames import sample_interval
+    from vidsearch.media.stills import STILL_SIDE, moment_thumbnails
+
+    todo = []
+    for missing in store.thumbnails.missing():
+        video = missing.video
+        try:
+            st = os.stat(video.path)
+        except OSError:
+            continue  # offline or gone: its moments are kept, and so is the wait for its thumbnails
+        if st.st_size == video.size and st.st_mtime_ns == video.mtime_ns:
+            todo.append(missing)
+    total = sum(len(m.moments) for m in todo)
+    if not total:
+        return
+    progress.note(f"making thumbnails for {total} moments of {len(todo)} files indexed before (no re-embedding)")
+    done = 0
+    progress.thumbnails(done, total)
+    for missing in todo:
+        if cancel is not None and cancel():
+            raise Cancelled  # what was saved stays; the next run does the rest
+        t = time.perf_counter()
+        spans = [(start, end) for _, start, end in missing.moments]
+        try:
+            info = decode.probe(missing.video.path)
+            framed = decode.frames_in_spans(
+                missing.video.path, spans, sample_interval(info.duration), STILL_SIDE, info
+            )
+        except (MediaError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, MediaError) else (exc.strerror or str(exc))
+            progress.skipped(missing.video.path, f"no thumbnails: {reason}")
+            continue
+        with store.transaction():
+            for (moment_id, _, _), frames in zip(missing.moments, framed, strict=True):
+                if frames:
+                    store.thumbnails.add(moment_id, moment_thumbnails(frames))
+                    stats.thumbnails_added += 1
+        stats.thumbnail_seconds += time.perf_counter() - t
+        done += len(missing.moments)
+        progress.thumbnails(done, total)
 
 
 def _save_failure(store: Store, job: _Job, info: VideoInfo | None, reason: str) -> None:

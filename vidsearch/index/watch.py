@@ -237,6 +237,9 @@ class _EventProgress:
     def note(self, message: str) -> None:
         self.emit(WatchEvent("note", message=message))
 
+    def thumbnails(self, done: int, total: int) -> None:
+        pass  # the start and any skipped file come as notes
+
 
 class Watcher:
     """Follow library roots and keep the index at ``store_path`` current until stopped.

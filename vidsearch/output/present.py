@@ -1,21 +1,23 @@
-"""Turning hits into output: a table for people; JSON Lines, TSV, paths and playlists (M3U for VLC,
-mpv's EDL) for programs and players; time formatting.
+"""Turning hits into output: a table for people (with thumbnails on terminals that show pictures); JSON
+Lines, TSV, paths and playlists (M3U for VLC, mpv's EDL) for programs and players; an HTML contact sheet
+for a browser; time formatting.
 
 Everything here writes results only; progress and warnings go to stderr elsewhere.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from vidsearch.types import Hit
 
-FORMATS = ("table", "jsonl", "tsv", "paths", "m3u", "edl")
+FORMATS = ("table", "jsonl", "tsv", "paths", "m3u", "edl", "html")
 FORMAT_DESCRIPTIONS = {
     "table": "a table for people (the default on a terminal)",
     "jsonl": "one JSON object per hit (path, start, end, score, ...)",
@@ -23,7 +25,9 @@ FORMAT_DESCRIPTIONS = {
     "paths": "each matching file once, best first",
     "m3u": "extended M3U playlist; VLC plays each moment from its start to its end",
     "edl": "mpv EDL: mpv plays exactly the found moments, in order",
+    "html": "a contact sheet for a browser: each moment's thumbnail, times and score, in one file",
 }
+THUMB_CELLS = 16  # terminal columns a thumbnail takes in the table (find --thumbs)
 
 
 def format_time(seconds: float) -> str:
@@ -126,14 +130,73 @@ def mpv_edl(hits: Sequence[Hit], *, header: bool = True) -> str:
     return "".join(line + "\n" for line in ["# mpv EDL v0", *entries])
 
 
+def first_moment(hit: Hit) -> int | None:
+    """The moment a hit is shown by: its first (the picture at its start), None for a hit without one."""
+    return hit.moment_ids[0] if hit.moment_ids else None
+
+
+def contact_sheet(hits: Sequence[Hit], stills: Mapping[int, bytes], title: str = "") -> str:
+    """A self-contained HTML page of ``hits``: each one's thumbnail (from ``stills``, moment id ->
+    JPEG, inlined as a data URI), file, times and score. Each thumbnail links to the file at the
+    moment (``file://...#t=start,end``), which a browser plays from there when it knows the codec."""
+    import base64
+    from html import escape
+
+    heading = escape(title) if title else f"{len(hits)} moments"
+    cards = []
+    for rank, hit in enumerate(hits, 1):
+        moment = first_moment(hit)
+        still = stills.get(moment) if moment is not None else None
+        picture = (
+            f'<img src="data:image/jpeg;base64,{base64.b64encode(still).decode()}" alt="">'
+            if still else '<span class="none">no thumbnail yet</span>'
+        )
+        uri = Path(os.path.abspath(hit.path)).as_uri() + f"#t={hit.start:.3f},{hit.end:.3f}"
+        name = display_path(hit.path)
+        match = f" · match {hit.details['match']}" if "match" in hit.details else ""
+        offline = " · offline" if not hit.available else ""
+        cards.append(
+            f'<li><a href="{escape(uri)}">{picture}</a>'
+            f'<b>{rank}. {escape(os.path.basename(name))}</b>'
+            f"<span>{format_time(hit.start)}–{format_time(hit.end)} · score {hit.score:.3f}{match}{offline}</span>"
+            f'<small>{escape(name)}</small></li>'
+        )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>vidsearch: {heading}</title><style>{_SHEET_CSS}</style></head>\n"
+        f"<body><h1>{heading}</h1>\n<ol>\n" + "\n".join(cards) + "\n</ol></body></html>\n"
+    )
+
+
+_SHEET_CSS = (
+    "body{font:14px system-ui,sans-serif;margin:1.5em;background:#fafafa;color:#222}"
+    "h1{font-size:1.2em;font-weight:600}"
+    "ol{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:14px}"
+    "li{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;display:flex;flex-direction:column;gap:3px}"
+    "img{width:100%;aspect-ratio:16/9;object-fit:contain;background:#111;border-radius:4px}"
+    ".none{display:flex;align-items:center;justify-content:center;aspect-ratio:16/9;background:#eee;color:#888}"
+    "small{color:#777;overflow-wrap:anywhere}"
+)
+
+
 def write_hits(
-    hits: Sequence[Hit], fmt: str, out: IO[str], *, color: bool = False, print0: bool = False
+    hits: Sequence[Hit],
+    fmt: str,
+    out: IO[str],
+    *,
+    color: bool = False,
+    print0: bool = False,
+    stills: Mapping[int, bytes] | None = None,
+    title: str = "",
 ) -> None:
     """Write ``hits`` to ``out`` in ``fmt`` (one of FORMATS).
 
     ``print0`` ends each path of the ``paths`` format with NUL instead of a newline (for
     ``xargs -0``; the only safe choice for names that contain newlines). Paths are written so that
-    a stream opened with ``errors="surrogateescape"`` gets the file names' exact bytes.
+    a stream opened with ``errors="surrogateescape"`` gets the file names' exact bytes. ``stills``
+    (moment id -> JPEG) are the thumbnails the ``html`` format inlines, and that the table shows
+    beside each hit when given (on a terminal that shows pictures); ``title`` heads the html page.
     """
     if print0 and fmt != "paths":
         raise ValueError("print0 goes with the paths format only")
@@ -153,17 +216,24 @@ def write_hits(
         out.write(m3u_playlist(hits))
     elif fmt == "edl":
         out.write(mpv_edl(hits))
+    elif fmt == "html":
+        out.write(contact_sheet(hits, stills or {}, title))
     elif fmt == "table":
-        _write_table(hits, out, color=color)
+        _write_table(hits, out, color=color, stills=stills)
     else:
         raise ValueError(f"unknown format {fmt!r}")
 
 
-def _write_table(hits: Sequence[Hit], out: IO[str], *, color: bool) -> None:
+def _write_table(
+    hits: Sequence[Hit], out: IO[str], *, color: bool, stills: Mapping[int, bytes] | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, show_edge=False)
+    picture = terminal_picture() if stills is not None else None
+    if picture is not None:
+        table.add_column("", no_wrap=True)
     table.add_column("#", justify="right", style="dim")
     table.add_column("score", justify="right")
     table.add_column("time", no_wrap=True)
@@ -171,6 +241,27 @@ def _write_table(hits: Sequence[Hit], out: IO[str], *, color: bool) -> None:
     for rank, hit in enumerate(hits, 1):
         span = f"{format_time(hit.start)}-{format_time(hit.end)}"
         name = display_path(hit.path) + ("" if hit.available else "  (offline)")
-        table.add_row(str(rank), f"{hit.score:.3f}", span, name)
+        row: list[Any] = [str(rank), f"{hit.score:.3f}", span, name]
+        if picture is not None:
+            moment = first_moment(hit)
+            still = (stills or {}).get(moment) if moment is not None else None
+            row.insert(0, picture(io.BytesIO(still), width=THUMB_CELLS, height="auto") if still else "")
+        table.add_row(*row)
     console = Console(file=out, no_color=not color, highlight=False, soft_wrap=False)
     console.print(table)
+
+
+def terminal_picture() -> Any:
+    """The Rich renderable class that draws a picture on this terminal (kitty's graphics protocol or
+    sixel: kitty, iTerm2, WezTerm, foot, xterm, Konsole, VS Code...), or None where stdout is not such
+    a terminal. The package asks the terminal what it supports, so it is imported only when asked."""
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    try:
+        from textual_image import renderable
+    except ImportError:
+        return None
+    chosen = renderable.Image
+    return chosen if chosen in (renderable.SixelImage, renderable.TGPImage) else None

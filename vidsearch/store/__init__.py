@@ -4,6 +4,7 @@ from vidsearch.store.db import (
     Candidate,
     IndexInfo,
     Store,
+    StoredMoment,
     StoredVideo,
 )
 from vidsearch.store.migrations import SCHEMA_VERSION
@@ -13,5 +14,6 @@ __all__ = [
     "Candidate",
     "IndexInfo",
     "Store",
+    "StoredMoment",
     "StoredVideo",
 ]

@@ -24,7 +24,8 @@ from vidsearch import config
 from vidsearch.errors import IndexMismatchError, UsageError
 from vidsearch.store.migrations import migrate
 from vidsearch.store.searchindex import SearchIndex
-from vidsearch.types import ESCALATED, MomentCost, VideoInfo
+from vidsearch.store.thumbnails import Thumbnails
+from vidsearch.types import ESCALATED, MomentCost, MomentThumbnails, VideoInfo
 
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
@@ -53,6 +54,20 @@ class StoredVideo:
     status: str  # "indexed" or "failed"
     error: str | None
     duration: float
+
+
+@dataclass(frozen=True)
+class StoredMoment:
+    """One moment and where to see it: its video's file, the span, the video's codec and whether its
+    root is online."""
+
+    id: int
+    video_id: int
+    path: str
+    start: float
+    end: float
+    codec: str | None
+    online: bool
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,8 @@ class IndexInfo:
     budget_escalations: int = 0
     # moments per budget setting ("faithful", "fast", ...; "" where none was recorded)
     budget_settings: dict[str, int] = field(default_factory=dict)
+    thumbnails: int = 0  # moments that have their thumbnails
+    thumbnail_bytes: int = 0  # their size in all (counted in size_bytes)
 
 
 class Store:
@@ -110,6 +127,7 @@ class Store:
         self.path = path
         self.db = conn
         self._index = SearchIndex(self)
+        self.thumbnails = Thumbnails(self)
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
 
@@ -255,6 +273,22 @@ class Store:
         ).fetchone()
         return self._video(row) if row else None
 
+    def video(self, video_id: int) -> StoredVideo | None:
+        row = self.db.execute(f"SELECT {self._VIDEO_COLS} FROM videos WHERE id=?", (video_id,)).fetchone()
+        return self._video(row) if row else None
+
+    def moment(self, moment_id: int) -> StoredMoment | None:
+        """The moment with this id and its video's file, or None when there is none."""
+        row = self.db.execute(
+            'SELECT m.id, m.video_id, v.path, m.start, m."end", v.codec, COALESCE(r.online, 1) FROM moments m'
+            " JOIN videos v ON v.id = m.video_id LEFT JOIN roots r ON r.id = v.root_id WHERE m.id=?",
+            (moment_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        mid, vid, path, start, end, codec, online = row
+        return StoredMoment(int(mid), int(vid), _str(path), float(start), float(end), codec, bool(online))
+
     def videos_by_fingerprint(self, fingerprint: str) -> list[StoredVideo]:
         rows = self.db.execute(f"SELECT {self._VIDEO_COLS} FROM videos WHERE fingerprint=?", (fingerprint,))
         return [self._video(r) for r in rows]
@@ -287,11 +321,13 @@ class Store:
         moments: Sequence[tuple[float, float]] = (),
         vectors: np.ndarray | None = None,
         costs: Sequence[MomentCost] = (),
+        thumbnails: Sequence[MomentThumbnails | None] = (),
         error: str | None = None,
     ) -> int:
-        """Write one video with all its moments and vectors (or its failure) in one transaction.
+        """Write one video with all its moments, vectors and thumbnails (or its failure) in one transaction.
 
-        An existing row for the same path is replaced. Returns the video id.
+        ``thumbnails`` go with ``moments`` by position (None or a short list: none for those). An
+        existing row for the same path is replaced. Returns the video id.
         """
         if error is None and vectors is not None and len(moments) != len(vectors):
             raise ValueError("one vector per moment")
@@ -339,6 +375,9 @@ class Store:
                         "INSERT INTO moment_vectors(moment_id, embedding, video_id) VALUES(?,?,?)",
                         (moment_id, vectors[i].tobytes(), video_id),
                     )
+                    pictures = thumbnails[i] if i < len(thumbnails) else None
+                    if pictures is not None:
+                        self.thumbnails.add(moment_id, pictures)
         return video_id
 
     def video_ids_under(self, prefixes: Iterable[str | os.PathLike[str]]) -> list[int]:
@@ -596,6 +635,7 @@ class Store:
         dim = self.dim
         described, index_bytes = self.describe_search_index(int(moments))
         size += index_bytes
+        thumbnails, thumbnail_bytes = self.thumbnails.totals()
         return IndexInfo(
             path=self.path,
             schema_version=int(q("PRAGMA user_version").fetchone()[0]),
@@ -615,6 +655,8 @@ class Store:
             budgets=dict(sorted(budgets.items(), key=lambda kv: -kv[1])),
             budget_escalations=escalations,
             budget_settings=settings,
+            thumbnails=thumbnails,
+            thumbnail_bytes=thumbnail_bytes,
         )
 
     def failures(self) -> list[tuple[str, str]]:

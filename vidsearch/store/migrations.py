@@ -86,7 +86,22 @@ def _m3_moment_setting(db: Any) -> None:
     db.execute("ALTER TABLE moments ADD COLUMN setting TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting]
+def _m4_moment_thumbnails(db: Any) -> None:
+    # Each moment's still and hover strip (JPEG), deleted with the moment (vidsearch.store.thumbnails).
+    # Moments indexed before this table existed get theirs on the next `index` (no re-embedding).
+    db.execute(
+        """
+        CREATE TABLE moment_thumbnails(
+            moment_id INTEGER PRIMARY KEY REFERENCES moments(id) ON DELETE CASCADE,
+            still BLOB NOT NULL,
+            strip BLOB NOT NULL,
+            strip_frames INTEGER NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting, _m4_moment_thumbnails]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
