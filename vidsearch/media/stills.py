@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vidsearch.media.segment import pick_frames
-from vidsearch.types import Frame, MomentThumbnails, Segment
+from vidsearch.media.frames import pick
+from vidsearch.types import Frame, MomentThumbnails
 
 if TYPE_CHECKING:
     from PIL.Image import Image as Picture
@@ -72,9 +72,8 @@ def moment_thumbnails(frames: Sequence[Frame]) -> MomentThumbnails:
     evenly over the moment) of a moment sampled as ``frames`` (in time order, at least one)."""
     if not frames:
         raise ValueError("a moment without frames has no thumbnail")
-    spread = Segment(frames[0].time, frames[-1].time, tuple(frames))
-    (middle,) = pick_frames(spread, 1)
-    strip = pick_frames(spread, STRIP_FRAMES)
+    (middle,) = pick(frames, 1)
+    strip = pick(frames, STRIP_FRAMES)
     return MomentThumbnails(
         still=encode_still(middle.image),
         strip=encode_strip([f.image for f in strip]),
