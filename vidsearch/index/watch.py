@@ -415,7 +415,10 @@ class Watcher:
                 FileMovedEvent,
             )
         except ImportError as exc:
-            raise UsageError("watch needs the watchdog package: pip install 'vidsearch[watch]'") from exc
+            raise UsageError(
+                "watch needs the watchdog package, which vidsearch depends on but this install lacks: "
+                "pip install watchdog (in vidsearch's environment)"
+            ) from exc
         wanted = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, FileDeletedEvent,
                   DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
         reason = "--poll" if self.poll else poll_reason(root)
