@@ -15,6 +15,7 @@ only when something needs it; a query seen before is answered from the query-vec
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidsearch.errors import UsageError
+from vidsearch.output.present import plural
 
 if TYPE_CHECKING:
     from vidsearch.embed.base import Embedder
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from vidsearch.index.watch import Watcher, WatchEvent
     from vidsearch.query.options import SearchOptions
     from vidsearch.store import IndexInfo, Store
-    from vidsearch.types import Hit
+    from vidsearch.types import Hit, Root
 
 # (model name, device, precision, model id) -> an embedder; the service passes one that keeps a model
 ModelLoader = Callable[[str, str, str, str], "Embedder"]
@@ -37,10 +39,12 @@ ModelLoader = Callable[[str, str, str, str], "Embedder"]
 
 @dataclass
 class Found:
-    """What ``Library.find`` returns: the hits, best first, and how the query was read (``explain``)."""
+    """What ``Library.find`` returns: the hits, best first, how the query was read (``explain``) and
+    notes a user should see beside the hits (moments left out because their drive is offline)."""
 
     hits: list[Hit]
     explanation: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class Library:
@@ -62,6 +66,7 @@ class Library:
         self._loader = loader
         self._embedder: Embedder | None = None
         self._embedder_key: tuple[str, str] | None = None
+        self.created = False  # the index file was made by this open (see ``index``)
 
     @classmethod
     def open(
@@ -80,7 +85,10 @@ class Library:
         from vidsearch.store import Store
 
         path = config.db_path(Path(os.path.expanduser(str(db))) if db is not None else None)
-        return cls(Store.open(path, create=create), model=model, device=device, precision=precision, loader=loader)
+        existed = path.exists()
+        library = cls(Store.open(path, create=create), model=model, device=device, precision=precision, loader=loader)
+        library.created = not existed
+        return library
 
     @property
     def path(self) -> Path:
@@ -144,11 +152,30 @@ class Library:
         ``vidsearch.embed.budget``). ``on_auto`` hears why ``auto`` chose the model, when it did. Holds the writer
         lock (IndexLockedError when another process writes).
         """
-        from vidsearch.index.indexer import SilentProgress, update_index
+        from vidsearch.index.indexer import SilentProgress
+
+        progress = progress or SilentProgress()
+        try:
+            return self._index(paths, rebuild, exit_layer, budget, progress, cancel, on_auto)
+        except BaseException:
+            if self.created and not self.store.model:
+                self._forget_new_index()  # a failed first run leaves no empty index (nor its lock) behind
+            raise
+
+    def _index(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        rebuild: bool,
+        exit_layer: int | None,
+        budget: str,
+        progress: IndexProgress,
+        cancel: Callable[[], bool] | None,
+        on_auto: Callable[[str], None] | None,
+    ) -> IndexStats:
+        from vidsearch.index.indexer import update_index
         from vidsearch.locks import writer_lock
         from vidsearch.models import check_available, check_budget, load_embedder, with_exit_layer
 
-        progress = progress or SilentProgress()
         with writer_lock(self.store.path):
             if rebuild:
                 self.store.reset_vectors()
@@ -176,6 +203,14 @@ class Library:
             if stats.indexed or stats.removed or stats.moved:
                 self.store.refresh_search_index()  # so the first find after a big import does not pay for it
             return stats
+
+    def _forget_new_index(self) -> None:
+        """Delete the index file this library created, with its journal and lock files."""
+        self.store.close()
+        base = str(self.store.path)
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(base + suffix)
 
     def watcher(
         self,
@@ -227,7 +262,65 @@ class Library:
             raise UsageError(f"the index {self.store.path} is empty; run vidsearch index PATH first")
         explanation = Explanation() if options.explain else None
         hits = run_find(self.store, self.embedder(), text, options, explanation)
-        return Found(hits, explanation.lines if explanation else [])
+        notes = []
+        offline = [root.path for root in self.roots() if not root.online and root.moments]
+        if offline and not options.include_offline:
+            where = offline[0] if len(offline) == 1 else f"{offline[0]} and {len(offline) - 1} more"
+            notes.append(f"left out: moments on {plural(len(offline), 'offline root')} ({where}); "
+                         "--include-offline lists them")
+        return Found(hits, explanation.lines if explanation else [], notes)
+
+    # ---- roots ---------------------------------------------------------------------------------
+    def roots(self) -> list[Root]:
+        """The library roots, each with whether it is there now and what the index holds under it."""
+        from vidsearch.types import Root
+
+        counts = self.store.root_counts()
+        return [Root(path, online, *counts.get(rid, (0, 0))) for rid, path, online in self.store.roots()]
+
+    def add_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """Register folders (or files) as roots without indexing them (``index`` with no paths
+        then does). Raises UsageError for a path that does not exist. Returns the roots added."""
+        from vidsearch.locks import writer_lock
+
+        missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
+        if missing:
+            if self.created:
+                self._forget_new_index()
+            raise UsageError(f"no such file or folder: {missing[0]}")
+        known = {r.path for r in self.roots()}
+        with writer_lock(self.store.path):
+            for p in paths:
+                self.store.add_root(p)
+        return [r for r in self.roots() if r.path not in known]
+
+    def find_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """The roots named by ``paths`` (as given to ``index``; ``~`` and relative paths understood).
+        Raises UsageError naming a path that is no root, with the roots there are."""
+        roots = {r.path: r for r in self.roots()}
+        chosen = []
+        for p in paths:
+            path = os.path.abspath(os.path.expanduser(os.fspath(p)))
+            if path not in roots:
+                listed = ", ".join(roots) or "none yet"
+                raise UsageError(f"{p} is not a library root (roots: {listed})")
+            chosen.append(roots[path])
+        return chosen
+
+    def remove_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """Forget the roots named by ``paths`` and every moment under them (the files are not
+        touched). Returns the roots removed, with what they held. Raises UsageError for a path that
+        is no root, IndexLockedError while another process writes."""
+        from vidsearch.locks import writer_lock
+
+        chosen = self.find_roots(paths)
+        ids = {path: rid for rid, path, _ in self.store.roots()}
+        with writer_lock(self.store.path):
+            for root in chosen:
+                self.store.remove_root(ids[root.path])
+            if any(root.videos for root in chosen):
+                self.store.refresh_search_index()
+        return chosen
 
     # ---- what is there -----------------------------------------------------------------------
     def status(self) -> IndexInfo:

@@ -84,3 +84,14 @@ class Hit:
     moment_ids: tuple[int, ...] = ()
     available: bool = True  # False when the file's root is offline
     details: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Root:
+    """A library root: a folder (or file) ``index`` was given, whether it is there now, and how many
+    videos and moments the index holds under it."""
+
+    path: str
+    online: bool
+    videos: int = 0
+    moments: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +20,7 @@ from vidsearch.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from vidsearch.library import Found
     from vidsearch.types import Hit
 
 FORMAT_HELP = (
@@ -35,7 +35,7 @@ def find(
         list[str] | None,
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
-            'dog", -term), order ("A then B").',
+            'dog", or -term inside the quoted query: "dog -cat"), order ("A then B").',
             show_default=False,
             metavar="QUERY",
         ),
@@ -73,6 +73,14 @@ def find(
         typer.Option("--min-score", help="Hide hits below this calibrated score (0 = typical moment).",
                      show_default=False),
     ] = None,
+    include_offline: Annotated[
+        bool,
+        typer.Option(
+            "--include-offline",
+            help="Also print moments on offline roots (a drive not connected now) when piped; the table "
+            "always shows them, marked.",
+        ),
+    ] = False,
     min_match: Annotated[
         float | None,
         typer.Option(
@@ -103,6 +111,8 @@ def find(
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     if json_lines:
+        if fmt not in (None, "jsonl"):
+            raise UsageError(f"--json is short for --format jsonl; it does not go with --format {fmt}")
         fmt = "jsonl"
     if print0:
         if fmt not in (None, "paths"):
@@ -123,26 +133,29 @@ def find(
         explain=explain,
         min_score=min_score,
         min_match=min_match,
+        # a program reading the output would open the files: those on an offline drive are not there
+        include_offline=include_offline or (fmt == "table" and not play),
     )
-    answered = _ask_service(db, model, device, precision, text, options)
-    if answered is not None:  # a running `vidsearch serve` holds the model: no load here
-        hits, lines = answered
-    else:
+    found = _ask_service(db, model, device, precision, text, options)
+    if found is None:  # no running `vidsearch serve` holds the model: load it here
         with open_library(db, create=False, model=model, device=device, precision=precision) as library:
             found = library.find(text, options)
-        hits, lines = found.hits, found.explanation
         if config.autoserve():
             from vidsearch import service
 
             service.start_background()
-    if explain:
-        _print_explanation(lines, hits, fmt)
+    hits = found.hits
+    for line in found.explanation:  # how the query was read
+        warn(line)
     if fmt != "table":  # file names go out as their exact bytes
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     if hits or fmt != "table":  # an empty table would be only its header
-        write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
+        write_hits(hits, fmt, sys.stdout, color=config.color(sys.stdout), print0=print0, explain=explain)
     sys.stdout.flush()
+    if explain and fmt not in ("table", "jsonl"):
+        _explain_on_stderr(hits)
+    for note in found.notes:
+        warn(note)
     if not hits:
         what = repr(text) if text else "the reference clip"
         hint = "" if min_match == 0 else "; --min-match 0 shows the closest moments anyway"
@@ -150,7 +163,8 @@ def find(
         raise typer.Exit(1)
     offline = sum(1 for h in hits if not h.available)
     if offline:
-        warn(f"{offline} of these results are on an offline root (a drive or share not connected now)")
+        are = "is" if offline == 1 else "are"
+        warn(f"{offline} of these results {are} on an offline root (a drive or share not connected now)")
     if play:
         from vidsearch.output.player import play as play_hits
 
@@ -159,8 +173,8 @@ def find(
 
 def _ask_service(
     db: Path | None, model: str | None, device: str, precision: str, text: str, options: object
-) -> tuple[list[Hit], list[str]] | None:
-    """The running service's answer (hits, explanation lines), or None when no service runs."""
+) -> Found | None:
+    """The running service's answer, or None when no service runs."""
     from vidsearch import config, service
 
     if config.service_disabled():
@@ -171,15 +185,10 @@ def _ask_service(
     return service.ask_find(service.find_request(target, model, device, precision, text, options))
 
 
-def _print_explanation(lines: list[str], hits: list[Hit], fmt: str) -> None:
-    """The query's reading (and, for the table, each hit's clause scores) on stderr."""
-    import json
+def _explain_on_stderr(hits: list[Hit]) -> None:
+    """Each hit's breakdown for the formats that have no room for it (TSV, paths, playlists)."""
+    from vidsearch.output.present import display_path, explain_line, format_time
 
-    for line in lines:
-        warn(line)
-    if fmt != "table":
-        return  # jsonl carries the breakdown in each record's "explain"
     for rank, hit in enumerate(hits, 1):
-        detail = hit.details.get("explain")
-        if detail:
-            warn(f"#{rank}: {json.dumps(detail, ensure_ascii=False)}")
+        warn(f"#{rank} {format_time(hit.start)}-{format_time(hit.end)} {display_path(hit.path)}")
+        warn(f"   {explain_line(hit)}")

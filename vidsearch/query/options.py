@@ -36,6 +36,7 @@ class SearchOptions:
     explain: bool = False
     min_score: float | None = None
     min_match: float | None = None  # absolute match cut-off (None: the model's default)
+    include_offline: bool = True  # moments on roots not connected now (a drive unplugged)
     whole_weight: float | None = None  # share of the whole-sentence score (None: model default)
 
 
@@ -65,9 +66,10 @@ def parse_time(text: str) -> float:
     return seconds
 
 
-def parse_like(spec: str) -> LikeRef:
+def parse_like(spec: str, option: str = "--like") -> LikeRef:
     """``PATH``, ``PATH@TIME`` or ``PATH@START-END`` -> LikeRef. A path containing '@' still works
-    when the part after the last '@' is not a time."""
+    when the part after the last '@' is not a time. ``option`` names where the text came from in
+    errors ("" for none)."""
     if "@" in spec and not os.path.exists(spec):
         path, _, when = spec.rpartition("@")
         match = _SPAN.match(when.strip())
@@ -75,6 +77,7 @@ def parse_like(spec: str) -> LikeRef:
             start = parse_time(match["start"])
             end = parse_time(match["end"]) if match["end"] else None
             if end is not None and end <= start:
-                raise UsageError(f"--like {spec}: the end time must come after the start")
+                where = f"{option} {spec}" if option else spec
+                raise UsageError(f"{where}: the end time must come after the start")
             return LikeRef(path, start, end)
     return LikeRef(spec)
