@@ -105,7 +105,8 @@ def test_piped_output_leaves_offline_hits_out_unless_asked(library: dict[str, Pa
     both = run("find", "a dog", "--db", db, "--min-match", "0", "-n", "20", "--include-offline")
     assert len(both.stdout.splitlines()) == 15 and drive in both.stdout
     assert "3 of these results are on an offline root" in both.stderr
-    one = run("find", "a dog", "--db", db, "--min-match", "0", "-n", "20", "--include-offline", "--in", drive + "/clip00.mp4")
+    only = drive + "/clip00.mp4"
+    one = run("find", "a dog", "--db", db, "--min-match", "0", "-n", "20", "--include-offline", "--in", only)
     assert "1 of these results is on an offline root" in one.stderr
     table = run("find", "a dog", "--db", db, "--min-match", "0", "-n", "20", "-f", "table")
     assert table.stdout.count("(offline)") == 3
