@@ -138,6 +138,24 @@ def test_roots_are_listed_added_and_removed(library: dict[str, Path], tmp_path: 
     assert "no such file or folder" in run("roots", "add", str(tmp_path / "missing"), "--db", db, code=2).stderr
 
 
+def test_a_path_that_cannot_hold_videos_is_refused_as_a_root(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video")
+    db = tmp_path / "lib.db"
+    for args, said in (
+        (("index", "/dev/null"), "not a folder or a video file (a device, a pipe or a socket): /dev/null"),
+        (("roots", "add", "/dev/null"), "not a folder or a video file (a device, a pipe or a socket): /dev/null"),
+        (("index", str(notes)), f"not a folder or a video file (.mp4, .mov, .mkv and the like): {notes}"),
+        (("roots", "add", str(notes)), "not a folder or a video file"),
+    ):
+        out = run(*args, "--db", str(db), code=2)
+        assert said in out.stderr and out.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing registered, no index made
+    video = write_video(tmp_path / "one.mp4", [Scene(solid((0, 90, 0)), 1)], fps=5)
+    run("roots", "add", str(video), "--db", str(db))
+    assert run("roots", "--db", str(db)).stdout.split()[0] == str(video)  # a single video can be a root
+
+
 # ---- 6. --explain -----------------------------------------------------------------------------------
 def test_explain_is_a_short_line_under_each_hit_piped_or_not(library: dict[str, Path]) -> None:
     db = str(library["db"])
@@ -170,7 +188,11 @@ def test_a_bad_reference_clip_is_told_before_any_model_loads(tmp_path: Path) -> 
     missing = run("find", "--like", str(tmp_path / "nope.mp4"), "at night", "--db", str(db), code=2)
     assert "no such file" in missing.stderr
     late = run("find", "--like", f"{clip}@0:09", "at night", "--db", str(db), code=2)
-    assert "past the end" in late.stderr
+    assert f"--like {clip}@0:09: past the end" in late.stderr
+    typo = run("find", "--like", f"{clip}@0:75", "at night", "--db", str(db), code=2)
+    assert f"--like {clip}@0:75: not a time: '0:75'" in typo.stderr
+    words = run("find", "--like", f"{clip}@abc", "at night", "--db", str(db), code=2)
+    assert "not a time after '@': 'abc'" in words.stderr and "no such file" not in words.stderr
     assert time.perf_counter() - t0 < 30  # measured: about 0.6 s each, against a model load of 3-14 s
 
 

@@ -179,7 +179,9 @@ class Library:
         with writer_lock(self.store.path):
             if rebuild:
                 self.store.reset_vectors()
-            roots = [str(p) for p in paths] or [r for _, r, _ in self.store.roots()]
+            given = [os.path.expanduser(p) for p in paths]
+            check_root_paths(given)
+            roots = [os.fspath(p) for p in given] or [r for _, r, _ in self.store.roots()]
             if not roots:
                 raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
             if exit_layer is not None:
@@ -279,15 +281,18 @@ class Library:
         return [Root(path, online, *counts.get(rid, (0, 0))) for rid, path, online in self.store.roots()]
 
     def add_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
-        """Register folders (or files) as roots without indexing them (``index`` with no paths
-        then does). Raises UsageError for a path that does not exist. Returns the roots added."""
+        """Register folders (or video files) as roots without indexing them (``index`` with no paths
+        then does). Raises UsageError for a path that cannot be a root (``check_root_paths``).
+        Returns the roots added."""
         from vidsearch.locks import writer_lock
 
-        missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
-        if missing:
+        paths = [os.path.expanduser(p) for p in paths]
+        try:
+            check_root_paths(paths)
+        except UsageError:
             if self.created:
                 self._forget_new_index()
-            raise UsageError(f"no such file or folder: {missing[0]}")
+            raise
         known = {r.path for r in self.roots()}
         with writer_lock(self.store.path):
             for p in paths:
@@ -333,3 +338,14 @@ class Library:
 
         with writer_lock(self.store.path):
             return self.store.compact()
+
+
+def check_root_paths(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Raise UsageError naming the first of ``paths`` that cannot be a library root (missing, a
+    device, a file that is no video) and why; return quietly when each is a folder or a video."""
+    from vidsearch.media.scan import root_problem
+
+    for p in paths:
+        problem = root_problem(p)
+        if problem is not None:
+            raise UsageError(f"{problem}: {os.fspath(p)}")

@@ -58,12 +58,11 @@ def index(
     from vidsearch.cli.progress import IndexBar
     from vidsearch.embed.budget import setting_named
     from vidsearch.errors import UsageError
+    from vidsearch.library import check_root_paths
     from vidsearch.output.present import plural
 
     budget = setting_named(budget).name  # a clear error before anything is opened
-    for p in paths:
-        if not p.exists():
-            raise UsageError(f"no such file or folder: {p}")
+    check_root_paths(paths)
     if not paths and not config.db_path(db).exists():  # nothing registered yet: don't leave an empty index
         raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
     with open_library(db, create=True, model=model, device=device, precision=precision) as library:

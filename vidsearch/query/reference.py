@@ -47,7 +47,10 @@ def check_like(store: Store, like: LikeRef) -> float:
         except MediaError as exc:
             raise UsageError(f"--like {like.path}: not a usable video ({exc})") from None
     if like.start is not None and like.start >= duration:
-        raise UsageError(f"--like {like.path}@{like.start:g}: past the end of the video ({duration:.1f} s long)")
+        from vidsearch.output.present import format_time
+
+        raise UsageError(f"--like {like.path}@{format_time(like.start)}: past the end of the video "
+                         f"({duration:.1f} s long)")
     return duration
 
 
