@@ -138,6 +138,27 @@ def test_roots_are_listed_added_and_removed(library: dict[str, Path], tmp_path: 
     assert "no such file or folder" in run("roots", "add", str(tmp_path / "missing"), "--db", db, code=2).stderr
 
 
+def test_removing_a_root_inside_another_keeps_its_videos(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    db, home = tmp_path / "lib.db", tmp_path / "Videos"
+    inner = home / "trip"
+    with Store.open(db) as store:
+        store.bind_model("lite", lite.MODEL_ID, lite.DIM)
+        for folder in (home, inner):  # as after `index ~/Videos` and then `index ~/Videos/trip`
+            root = store.add_root(folder)
+            for i in range(2):
+                vec = rng.standard_normal((1, lite.DIM)).astype(np.float32)
+                store.save_video(path=str(folder / f"v{i}.mp4"), root_id=root, size=1, mtime_ns=1,
+                                 fingerprint=f"{folder.name}{i}", info=None, moments=[(0.0, 4.0)],
+                                 vectors=vec / np.linalg.norm(vec))
+    out = run("roots", "remove", str(inner), "--db", str(db))  # forgets nothing, so nothing to confirm
+    assert f"removed root {inner} (0 videos, 0 moments)" in out.stderr
+    assert run("roots", "--db", str(db)).stdout.split() == [str(home), "online", "4", "videos,", "4", "moments"]
+    assert json.loads(run("status", "--json", "--db", str(db)).stdout)["moments"] == 4
+    refused = run("roots", "remove", str(home), "--db", str(db), code=2)
+    assert "4 moments" in refused.stderr
+
+
 def test_a_path_that_cannot_hold_videos_is_refused_as_a_root(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a video")

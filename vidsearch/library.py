@@ -312,20 +312,50 @@ class Library:
             chosen.append(roots[path])
         return chosen
 
+    def removal(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """What removing the roots named by ``paths`` would forget: each root with the videos and
+        moments no other root holds (a root inside another root leaves its videos to the outer one).
+        Raises UsageError for a path that is no root."""
+        return [forgotten for forgotten, _, _ in self._removal_plan(paths)]
+
     def remove_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
-        """Forget the roots named by ``paths`` and every moment under them (the files are not
-        touched). Returns the roots removed, with what they held. Raises UsageError for a path that
-        is no root, IndexLockedError while another process writes."""
+        """Forget the roots named by ``paths`` and every moment no other root holds (the files are
+        not touched; a video also inside a root that stays keeps its vectors there). Returns the
+        roots removed, counting what was forgotten. Raises UsageError for a path that is no root,
+        IndexLockedError while another process writes."""
         from vidsearch.locks import writer_lock
 
-        chosen = self.find_roots(paths)
-        ids = {path: rid for rid, path, _ in self.store.roots()}
+        plan = self._removal_plan(paths)
         with writer_lock(self.store.path):
-            for root in chosen:
-                self.store.remove_root(ids[root.path])
-            if any(root.videos for root in chosen):
+            for _, root_id, rehome in plan:
+                self.store.remove_root(root_id, rehome)
+            if any(forgotten.videos or rehome for forgotten, _, rehome in plan):
                 self.store.refresh_search_index()
-        return chosen
+        return [forgotten for forgotten, _, _ in plan]
+
+    def _removal_plan(self, paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Root, int, dict[int, int]]]:
+        """For each root named by ``paths``: what it forgets, its id, and its videos that a root
+        which stays also holds (video id -> that root's id)."""
+        from dataclasses import replace
+
+        from vidsearch.index.indexer import root_of
+
+        chosen = self.find_roots(paths)
+        gone = {r.path for r in chosen}
+        ids = {path: rid for rid, path, _ in self.store.roots()}
+        staying = [(rid, path) for path, rid in ids.items() if path not in gone]
+        plan = []
+        for root in chosen:
+            rehome: dict[int, int] = {}
+            kept_moments = 0
+            for video in self.store.videos_under(ids[root.path]).values():
+                holder = root_of(video.path, staying)
+                if holder is not None:
+                    rehome[video.id] = holder[0]
+                    kept_moments += len(self.store.moments_of(video.id))
+            forgotten = replace(root, videos=root.videos - len(rehome), moments=root.moments - kept_moments)
+            plan.append((forgotten, ids[root.path], rehome))
+        return plan
 
     # ---- what is there -----------------------------------------------------------------------
     def status(self) -> IndexInfo:

@@ -44,7 +44,8 @@ def roots(
 
     add registers folders without indexing them (`vidsearch index` then does). remove forgets roots
     and every moment found under them, after asking (or with --yes); the video files are not
-    touched. A root whose folder is gone (a mistyped path, a drive for good) can be removed too.
+    touched; videos that another root also holds (a root inside a root) stay under it. A root whose
+    folder is gone (a mistyped path, a drive for good) can be removed too.
     """
     from vidsearch.errors import UsageError
     from vidsearch.output.present import display_path, plural
@@ -67,7 +68,7 @@ def roots(
                 warn("already roots; nothing added")
             return
         if action == "remove":
-            chosen = library.find_roots(given)
+            chosen = library.removal(given)
             held = sum(r.moments for r in chosen)
             what = ", ".join(display_path(r.path) for r in chosen)
             if held and not yes:

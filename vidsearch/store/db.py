@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,11 +246,16 @@ class Store:
         ).fetchall()
         return {int(rid): (int(videos), int(moments)) for rid, videos, moments in rows}
 
-    def remove_root(self, root_id: int) -> None:
-        """Forget a root with every video, moment and vector recorded under it, in one transaction."""
+    def remove_root(self, root_id: int, rehome: Mapping[int, int] | None = None) -> None:
+        """Forget a root with every video, moment and vector recorded under it, in one transaction;
+        videos named in ``rehome`` (video id -> root id) move to that root with their vectors instead."""
+        rehome = rehome or {}
         with self.transaction():
             for (video_id,) in self.db.execute("SELECT id FROM videos WHERE root_id=?", (root_id,)).fetchall():
-                self.delete_video(int(video_id))
+                if int(video_id) in rehome:
+                    self.db.execute("UPDATE videos SET root_id=? WHERE id=?", (rehome[int(video_id)], video_id))
+                else:
+                    self.delete_video(int(video_id))
             self.db.execute("DELETE FROM roots WHERE id=?", (root_id,))
 
     # ---- videos --------------------------------------------------------------------------
