@@ -60,6 +60,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("vidsearch ui --no-browser --port 8765", "Print the page's address (with its token) only."),
     ],
     "status": [("vidsearch status --json | jq .moments", "How many moments the index holds.")],
+    "roots": [
+        ("vidsearch roots", "The roots, online or not, with their videos and moments."),
+        ("vidsearch roots remove /media/old-drive --yes", "Forget a drive for good, and its moments."),
+    ],
     "models": [("vidsearch models --device cpu", "Which models work on this machine's CPU.")],
 }
 

@@ -64,7 +64,7 @@ def test_explain_gives_each_clause_its_part() -> None:
     info = detail.explain(1, positives=["dog", "lake"], negatives=["leash"])
     assert info["positives"] == {"dog": 5.0, "lake": 0.0}
     assert info["negatives"] == {"leash": {"z": 3.0, "penalty": 2.0}}
-    assert info["score"] == pytest.approx(info["match"] - info["penalty"])
+    assert info["score"] == pytest.approx(info["clauses"] - info["penalty"])
 
 
 def test_combine_rejects_mismatched_shapes() -> None:

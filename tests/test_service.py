@@ -86,7 +86,7 @@ def test_service_answers_as_a_direct_find(library: Path, running: Path) -> None:
     for _ in range(2):
         answer = service.ask_find(service.find_request(library, None, "auto", "auto", "a dog, on a beach", options))
         assert answer is not None
-        hits, _ = answer
+        hits = answer.hits
         assert [(h.path, h.start, h.end, round(h.score, 5)) for h in hits] == [
             (h.path, h.start, h.end, round(h.score, 5)) for h in direct
         ]

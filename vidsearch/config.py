@@ -104,6 +104,13 @@ def hub_offline() -> bool:
     return flag("HF_HUB_OFFLINE") or flag("TRANSFORMERS_OFFLINE")
 
 
+def color(stream: object) -> bool:
+    """Whether to style text written to ``stream``: a terminal, and ``NO_COLOR`` unset or empty
+    (no-color.org). Without it, output has no escape codes at all (no colour, bold or dim)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
 def debug() -> bool:
     """``VIDSEARCH_DEBUG``: show tracebacks instead of one-line messages."""
     return bool(os.environ.get(ENV_DEBUG))

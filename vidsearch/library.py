@@ -15,6 +15,7 @@ only when something needs it; a query seen before is answered from the query-vec
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidsearch.errors import UsageError
+from vidsearch.output.present import plural
 
 if TYPE_CHECKING:
     from vidsearch.embed.base import Embedder
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from vidsearch.index.watch import Watcher, WatchEvent
     from vidsearch.query.options import SearchOptions
     from vidsearch.store import IndexInfo, Store, StoredMoment
-    from vidsearch.types import Hit
+    from vidsearch.types import Hit, Root
 
 # (model name, device, precision, model id) -> an embedder; the service passes one that keeps a model
 ModelLoader = Callable[[str, str, str, str], "Embedder"]
@@ -37,10 +39,12 @@ ModelLoader = Callable[[str, str, str, str], "Embedder"]
 
 @dataclass
 class Found:
-    """What ``Library.find`` returns: the hits, best first, and how the query was read (``explain``)."""
+    """What ``Library.find`` returns: the hits, best first, how the query was read (``explain``) and
+    notes a user should see beside the hits (moments left out because their drive is offline)."""
 
     hits: list[Hit]
     explanation: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class Library:
@@ -64,6 +68,7 @@ class Library:
         self.on_model_load: Callable[[str], None] | None = None
         self._embedder: Embedder | None = None
         self._embedder_key: tuple[str, str] | None = None
+        self.created = False  # the index file was made by this open (see ``index``)
 
     @classmethod
     def open(
@@ -82,7 +87,10 @@ class Library:
         from vidsearch.store import Store
 
         path = config.db_path(Path(os.path.expanduser(str(db))) if db is not None else None)
-        return cls(Store.open(path, create=create), model=model, device=device, precision=precision, loader=loader)
+        existed = path.exists()
+        library = cls(Store.open(path, create=create), model=model, device=device, precision=precision, loader=loader)
+        library.created = not existed
+        return library
 
     @property
     def path(self) -> Path:
@@ -146,15 +154,36 @@ class Library:
         ``vidsearch.embed.budget``). ``on_auto`` hears why ``auto`` chose the model, when it did. Holds the writer
         lock (IndexLockedError when another process writes).
         """
-        from vidsearch.index.indexer import SilentProgress, update_index
+        from vidsearch.index.indexer import SilentProgress
+
+        progress = progress or SilentProgress()
+        try:
+            return self._index(paths, rebuild, exit_layer, budget, progress, cancel, on_auto)
+        except BaseException:
+            if self.created and not self.store.model:
+                self._forget_new_index()  # a failed first run leaves no empty index (nor its lock) behind
+            raise
+
+    def _index(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        rebuild: bool,
+        exit_layer: int | None,
+        budget: str,
+        progress: IndexProgress,
+        cancel: Callable[[], bool] | None,
+        on_auto: Callable[[str], None] | None,
+    ) -> IndexStats:
+        from vidsearch.index.indexer import update_index
         from vidsearch.locks import writer_lock
         from vidsearch.models import check_available, check_budget, load_embedder, with_exit_layer
 
-        progress = progress or SilentProgress()
         with writer_lock(self.store.path):
             if rebuild:
                 self.store.reset_vectors()
-            roots = [str(p) for p in paths] or [r for _, r, _ in self.store.roots()]
+            given = [os.path.expanduser(p) for p in paths]
+            check_root_paths(given)
+            roots = [os.fspath(p) for p in given] or [r for _, r, _ in self.store.roots()]
             if not roots:
                 raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
             if exit_layer is not None:
@@ -178,6 +207,14 @@ class Library:
             if stats.indexed or stats.removed or stats.moved:
                 self.store.refresh_search_index()  # so the first find after a big import does not pay for it
             return stats
+
+    def _forget_new_index(self) -> None:
+        """Delete the index file this library created, with its journal and lock files."""
+        self.store.close()
+        base = str(self.store.path)
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(base + suffix)
 
     def watcher(
         self,
@@ -229,7 +266,98 @@ class Library:
             raise UsageError(f"the index {self.store.path} is empty; run vidsearch index PATH first")
         explanation = Explanation() if options.explain else None
         hits = run_find(self.store, self.embedder(), text, options, explanation)
-        return Found(hits, explanation.lines if explanation else [])
+        notes = []
+        offline = [root.path for root in self.roots() if not root.online and root.moments]
+        if offline and not options.include_offline:
+            where = offline[0] if len(offline) == 1 else f"{offline[0]} and {len(offline) - 1} more"
+            notes.append(f"left out: moments on {plural(len(offline), 'offline root')} ({where}); "
+                         "--include-offline lists them")
+        return Found(hits, explanation.lines if explanation else [], notes)
+
+    # ---- roots ---------------------------------------------------------------------------------
+    def roots(self) -> list[Root]:
+        """The library roots, each with whether it is there now and what the index holds under it."""
+        from vidsearch.types import Root
+
+        counts = self.store.root_counts()
+        return [Root(path, online, *counts.get(rid, (0, 0))) for rid, path, online in self.store.roots()]
+
+    def add_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """Register folders (or video files) as roots without indexing them (``index`` with no paths
+        then does). Raises UsageError for a path that cannot be a root (``check_root_paths``).
+        Returns the roots added."""
+        from vidsearch.locks import writer_lock
+
+        paths = [os.path.expanduser(p) for p in paths]
+        try:
+            check_root_paths(paths)
+        except UsageError:
+            if self.created:
+                self._forget_new_index()
+            raise
+        known = {r.path for r in self.roots()}
+        with writer_lock(self.store.path):
+            for p in paths:
+                self.store.add_root(p)
+        return [r for r in self.roots() if r.path not in known]
+
+    def find_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """The roots named by ``paths`` (as given to ``index``; ``~`` and relative paths understood).
+        Raises UsageError naming a path that is no root, with the roots there are."""
+        roots = {r.path: r for r in self.roots()}
+        chosen = []
+        for p in paths:
+            path = os.path.abspath(os.path.expanduser(os.fspath(p)))
+            if path not in roots:
+                listed = ", ".join(roots) or "none yet"
+                raise UsageError(f"{p} is not a library root (roots: {listed})")
+            chosen.append(roots[path])
+        return chosen
+
+    def removal(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """What removing the roots named by ``paths`` would forget: each root with the videos and
+        moments no other root holds (a root inside another root leaves its videos to the outer one).
+        Raises UsageError for a path that is no root."""
+        return [forgotten for forgotten, _, _ in self._removal_plan(paths)]
+
+    def remove_roots(self, paths: Sequence[str | os.PathLike[str]]) -> list[Root]:
+        """Forget the roots named by ``paths`` and every moment no other root holds (the files are
+        not touched; a video also inside a root that stays keeps its vectors there). Returns the
+        roots removed, counting what was forgotten. Raises UsageError for a path that is no root,
+        IndexLockedError while another process writes."""
+        from vidsearch.locks import writer_lock
+
+        plan = self._removal_plan(paths)
+        with writer_lock(self.store.path):
+            for _, root_id, rehome in plan:
+                self.store.remove_root(root_id, rehome)
+            if any(forgotten.videos or rehome for forgotten, _, rehome in plan):
+                self.store.refresh_search_index()
+        return [forgotten for forgotten, _, _ in plan]
+
+    def _removal_plan(self, paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Root, int, dict[int, int]]]:
+        """For each root named by ``paths``: what it forgets, its id, and its videos that a root
+        which stays also holds (video id -> that root's id)."""
+        from dataclasses import replace
+
+        from vidsearch.index.indexer import root_of
+
+        chosen = self.find_roots(paths)
+        gone = {r.path for r in chosen}
+        ids = {path: rid for rid, path, _ in self.store.roots()}
+        staying = [(rid, path) for path, rid in ids.items() if path not in gone]
+        plan = []
+        for root in chosen:
+            rehome: dict[int, int] = {}
+            kept_moments = 0
+            for video in self.store.videos_under(ids[root.path]).values():
+                holder = root_of(video.path, staying)
+                if holder is not None:
+                    rehome[video.id] = holder[0]
+                    kept_moments += len(self.store.moments_of(video.id))
+            forgotten = replace(root, videos=root.videos - len(rehome), moments=root.moments - kept_moments)
+            plan.append((forgotten, ids[root.path], rehome))
+        return plan
 
     # ---- what is there -----------------------------------------------------------------------
     def moment(self, moment_id: int) -> StoredMoment | None:
@@ -258,3 +386,14 @@ class Library:
 
         with writer_lock(self.store.path):
             return self.store.compact()
+
+
+def check_root_paths(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Raise UsageError naming the first of ``paths`` that cannot be a library root (missing, a
+    device, a file that is no video) and why; return quietly when each is a folder or a video."""
+    from vidsearch.media.scan import root_problem
+
+    for p in paths:
+        problem = root_problem(p)
+        if problem is not None:
+            raise UsageError(f"{problem}: {os.fspath(p)}")

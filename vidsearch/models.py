@@ -136,10 +136,10 @@ def choose_auto(device: str) -> tuple[str, str]:
     """The model ``--model auto`` means here, and one line saying why."""
     spec = KNOWN_MODELS[1]
     if device in ("cpu",):
-        return LITE, (
-            "using the bundled lite model (no CUDA or MPS GPU here); "
-            f"`--model {spec.aliases[0]}` chooses the multimodal LLM"
-        )
+        # point at the multimodal model only where `vidsearch models` calls it usable here
+        usable = usable_here(spec, device)[0]
+        hint = f"; `--model {spec.aliases[0]}` chooses the multimodal LLM (slow on a CPU)" if usable else ""
+        return LITE, "using the bundled lite model (no CUDA or MPS GPU here)" + hint
     if not mllm_installed():
         return LITE, (
             f"using the bundled lite model: a {device} GPU is here but the multimodal backend is not "

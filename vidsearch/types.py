@@ -96,3 +96,14 @@ class MomentThumbnails:
     still: bytes
     strip: bytes
     strip_frames: int
+
+
+@dataclass(frozen=True)
+class Root:
+    """A library root: a folder (or file) ``index`` was given, whether it is there now, and how many
+    videos and moments the index holds under it."""
+
+    path: str
+    online: bool
+    videos: int = 0
+    moments: int = 0

@@ -10,16 +10,19 @@ import typer
 
 from vidsearch import __version__
 from vidsearch.cli.clip import clip
+from vidsearch.cli.commands import Command, Group, QueryCommand
 from vidsearch.cli.find import find
 from vidsearch.cli.index import index
 from vidsearch.cli.info import models, status
 from vidsearch.cli.play import play
+from vidsearch.cli.roots import roots
 from vidsearch.cli.serve import serve
 from vidsearch.cli.ui import ui
 from vidsearch.cli.watch import watch
 
 app = typer.Typer(
     name="vidsearch",
+    cls=Group,
     help="Search your videos by meaning. Index a folder once, then ask for moments in plain words.",
     no_args_is_help=True,
     add_completion=True,
@@ -44,15 +47,16 @@ def _root(
     """Search your videos by meaning. Index a folder once, then ask for moments in plain words."""
 
 
-app.command()(index)
-app.command(context_settings={"ignore_unknown_options": True})(find)
-app.command()(status)
-app.command()(models)
-app.command(context_settings={"ignore_unknown_options": True})(play)
-app.command()(clip)
-app.command()(watch)
-app.command()(serve)
-app.command()(ui)
+app.command(cls=Command)(index)
+app.command(cls=QueryCommand)(find)
+app.command(cls=Command)(status)
+app.command(cls=Command)(roots)
+app.command(cls=Command)(models)
+app.command(cls=QueryCommand)(play)
+app.command(cls=Command)(clip)
+app.command(cls=Command)(watch)
+app.command(cls=Command)(serve)
+app.command(cls=Command)(ui)
 
 
 def main() -> None:
@@ -70,8 +74,8 @@ def main() -> None:
             raise
         print(f"vidsearch: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("vidsearch: interrupted; the index is consistent, run the command again to resume", file=sys.stderr)
+    except KeyboardInterrupt:  # before a command ran (the commands that write say what was kept)
+        print("vidsearch: interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:
         # the reader went away (`vidsearch find ... | head -1`): not an error worth a traceback

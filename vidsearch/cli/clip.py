@@ -33,7 +33,7 @@ def parse_result(text: str) -> tuple[str, float, float]:
             return _tsv_unescape(fields[0]), float(fields[1]), float(fields[2])
         except (IndexError, ValueError):
             raise UsageError(f"not a find output line (path, start, end): {line[:80]!r}") from None
-    ref = parse_like(line)
+    ref = parse_like(line, option="")
     if ref.start is None or ref.end is None:
         raise UsageError(f"{line!r}: say which moment, as PATH@START-END (e.g. clip.mp4@1:20-1:35)")
     return ref.path, ref.start, ref.end
@@ -84,8 +84,10 @@ def clip(
     so the clip starts at the last keyframe at or before START (up to a few seconds early) and ends
     within a frame or two after END. --reencode starts and ends on the exact frames.
     """
+    from vidsearch.cli.common import warn
     from vidsearch.errors import UsageError
-    from vidsearch.media.cut import cut
+    from vidsearch.media.cut import cut_clip
+    from vidsearch.output.present import format_time
 
     if result == "-":
         result = sys.stdin.readline()
@@ -97,5 +99,9 @@ def clip(
         out = Path(f"{src.stem}_{start:.1f}-{end:.1f}{src.suffix or '.mkv'}")
     if out.exists() and not force:
         raise UsageError(f"{out} exists; pass --force to overwrite it or choose another -o")
-    written = cut(path, start, end, out, reencode=reencode)
-    sys.stdout.write(f"{written}\n")
+    written = cut_clip(path, start, end, out, reencode=reencode)
+    early = start - written.start
+    if early > 0.05:  # copied from the keyframe before START: say how much more the clip holds
+        warn(f"the clip starts at {format_time(written.start)}, {early:.1f} s before {format_time(start)}: "
+             "without re-encoding it begins on the keyframe at or before the start (--reencode cuts exactly)")
+    sys.stdout.write(f"{written.path}\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +20,7 @@ from vidsearch.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from vidsearch.library import Found
     from vidsearch.types import Hit
 
 FORMAT_HELP = (
@@ -36,7 +36,7 @@ def find(
         list[str] | None,
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
-            'dog", -term), order ("A then B").',
+            'dog", or -term inside the quoted query: "dog -cat"), order ("A then B").',
             show_default=False,
             metavar="QUERY",
         ),
@@ -82,6 +82,14 @@ def find(
         typer.Option("--min-score", help="Hide hits below this calibrated score (0 = typical moment).",
                      show_default=False),
     ] = None,
+    include_offline: Annotated[
+        bool,
+        typer.Option(
+            "--include-offline",
+            help="Also print moments on offline roots (a drive not connected now) when piped; the table "
+            "always shows them, marked.",
+        ),
+    ] = False,
     min_match: Annotated[
         float | None,
         typer.Option(
@@ -121,6 +129,8 @@ def find(
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     if json_lines:
+        if fmt not in (None, "jsonl"):
+            raise UsageError(f"--json is short for --format jsonl; it does not go with --format {fmt}")
         fmt = "jsonl"
     if print0:
         if fmt not in (None, "paths"):
@@ -141,31 +151,35 @@ def find(
         explain=explain,
         min_score=min_score,
         min_match=min_match,
+        # a program reading the output would open the files: those on an offline drive are not there
+        include_offline=include_offline or (fmt == "table" and not play),
     )
-    answered = _ask_service(db, model, device, precision, text, options)
-    if answered is not None:  # a running `vidsearch serve` holds the model: no load here
-        hits, lines = answered
-    else:
+    found = _ask_service(db, model, device, precision, text, options)
+    if found is None:  # no running `vidsearch serve` holds the model: load it here
         serve_next = config.autoserve() and not no_serve
         idle = config.serve_idle() if serve_next else 0.0  # a bad setting is refused before any work
         loaded: list[str] = []
         with open_library(db, create=False, model=model, device=device, precision=precision) as library:
             library.on_model_load = lambda name: _loading(name, loaded, serve_next, idle)
             found = library.find(text, options)
-        hits, lines = found.hits, found.explanation
         if loaded and serve_next:  # only a find that had to load the model gains from a warm one
             from vidsearch import service
 
             service.start_background(idle)
-    if explain:
-        _print_explanation(lines, hits, fmt)
+    hits = found.hits
+    for line in found.explanation:  # how the query was read
+        warn(line)
     if fmt != "table":  # file names go out as their exact bytes
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     stills = _stills(db, hits) if hits and (fmt == "html" or (thumbs and _show_thumbs(fmt))) else None
     if hits or fmt != "table":  # an empty table would be only its header
-        write_hits(hits, fmt, sys.stdout, color=color, print0=print0, stills=stills, title=text)
+        write_hits(hits, fmt, sys.stdout, color=config.color(sys.stdout), print0=print0, explain=explain,
+                   stills=stills, title=text)
     sys.stdout.flush()
+    if explain and fmt not in ("table", "jsonl"):
+        _explain_on_stderr(hits)
+    for note in found.notes:
+        warn(note)
     if not hits:
         what = repr(text) if text else "the reference clip"
         hint = "" if min_match == 0 else "; --min-match 0 shows the closest moments anyway"
@@ -173,7 +187,8 @@ def find(
         raise typer.Exit(1)
     offline = sum(1 for h in hits if not h.available)
     if offline:
-        warn(f"{offline} of these results are on an offline root (a drive or share not connected now)")
+        are = "is" if offline == 1 else "are"
+        warn(f"{offline} of these results {are} on an offline root (a drive or share not connected now)")
     if play:
         from vidsearch.output.player import play as play_hits
 
@@ -202,8 +217,8 @@ def _stills(db: Path | None, hits: list[Hit]) -> dict[int, bytes]:
 
 def _ask_service(
     db: Path | None, model: str | None, device: str, precision: str, text: str, options: object
-) -> tuple[list[Hit], list[str]] | None:
-    """The running service's answer (hits, explanation lines), or None when no service runs."""
+) -> Found | None:
+    """The running service's answer, or None when no service runs."""
     from vidsearch import config, service
 
     if config.service_disabled():
@@ -226,15 +241,10 @@ def _loading(name: str, loaded: list[str], serve_next: bool, idle: float) -> Non
     warn(f"loading the model {name}{later}")
 
 
-def _print_explanation(lines: list[str], hits: list[Hit], fmt: str) -> None:
-    """The query's reading (and, for the table, each hit's clause scores) on stderr."""
-    import json
+def _explain_on_stderr(hits: list[Hit]) -> None:
+    """Each hit's breakdown for the formats that have no room for it (TSV, paths, playlists)."""
+    from vidsearch.output.present import display_path, explain_line, format_time
 
-    for line in lines:
-        warn(line)
-    if fmt != "table":
-        return  # jsonl carries the breakdown in each record's "explain"
     for rank, hit in enumerate(hits, 1):
-        detail = hit.details.get("explain")
-        if detail:
-            warn(f"#{rank}: {json.dumps(detail, ensure_ascii=False)}")
+        warn(f"#{rank} {format_time(hit.start)}-{format_time(hit.end)} {display_path(hit.path)}")
+        warn(f"   {explain_line(hit)}")

@@ -58,42 +58,40 @@ def index(
     from vidsearch.cli.progress import IndexBar
     from vidsearch.embed.budget import setting_named
     from vidsearch.errors import UsageError
+    from vidsearch.library import check_root_paths
+    from vidsearch.output.present import plural
 
     budget = setting_named(budget).name  # a clear error before anything is opened
-    for p in paths:
-        if not p.exists():
-            raise UsageError(f"no such file or folder: {p}")
+    check_root_paths(paths)
     if not paths and not config.db_path(db).exists():  # nothing registered yet: don't leave an empty index
         raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
     with open_library(db, create=True, model=model, device=device, precision=precision) as library:
-        with IndexBar(quiet=quiet) as bar:
-            stats = library.index(
-                paths, rebuild=rebuild, exit_layer=exit_layer, budget=budget, progress=bar, on_auto=warn
-            )
+        try:
+            with IndexBar(quiet=quiet) as bar:
+                stats = library.index(
+                    paths, rebuild=rebuild, exit_layer=exit_layer, budget=budget, progress=bar, on_auto=warn
+                )
+        except KeyboardInterrupt:
+            # each video is written in one transaction: what was done is kept, the file in progress is not
+            done = f" after {plural(bar.files_done, 'file')}" if bar.files_done else ""
+            warn(f"interrupted{done}; the index is consistent, and running the same command again "
+                 "continues where this one stopped")
+            raise typer.Exit(130) from None
         _summary(stats, library.store.model or library.model_name()[0])
 
 
 def _summary(stats: IndexStats, model: str) -> None:
     """The one-screen report of a run, on stderr."""
-    from vidsearch.output.present import display_path
+    from vidsearch.output.present import display_path, plural
 
     speed = f", {stats.video_seconds / stats.elapsed:.1f}x realtime" if stats.video_seconds and stats.elapsed else ""
     warn(
-        f"indexed {stats.indexed} new or changed file(s) ({stats.moments} moments, "
+        f"indexed {plural(stats.indexed, 'new or changed file')} ({plural(stats.moments, 'moment')}, "
         f"{stats.video_seconds / 60:.1f} min of video{speed}) in {stats.elapsed:.1f} s with {model}"
     )
-    parts = [f"{stats.unchanged} unchanged"]
-    if stats.moved:
-        parts.append(f"{stats.moved} moved (vectors kept)")
-    if stats.removed:
-        parts.append(f"{stats.removed} removed")
-    if stats.remembered_failures:
-        parts.append(f"{stats.remembered_failures} known bad (not retried until they change)")
-    if stats.thumbnails_added:
-        parts.append(f"thumbnails made for {stats.thumbnails_added} earlier moments")
-    warn("; ".join(parts))
+    warn("; ".join(stats.counts()))
     if stats.skipped:
-        warn(f"skipped {len(stats.skipped)}:")
+        warn(f"skipped {len(stats.skipped)} new:")
         for path, reason in stats.skipped[:20]:
             warn(f"  {display_path(path)}: {reason}")
         if len(stats.skipped) > 20:

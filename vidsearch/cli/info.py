@@ -153,7 +153,7 @@ def models(
         names = spec.name + (f" (aliases: {', '.join(spec.aliases)})" if spec.aliases else "")
         sys.stdout.write(
             f"{mark} {names}\n    {spec.kind}\n    size: {spec.size}; needs: {spec.needs}\n"
-            f"    here ({dev}): {'usable' if ok else 'not usable'}: {reason}\n"
+            f"    here ({dev}): {'usable' if ok else 'not usable'}{': ' + reason if reason else ''}\n"
         )
     sys.stdout.write(f"* = what --model auto picks here: {why}\n")
 

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any
 
+from vidsearch import config
 from vidsearch.cli.common import warn
 from vidsearch.output.present import display_path
 
@@ -51,7 +52,7 @@ class IndexBar:
             TextColumn("{task.fields[speed]}"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[current]}", style="dim"),
-            console=Console(file=sys.stderr),
+            console=Console(file=sys.stderr, color_system="auto" if config.color(sys.stderr) else None),
             transient=True,
         )
         self.progress.start()

@@ -49,6 +49,26 @@ class IndexStats:
     thumbnails_added: int = 0  # moments indexed before thumbnails existed that got theirs in this run
     elapsed: float = 0.0
 
+    def counts(self) -> list[str]:
+        """What the run found besides the files it indexed, in words, as ``index`` and ``watch``
+        report it: unchanged, moved, removed, and the files skipped as unreadable, new or known
+        (counted as ``status`` counts them)."""
+        from vidsearch.output.present import plural
+
+        parts = [f"{self.unchanged - self.remembered_failures} unchanged"]
+        if self.moved:
+            parts.append(f"{self.moved} moved (vectors kept)")
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        unreadable = len(self.skipped) + self.remembered_failures
+        if unreadable:
+            seen = self.remembered_failures
+            how = f"{len(self.skipped)} new" + (f", {seen} known and not retried until they change" if seen else "")
+            parts.append(f"{plural(unreadable, 'file')} skipped as unreadable ({how})")
+        if self.thumbnails_added:
+            parts.append(f"thumbnails made for {self.thumbnails_added} earlier moments")
+        return parts
+
 
 class IndexProgress(Protocol):
     """Callbacks the CLI uses to draw progress; every method is optional in spirit (no-ops are fine)."""

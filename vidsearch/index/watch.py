@@ -35,6 +35,7 @@ from vidsearch.index.indexer import (
     update_index,
 )
 from vidsearch.media.scan import is_video_name, walk_videos
+from vidsearch.output.present import plural
 
 DEFAULT_SETTLE = 2.0  # seconds a file must stay unchanged before it is read
 ROOT_CHECK_SECONDS = 3.0  # how often roots are checked for vanishing or coming back
@@ -315,7 +316,7 @@ class Watcher:
                     continue
                 self._root_ids[root] = store.add_root(root)
             try:
-                note = f"{len(self.roots)} root(s), settle {self.settle:g} s"
+                note = f"{plural(len(self.roots), 'root')}, settle {self.settle:g} s"
                 self._emit(WatchEvent("watching", message=note))
                 self._check_roots()
                 self._loop()
@@ -418,7 +419,10 @@ class Watcher:
                 FileMovedEvent,
             )
         except ImportError as exc:
-            raise UsageError("watch needs the watchdog package: pip install 'vidsearch[watch]'") from exc
+            raise UsageError(
+                "watch needs the watchdog package, which vidsearch depends on but this install lacks: "
+                "pip install watchdog (in vidsearch's environment)"
+            ) from exc
         wanted = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, FileDeletedEvent,
                   DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
         reason = "--poll" if self.poll else poll_reason(root)
@@ -532,13 +536,4 @@ class Watcher:
 
 
 def _summary(stats: IndexStats) -> str:
-    parts = [f"{stats.indexed} indexed", f"{stats.unchanged} unchanged"]
-    if stats.moved:
-        parts.append(f"{stats.moved} moved")
-    if stats.removed:
-        parts.append(f"{stats.removed} removed")
-    if stats.skipped:
-        parts.append(f"{len(stats.skipped)} skipped")
-    if stats.remembered_failures:
-        parts.append(f"{stats.remembered_failures} known bad")
-    return ", ".join(parts)
+    return ", ".join([f"{stats.indexed} indexed", *stats.counts()])

@@ -11,11 +11,22 @@ PyAV is imported when a cut is made, never when vidsearch is imported.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from vidsearch.errors import MediaError, UsageError
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A cut written to ``path``: the span of the source it holds, in seconds. Without re-encoding
+    ``start`` is the keyframe at or before the start asked for, so the clip may be longer."""
+
+    path: Path
+    start: float
+    end: float
 
 
 def cut(
@@ -26,6 +37,19 @@ def cut(
     reencode: bool = False,
 ) -> Path:
     """Write the span ``start``..``end`` (seconds) of the video at ``path`` to ``out``; return ``out``.
+    See ``cut_clip``."""
+    return cut_clip(path, start, end, out, reencode).path
+
+
+def cut_clip(
+    path: str | os.PathLike[str],
+    start: float,
+    end: float,
+    out: str | os.PathLike[str],
+    reencode: bool = False,
+) -> Clip:
+    """Write the span ``start``..``end`` (seconds) of the video at ``path`` to ``out``; return what
+    was written (the span may start earlier: see ``Clip``).
 
     The output container comes from ``out``'s extension (``.mp4``, ``.mkv``, ``.mov``...). Video
     and the first audio track are kept. Raises UsageError for a bad span, a missing file or an
@@ -51,12 +75,13 @@ def cut(
         if duration is not None and start >= duration:
             raise UsageError(f"{src_path}: starts at {start:g} s but the video is {duration:.1f} s long")
         audio = src.streams.audio[0] if src.streams.audio else None
+        first = start
         try:
             with av.open(str(out_path), "w") as dst:
                 if reencode:
                     _reencode(src, video, audio, dst, start, end)
                 else:
-                    _remux(src, video, audio, dst, start, end)
+                    first = _remux(src, video, audio, dst, start, end)
         except av.error.FFmpegError as e:
             out_path.unlink(missing_ok=True)
             how = "" if reencode else " (try --reencode, or an .mkv output)"
@@ -64,7 +89,7 @@ def cut(
         except ValueError as e:  # e.g. PyAV's "no container format for this extension"
             out_path.unlink(missing_ok=True)
             raise UsageError(f"cannot write {out_path}: {e}") from e
-    return out_path
+    return Clip(out_path, first, end if duration is None else min(end, duration))
 
 
 def _seek(src: Any, video: Any, start: float) -> None:
@@ -72,8 +97,9 @@ def _seek(src: Any, video: Any, start: float) -> None:
     src.seek(int(start / video.time_base), stream=video, backward=True, any_frame=False)
 
 
-def _remux(src: Any, video: Any, audio: Any, dst: Any, start: float, end: float) -> None:
-    """Copy packets from the keyframe at or before ``start`` until ``end``, timestamps rebased to 0."""
+def _remux(src: Any, video: Any, audio: Any, dst: Any, start: float, end: float) -> float:
+    """Copy packets from the keyframe at or before ``start`` until ``end``, timestamps rebased to 0;
+    returns that keyframe's time."""
     streams = [s for s in (video, audio) if s is not None]
     outs = {s.index: dst.add_stream_from_template(s) for s in streams}
     _seek(src, video, start)
@@ -103,6 +129,7 @@ def _remux(src: Any, video: Any, audio: Any, dst: Any, start: float, end: float)
         dst.mux(packet)
     if origin is None:
         raise UsageError(f"no keyframe found at or after {start:g} s; try --reencode")
+    return origin
 
 
 def _reencode(src: Any, video: Any, audio: Any, dst: Any, start: float, end: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -28,6 +29,25 @@ class FoundFile:
 
 def is_video_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+
+
+def root_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be a library root, in a user's words, or None when it can: a root is a
+    folder or a video file (by its name); a device such as /dev/null, a pipe or a text file would
+    be registered and then silently hold nothing."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "no such file or folder"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "not a folder or a video file (a device, a pipe or a socket)"
+    if not is_video_name(os.fspath(path)):
+        return "not a folder or a video file (.mp4, .mov, .mkv and the like)"
+    return None
 
 
 def walk_videos(root: str, on_problem: Callable[[str, str], None] | None = None) -> Iterator[FoundFile]:

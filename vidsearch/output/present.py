@@ -46,6 +46,11 @@ def format_time(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 moment``, ``2 moments`` (``nouns`` for an irregular plural)."""
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
+
+
 def display_path(path: str) -> str:
     """A path as text for a terminal: undecodable bytes shown as \\xNN, control characters escaped."""
     raw = os.fsencode(path)
@@ -180,6 +185,36 @@ _SHEET_CSS = (
 )
 
 
+def explain_line(hit: Hit) -> str:
+    """How ``hit`` scored (``find --explain``), in one line with 2 decimals: each clause's
+    calibrated score (and, for several, their soft minimum), each negated clause's score and the
+    penalty it cost, the whole sentence's score and share, the absolute match, the final score.
+    "" when the hit carries no breakdown."""
+    detail = hit.details.get("explain")
+    if not isinstance(detail, Mapping) or not detail:
+        return ""
+    parts = []
+    for step in detail.get("steps", ()):  # "A then B"
+        parts.append(" + ".join(repr(c) for c in step["clauses"]) + f" {step['z']:.2f}")
+    if parts:
+        parts = [" then ".join(parts)]
+    positives = detail.get("positives") or {}
+    if positives:
+        clauses = ", ".join(f"{name!r} {z:.2f}" for name, z in positives.items())
+        if len(positives) > 1 and "clauses" in detail:
+            clauses += f" (together {detail['clauses']:.2f})"
+        parts.append(clauses)
+    for name, neg in (detail.get("negatives") or {}).items():
+        parts.append(f"not {name!r} {neg['z']:.2f}: penalty {neg['penalty']:.2f}")
+    if "whole_weight" in detail:
+        parts.append(f"whole sentence {detail['whole']:.2f} at {detail['whole_weight']:.2f} of the score")
+    match = detail.get("match", hit.details.get("match"))
+    if match is not None:
+        parts.append(f"match {match:.2f}")
+    parts.append(f"score {hit.score:.2f}")
+    return "; ".join(parts)
+
+
 def write_hits(
     hits: Sequence[Hit],
     fmt: str,
@@ -189,14 +224,18 @@ def write_hits(
     print0: bool = False,
     stills: Mapping[int, bytes] | None = None,
     title: str = "",
+    explain: bool = False,
 ) -> None:
     """Write ``hits`` to ``out`` in ``fmt`` (one of FORMATS).
 
-    ``print0`` ends each path of the ``paths`` format with NUL instead of a newline (for
-    ``xargs -0``; the only safe choice for names that contain newlines). Paths are written so that
-    a stream opened with ``errors="surrogateescape"`` gets the file names' exact bytes. ``stills``
-    (moment id -> JPEG) are the thumbnails the ``html`` format inlines, and that the table shows
-    beside each hit when given (on a terminal that shows pictures); ``title`` heads the html page.
+    ``color`` styles the table (without it, no escape codes at all); ``explain`` puts each hit's
+    ``explain_line`` under it in the table (JSON Lines carry it in each record's "explain"; the
+    other formats have no room for it). ``print0`` ends each path of the ``paths`` format with NUL
+    instead of a newline (for ``xargs -0``; the only safe choice for names that contain newlines).
+    Paths are written so that a stream opened with ``errors="surrogateescape"`` gets the file
+    names' exact bytes. ``stills`` (moment id -> JPEG) are the thumbnails the ``html`` format
+    inlines, and that the table shows beside each hit when given (on a terminal that shows
+    pictures); ``title`` heads the html page.
     """
     if print0 and fmt != "paths":
         raise ValueError("print0 goes with the paths format only")
@@ -219,13 +258,18 @@ def write_hits(
     elif fmt == "html":
         out.write(contact_sheet(hits, stills or {}, title))
     elif fmt == "table":
-        _write_table(hits, out, color=color, stills=stills)
+        _write_table(hits, out, color=color, stills=stills, explain=explain)
     else:
         raise ValueError(f"unknown format {fmt!r}")
 
 
 def _write_table(
-    hits: Sequence[Hit], out: IO[str], *, color: bool, stills: Mapping[int, bytes] | None = None
+    hits: Sequence[Hit],
+    out: IO[str],
+    *,
+    color: bool,
+    stills: Mapping[int, bytes] | None = None,
+    explain: bool = False,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -247,7 +291,10 @@ def _write_table(
             still = (stills or {}).get(moment) if moment is not None else None
             row.insert(0, picture(io.BytesIO(still), width=THUMB_CELLS, height="auto") if still else "")
         table.add_row(*row)
-    console = Console(file=out, no_color=not color, highlight=False, soft_wrap=False)
+        if explain and explain_line(hit):
+            table.add_row(*([""] * (len(row) - 1)), explain_line(hit), style="dim")
+    # no colour system: Rich writes no escape codes at all (not even bold or dim)
+    console = Console(file=out, color_system="auto" if color else None, highlight=False, soft_wrap=False)
     console.print(table)
 
 

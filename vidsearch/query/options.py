@@ -36,6 +36,7 @@ class SearchOptions:
     explain: bool = False
     min_score: float | None = None
     min_match: float | None = None  # absolute match cut-off (None: the model's default)
+    include_offline: bool = True  # moments on roots not connected now (a drive unplugged)
     whole_weight: float | None = None  # share of the whole-sentence score (None: model default)
 
 
@@ -57,7 +58,8 @@ def parse_time(text: str) -> float:
         values = [float(p) for p in parts]
     except ValueError:
         raise UsageError(f"not a time: {text!r} (use seconds, M:SS or H:MM:SS)") from None
-    if len(values) > 3 or any(v < 0 for v in values):
+    # past the first field, minutes and seconds stop at 59 (1:75 is a typo, not 2:15)
+    if len(values) > 3 or any(v < 0 for v in values) or any(v >= 60 for v in values[1:]):
         raise UsageError(f"not a time: {text!r} (use seconds, M:SS or H:MM:SS)")
     seconds = 0.0
     for v in values:
@@ -65,16 +67,24 @@ def parse_time(text: str) -> float:
     return seconds
 
 
-def parse_like(spec: str) -> LikeRef:
+def parse_like(spec: str, option: str = "--like") -> LikeRef:
     """``PATH``, ``PATH@TIME`` or ``PATH@START-END`` -> LikeRef. A path containing '@' still works
-    when the part after the last '@' is not a time."""
+    when the part after the last '@' is not a time. ``option`` names where the text came from in
+    errors ("" for none)."""
     if "@" in spec and not os.path.exists(spec):
         path, _, when = spec.rpartition("@")
         match = _SPAN.match(when.strip())
+        where = f"{option} {spec}" if option else spec
         if match:
-            start = parse_time(match["start"])
-            end = parse_time(match["end"]) if match["end"] else None
+            try:
+                start = parse_time(match["start"])
+                end = parse_time(match["end"]) if match["end"] else None
+            except UsageError as exc:
+                raise UsageError(f"{where}: {exc}") from None
             if end is not None and end <= start:
-                raise UsageError(f"--like {spec}: the end time must come after the start")
+                raise UsageError(f"{where}: the end time must come after the start")
             return LikeRef(path, start, end)
+        if os.path.exists(path):  # the file is there, so what follows '@' was meant as a time
+            raise UsageError(f"{where}: not a time after '@': {when!r} (use seconds, M:SS or "
+                             "H:MM:SS, or START-END)")
     return LikeRef(spec)

@@ -28,20 +28,41 @@ def describe_like(like: LikeRef) -> str:
     return f"{like.path} from {like.start:.1f} s" + (f" to {like.end:.1f} s" if like.end is not None else "")
 
 
+def check_like(store: Store, like: LikeRef) -> float:
+    """Check a reference clip before any model work: the file exists, is a video (a file outside
+    the library is probed, not decoded) and the time is inside it. Returns its duration in seconds.
+
+    Raises UsageError saying what is wrong.
+    """
+    if not os.path.exists(like.path):
+        raise UsageError(f"--like {like.path}: no such file")
+    video = store.video_by_path(like.path)
+    if video is not None and video.status == "indexed":
+        duration = float(video.duration)
+    else:
+        from vidsearch.media import decode
+
+        try:
+            duration = decode.probe(like.path).duration
+        except MediaError as exc:
+            raise UsageError(f"--like {like.path}: not a usable video ({exc})") from None
+    if like.start is not None and like.start >= duration:
+        from vidsearch.output.present import format_time
+
+        raise UsageError(f"--like {like.path}@{format_time(like.start)}: past the end of the video "
+                         f"({duration:.1f} s long)")
+    return duration
+
+
 def reference_vector(store: Store, embedder: Embedder, like: LikeRef) -> tuple[np.ndarray, set[int]]:
     """The reference clip's vector, and the ids of stored moments that are the reference itself.
 
     A clip inside the library reuses its stored vectors; any other file is decoded and embedded.
     Raises UsageError when the file is missing, not a video, or the time is past its end.
     """
-    if not os.path.exists(like.path):
-        raise UsageError(f"--like {like.path}: no such file")
+    check_like(store, like)
     video = store.video_by_path(like.path)
     if video is not None and video.status == "indexed":
-        if like.start is not None and like.start >= video.duration:
-            raise UsageError(
-                f"--like {like.path}@{like.start:g}: past the end of the video ({video.duration:.1f} s long)"
-            )
         rows = store.moments_of(video.id)
         lo = like.start if like.start is not None else 0.0
         hi = like.end if like.end is not None else (lo + 1e-3 if like.start is not None else float("inf"))
@@ -60,8 +81,6 @@ def reference_segment(embedder: Embedder, like: LikeRef) -> Segment:
     except MediaError as exc:
         raise UsageError(f"--like {like.path}: not a usable video ({exc})") from None
     start = like.start or 0.0
-    if start >= info.duration:
-        raise UsageError(f"--like {like.path}@{start:g}: past the end of the video ({info.duration:.1f} s long)")
     end = like.end if like.end is not None else (start + 10.0 if like.start is not None else info.duration)
     end = min(end, info.duration)
     n = max(2, embedder.frames_per_moment)

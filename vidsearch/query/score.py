@@ -109,13 +109,14 @@ class Combined:
     def explain(
         self, index: int, positives: Sequence[str] = (), negatives: Sequence[str] = ()
     ) -> dict[str, object]:
-        """One moment's breakdown: each clause's z-score and penalty, the soft-min and the result."""
+        """One moment's breakdown (3 decimals): each clause's z-score and penalty, the clauses'
+        soft minimum (``clauses``) and the result."""
         pos_names = list(positives) or [f"positive {i + 1}" for i in range(self.pos.shape[0])]
         neg_names = list(negatives) or [f"negative {i + 1}" for i in range(self.neg.shape[0])]
         return {
-            "score": float(self.scores[index]),
-            "match": float(self.match[index]),
-            "penalty": float(self.penalty[index]),
+            "score": round(float(self.scores[index]), 3),
+            "clauses": round(float(self.match[index]), 3),
+            "penalty": round(float(self.penalty[index]), 3),
             "dropped": bool(self.dropped[index]),
             "positives": {name: round(float(self.pos[i, index]), 3) for i, name in enumerate(pos_names)},
             "negatives": {

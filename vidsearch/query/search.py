@@ -26,7 +26,7 @@ from vidsearch.query.contrast import alternatives
 from vidsearch.query.hits import merge_adjacent, merge_scored, sequence_hits, with_similarity
 from vidsearch.query.match import combine_matches, scale_for
 from vidsearch.query.options import Explanation, SearchOptions
-from vidsearch.query.reference import NEAR_DUPLICATE, compose, describe_like, reference_vector
+from vidsearch.query.reference import NEAR_DUPLICATE, check_like, compose, describe_like, reference_vector
 from vidsearch.store import Candidate, Store
 from vidsearch.types import Hit
 
@@ -93,6 +93,8 @@ def find(
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
     parsed = parse_query(text, extra_not=options.exclude) if (text.strip() or options.exclude) else None
     video_ids = restrict_ids(store, options.within)
+    if options.like is not None:
+        check_like(store, options.like)  # a bad path or time is told before the model loads
     if explanation is not None and parsed is not None:
         explanation.lines.extend(explain(parsed))
     wanted = _wanted(store, embedder, parsed, options, explanation)
@@ -145,7 +147,7 @@ def find(
             details[m.moment_id] = combined.explain(i, wanted.pos_texts, wanted.neg_texts)
             if wanted.whole_vec is not None:
                 whole_z = round(float(z[-1, i]), 3)
-                details[m.moment_id] |= {"score": float(scores[i]), "whole": whole_z, "whole_weight": w}
+                details[m.moment_id] |= {"score": round(float(scores[i]), 3), "whole": whole_z, "whole_weight": w}
             if match is not None:
                 details[m.moment_id]["match"] = round(float(match[i]), 3)
     keep = np.isfinite(scores)
@@ -222,7 +224,7 @@ def _candidates(
         cand.update(_whole_videos(store, cand.values()))
     for mid in wanted.excluded:
         cand.pop(mid, None)
-    moments = list(cand.values())
+    moments = [c for c in cand.values() if c.available or options.include_offline]
     if not moments:
         return [], np.zeros((0, store.dim or 0), np.float32)
     mat = store.vectors([c.moment_id for c in moments])

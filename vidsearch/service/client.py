@@ -16,6 +16,7 @@ from vidsearch.config import socket_path
 from vidsearch.types import Hit
 
 if TYPE_CHECKING:
+    from vidsearch.library import Found
     from vidsearch.query.options import SearchOptions
 
 CONNECT_TIMEOUT = 0.5
@@ -87,8 +88,8 @@ def find_request(
     }
 
 
-def ask_find(message: dict[str, Any]) -> tuple[list[Hit], list[str]] | None:
-    """Ask the running service to search; (hits, explanation lines), or None when none runs.
+def ask_find(message: dict[str, Any]) -> Found | None:
+    """Ask the running service to search; what it found, or None when none runs.
 
     Raises the service's typed error (UsageError...) when it refused the query.
     """
@@ -100,7 +101,10 @@ def ask_find(message: dict[str, Any]) -> tuple[list[Hit], list[str]] | None:
         if not (isinstance(kind, type) and issubclass(kind, errors.VidsearchError)):
             kind = errors.VidsearchError
         raise kind(str(answer.get("error")))
-    return [hit_from_json(h) for h in answer["hits"]], list(answer.get("explanation", []))
+    from vidsearch.library import Found
+
+    hits = [hit_from_json(h) for h in answer["hits"]]
+    return Found(hits, list(answer.get("explanation", [])), list(answer.get("notes", [])))
 
 
 def options_from_json(record: dict[str, Any]) -> SearchOptions:

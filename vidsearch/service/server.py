@@ -77,7 +77,8 @@ class Service:
         library.device = str(message.get("device", "auto"))
         library.precision = str(message.get("precision", "auto"))
         found = library.find(str(message.get("text", "")), options_from_json(message["options"]))
-        return {"ok": True, "hits": [hit_to_json(h) for h in found.hits], "explanation": found.explanation}
+        return {"ok": True, "hits": [hit_to_json(h) for h in found.hits], "explanation": found.explanation,
+                "notes": found.notes}
 
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
@@ -122,6 +123,7 @@ def serve(path: Path | None = None, idle: float = SERVE_IDLE_SECONDS, ready: Any
         os.chmod(path, 0o600)
         listener.listen(8)
         service = Service()
+        restore = _stop_on_sigterm()
         try:
             if ready is not None:
                 ready()
@@ -138,12 +140,36 @@ def serve(path: Path | None = None, idle: float = SERVE_IDLE_SECONDS, ready: Any
                 if not _answer(service, conn):
                     break
                 last = time.monotonic()
+        except _Stopped:
+            pass  # SIGTERM (systemd, kill): a clean stop, like a stop request
         finally:
+            restore()
             service.close()
             listener.close()
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         return True
+
+
+class _Stopped(Exception):
+    """Raised in the serving loop by SIGTERM."""
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM end the serving loop through its clean-up (the socket removed, exit status 0);
+    returns what puts the previous handler back. Only the main thread can set handlers: elsewhere
+    (a service run in a thread) SIGTERM keeps its meaning."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _answer(service: Service, conn: socket.socket) -> bool:

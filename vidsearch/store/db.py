@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +255,26 @@ class Store:
 
     def set_root_online(self, root_id: int, online: bool) -> None:
         self.db.execute("UPDATE roots SET online=? WHERE id=?", (int(online), root_id))
+
+    def root_counts(self) -> dict[int, tuple[int, int]]:
+        """Root id -> (videos, moments) recorded under it (roots with none are left out)."""
+        rows = self.db.execute(
+            "SELECT v.root_id, count(DISTINCT v.id), count(m.id) FROM videos v "
+            "LEFT JOIN moments m ON m.video_id = v.id WHERE v.root_id IS NOT NULL GROUP BY v.root_id"
+        ).fetchall()
+        return {int(rid): (int(videos), int(moments)) for rid, videos, moments in rows}
+
+    def remove_root(self, root_id: int, rehome: Mapping[int, int] | None = None) -> None:
+        """Forget a root with every video, moment and vector recorded under it, in one transaction;
+        videos named in ``rehome`` (video id -> root id) move to that root with their vectors instead."""
+        rehome = rehome or {}
+        with self.transaction():
+            for (video_id,) in self.db.execute("SELECT id FROM videos WHERE root_id=?", (root_id,)).fetchall():
+                if int(video_id) in rehome:
+                    self.db.execute("UPDATE videos SET root_id=? WHERE id=?", (rehome[int(video_id)], video_id))
+                else:
+                    self.delete_video(int(video_id))
+            self.db.execute("DELETE FROM roots WHERE id=?", (root_id,))
 
     # ---- videos --------------------------------------------------------------------------
     _VIDEO_COLS = "id, path, root_id, size, mtime_ns, fingerprint, status, error, duration"
