@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,11 +12,17 @@ import typer
 
 from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import (
+    CameraOption,
     DbOption,
     DeviceOption,
     ExcludeOption,
     ModelOption,
+    NearOption,
     PrecisionOption,
+    RadiusOption,
+    SinceOption,
+    SortOption,
+    UntilOption,
     WithinOption,
     complete_format,
 )
@@ -35,7 +42,7 @@ def find(
         list[str] | None,
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
-            'dog", -term), order ("A then B").',
+            'dog", -term), order ("A then B"), when and where ("in 2021", "last summer", "in lisbon").',
             show_default=False,
             metavar="QUERY",
         ),
@@ -56,6 +63,12 @@ def find(
     ] = False,
     within: WithinOption = None,
     exclude: ExcludeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    near: NearOption = None,
+    radius: RadiusOption = None,
+    camera: CameraOption = None,
+    sort: SortOption = "score",
     like: Annotated[
         str | None,
         typer.Option(
@@ -88,18 +101,31 @@ def find(
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
 ) -> None:
-    """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
+    """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did.
+
+    Time and place words in QUERY ("beach in 2021", "kids in the snow last christmas", "in lisbon")
+    filter as --since/--until/--near do; a QUERY that only filters ("videos from lisbon in 2023")
+    lists the videos that pass, in the order they were filmed.
+    """
     from vidsearch.device import one_thread_for_small_maths
 
     one_thread_for_small_maths()  # before numpy loads
     from vidsearch import config
     from vidsearch.errors import UsageError
     from vidsearch.output.present import FORMATS, write_hits
-    from vidsearch.query.options import SearchOptions, parse_like
+    from vidsearch.query.dates import date_range
+    from vidsearch.query.options import SORTS, SearchOptions, parse_like
 
     text = " ".join(query or []).strip()
-    if not text and not like and not exclude:
+    filtering = since is not None or until is not None or near is not None or camera is not None
+    if not text and not like and not exclude and not filtering:
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
+    if sort not in SORTS:
+        raise UsageError(f"unknown --sort {sort!r}; choose one of {', '.join(SORTS)}")
+    if radius is not None and near is None:
+        raise UsageError("--radius goes with --near (a place or LAT,LON to measure from)")
+    today = date.today()
+    date_range(since, until, today)  # a bad date fails here, before any model or index is opened
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     if json_lines:
@@ -123,6 +149,13 @@ def find(
         explain=explain,
         min_score=min_score,
         min_match=min_match,
+        since=since,
+        until=until,
+        near=near,
+        radius_km=radius,
+        camera=camera,
+        sort=sort,
+        today=today.isoformat(),
     )
     answered = _ask_service(db, model, device, precision, text, options)
     if answered is not None:  # a running `vidsearch serve` holds the model: no load here

@@ -87,6 +87,8 @@ def _summary(stats: IndexStats, model: str) -> None:
         parts.append(f"{stats.moved} moved (vectors kept)")
     if stats.removed:
         parts.append(f"{stats.removed} removed")
+    if stats.facts_read:
+        parts.append(f"{stats.facts_read} read for dates and places (not re-embedded)")
     if stats.remembered_failures:
         parts.append(f"{stats.remembered_failures} known bad (not retried until they change)")
     warn("; ".join(parts))

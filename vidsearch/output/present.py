@@ -10,10 +10,11 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from vidsearch.types import Hit
+from vidsearch.types import Hit, VideoFacts
 
 FORMATS = ("table", "jsonl", "tsv", "paths", "m3u", "edl")
 FORMAT_DESCRIPTIONS = {
@@ -42,6 +43,45 @@ def format_time(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def format_recorded(facts: VideoFacts) -> str | None:
+    """When recording began as ISO 8601 wall-clock time where it was filmed: with its UTC offset
+    when the file gave one (``2023-07-04T12:34:56+01:00``), else without (``2023-07-04T12:34:56``)."""
+    if facts.recorded is not None and facts.tz_offset is not None:
+        zone = timezone(timedelta(minutes=facts.tz_offset))
+        return datetime.fromtimestamp(facts.recorded, zone).isoformat(timespec="seconds")
+    if facts.recorded_local is not None:
+        return datetime.fromtimestamp(facts.recorded_local, timezone.utc).replace(tzinfo=None).isoformat("T", "seconds")
+    return None
+
+
+def wall_clock(seconds: float, *, time_of_day: bool = True) -> str:
+    """Wall-clock seconds (a local time counted as if UTC, as ``VideoFacts.recorded_local``) for
+    people: ``2023-07-04 12:34``, or ``2023-07-04`` without the time of day."""
+    wall = datetime.fromtimestamp(seconds, timezone.utc)
+    return wall.strftime("%Y-%m-%d %H:%M" if time_of_day else "%Y-%m-%d")
+
+
+def format_day(facts: VideoFacts) -> str:
+    """For a table: ``2023-07-04 12:34``, or the day alone when the time of day is not known."""
+    from vidsearch.media.metadata import FROM_FILE_NAME_DAY
+
+    if facts.recorded_local is None:
+        return ""
+    return wall_clock(facts.recorded_local, time_of_day=facts.recorded_source != FROM_FILE_NAME_DAY)
+
+
+def facts_record(facts: VideoFacts) -> dict[str, Any]:
+    """The JSON fields of when and where a video was filmed (null where unknown)."""
+    return {
+        "recorded": format_recorded(facts),
+        "recorded_source": facts.recorded_source or None,
+        "place": facts.place,
+        "camera": facts.camera,
+        "lat": facts.lat,
+        "lon": facts.lon,
+    }
+
+
 def display_path(path: str) -> str:
     """A path as text for a terminal: undecodable bytes shown as \\xNN, control characters escaped."""
     raw = os.fsencode(path)
@@ -61,6 +101,8 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     }
     if not hit.available:
         record["available"] = False
+    if hit.facts is not None:
+        record.update(facts_record(hit.facts))
     record.update(hit.details)
     return record
 
@@ -163,14 +205,22 @@ def _write_table(hits: Sequence[Hit], out: IO[str], *, color: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    # the date and place columns only when some hit has one
+    dates = [format_day(h.facts) if h.facts is not None else "" for h in hits]
+    places = [(h.facts.place or "") if h.facts is not None else "" for h in hits]
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("score", justify="right")
     table.add_column("time", no_wrap=True)
+    if any(dates):
+        table.add_column("date", no_wrap=True)
+    if any(places):
+        table.add_column("place", overflow="fold")
     table.add_column("file", overflow="fold")
-    for rank, hit in enumerate(hits, 1):
+    for rank, (hit, day, place) in enumerate(zip(hits, dates, places, strict=True), 1):
         span = f"{format_time(hit.start)}-{format_time(hit.end)}"
         name = display_path(hit.path) + ("" if hit.available else "  (offline)")
-        table.add_row(str(rank), f"{hit.score:.3f}", span, name)
+        cells = [str(rank), f"{hit.score:.3f}", span] + [day] * any(dates) + [place] * any(places) + [name]
+        table.add_row(*cells)
     console = Console(file=out, no_color=not color, highlight=False, soft_wrap=False)
     console.print(table)

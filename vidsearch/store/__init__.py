@@ -7,11 +7,14 @@ from vidsearch.store.db import (
     StoredVideo,
 )
 from vidsearch.store.migrations import SCHEMA_VERSION
+from vidsearch.store.videofacts import FactsSummary, VideoFilter
 
 __all__ = [
     "SCHEMA_VERSION",
     "Candidate",
+    "FactsSummary",
     "IndexInfo",
     "Store",
     "StoredVideo",
+    "VideoFilter",
 ]

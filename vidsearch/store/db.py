@@ -24,7 +24,8 @@ from vidsearch import config
 from vidsearch.errors import IndexMismatchError, UsageError
 from vidsearch.store.migrations import migrate
 from vidsearch.store.searchindex import SearchIndex
-from vidsearch.types import ESCALATED, MomentCost, VideoInfo
+from vidsearch.store.videofacts import FactsSummary, FactsTable
+from vidsearch.types import ESCALATED, MomentCost, VideoFacts, VideoInfo
 
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
@@ -92,6 +93,7 @@ class IndexInfo:
     budget_escalations: int = 0
     # moments per budget setting ("faithful", "fast", ...; "" where none was recorded)
     budget_settings: dict[str, int] = field(default_factory=dict)
+    when_where: FactsSummary | None = None  # dates, positions, places and cameras of the videos
 
 
 class Store:
@@ -110,6 +112,7 @@ class Store:
         self.path = path
         self.db = conn
         self._index = SearchIndex(self)
+        self.facts = FactsTable(self)  # when, where and with what each video was filmed
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
 
@@ -288,10 +291,12 @@ class Store:
         vectors: np.ndarray | None = None,
         costs: Sequence[MomentCost] = (),
         error: str | None = None,
+        facts: VideoFacts | None = None,
     ) -> int:
         """Write one video with all its moments and vectors (or its failure) in one transaction.
 
-        An existing row for the same path is replaced. Returns the video id.
+        ``facts`` are when and where it was filmed (left unread when None). An existing row for the
+        same path is replaced. Returns the video id.
         """
         if error is None and vectors is not None and len(moments) != len(vectors):
             raise ValueError("one vector per moment")
@@ -302,7 +307,7 @@ class Store:
                 self.delete_video(old[0])
             self.db.execute(
                 "INSERT INTO videos(path, root_id, size, mtime_ns, fingerprint, status, error, duration, fps,"
-                " width, height, rotation, codec, created, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " width, height, rotation, codec, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     raw,
                     root_id,
@@ -317,11 +322,12 @@ class Store:
                     info.height if info else 0,
                     info.rotation if info else 0,
                     info.codec if info else None,
-                    info.created if info else None,
                     time.time(),
                 ),
             )
             video_id = int(self.db.last_insert_rowid())
+            if facts is not None:
+                self.facts.write(video_id, facts)
             if error is None and vectors is not None and len(moments):
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 for i, (start, end) in enumerate(moments):
@@ -615,6 +621,7 @@ class Store:
             budgets=dict(sorted(budgets.items(), key=lambda kv: -kv[1])),
             budget_escalations=escalations,
             budget_settings=settings,
+            when_where=self.facts.summary(),
         )
 
     def failures(self) -> list[tuple[str, str]]:
