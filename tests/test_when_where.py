@@ -27,7 +27,7 @@ from vidsearch.errors import UsageError
 from vidsearch.index.indexer import move_prefix, update_index
 from vidsearch.media import metadata as md
 from vidsearch.media.places import haversine_km
-from vidsearch.query.options import Explanation, SearchOptions
+from vidsearch.query.options import Explanation, LikeRef, SearchOptions
 from vidsearch.query.search import find
 from vidsearch.store import SCHEMA_VERSION, Store
 from vidsearch.types import Hit
@@ -216,6 +216,35 @@ def test_a_query_that_only_filters_lists_in_time_order(store: Store) -> None:
     assert [os.path.basename(h.path) for h in hits] == ["plain.mp4", "IMG_0002.MOV", "IMG_0001.MOV",
                                                         "VID_20210815_101500.mp4"]  # fmt: skip
     assert all(h.score == 0.0 for h in hits)
+
+
+def test_filters_hold_for_every_kind_of_query(store: Store, indexed: tuple[Path, Path]) -> None:
+    """With a filter, every kind of query finds what it finds without one, less what fails the filter."""
+    lib = indexed[0]
+    like = LikeRef(str(lib / "IMG_0001.MOV"))  # blue, 2021: its blue twins are near-duplicates, left out
+    passing = {  # filter -> the videos that pass it
+        (("until", "2021-07-03"),): {"plain.mp4", "IMG_0002.MOV"},
+        (("since", "2021-08"),): {"VID_20210815_101500.mp4", "GX010123.MP4"},
+        (("camera", "iphone"),): {"IMG_0001.MOV", "IMG_0002.MOV"},
+        (("until", "2021-12-31"),): {"plain.mp4", "IMG_0001.MOV", "IMG_0002.MOV", "VID_20210815_101500.mp4"},
+    }
+    queries: list[tuple[str, dict[str, object]]] = [
+        ("", {"like": like}),  # "more like this"
+        ("but red", {"like": like}),  # "like this but red"
+        ("blue", {"exclude": ("red",)}),  # --not
+        ("blue then blue", {"min_match": -1.0}),  # steps in order
+        ("yellow", {}),
+    ]
+    for text, kind in queries:
+        everything, _ = _search(store, text, **kind)
+        assert everything, (text, kind)
+        for filters, kept in passing.items():
+            names, lines = _search(store, text, **kind, **dict(filters))
+            assert names == [n for n in everything if n in kept], (text, kind, filters)
+            assert f"filters keep {len(kept)} video(s)" in lines
+    # --in narrows further: both must hold
+    assert _search(store, "blue", within=(str(lib / "IMG_0002.MOV"),), near="lisbon")[0] == ["IMG_0002.MOV"]
+    assert _search(store, "blue", within=(str(lib / "GX010123.MP4"),), near="lisbon")[0] == []
 
 
 def test_camera_filter(store: Store) -> None:
