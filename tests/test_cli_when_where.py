@@ -96,6 +96,26 @@ def test_filter_options_table_and_sort(indexed: tuple[Path, Path]) -> None:
     assert [r["path"] for r in by_path] == sorted(r["path"] for r in by_path)
 
 
+def test_play_takes_the_same_filters(indexed: tuple[Path, Path], tmp_path: Path) -> None:
+    lib, db = indexed
+    played = tmp_path / "played.txt"
+    player = tmp_path / "player.sh"  # a player that writes down the files it was given
+    player.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{played}"\n')
+    player.chmod(0o755)
+    env = {**os.environ, "COLUMNS": "200", "VIDSEARCH_DB": str(db), "VIDSEARCH_PLAYER": str(player)}
+
+    def play(*args: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "vidsearch", "play", *args], capture_output=True, text=True,
+                              env=env, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return [os.path.basename(f) for f in played.read_text().split()]
+
+    # each date filter leaves out one of the two beach signs, filmed a year apart
+    assert [f for f in play("beach", "--since", "2021-07-05") if f.startswith("VID_")] == ["VID_20220704_120000.mp4"]
+    assert [f for f in play("beach", "--until", "2022-07-03") if f.startswith("VID_")] == ["VID_20210704_120000.mp4"]
+    assert play("--near", "lisbon", "--camera", "iphone") == ["IMG_0420.MOV"]  # only filters: what passes
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
