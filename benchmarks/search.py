@@ -30,8 +30,8 @@ from different runs do not compare, ratios within one run do.
 
 ``benchmarks/find_latency.py`` times ``vidsearch find`` end to end (process start to exit).
 
-    .venv/bin/python benchmarks/search.py                       # 10k, 100k, 1M (about 8 minutes)
-    .venv/bin/python benchmarks/search.py --sizes 10000,100000  # quick mode (under a minute)
+    .venv/bin/python benchmarks/search.py                       # 10k, 100k, 1M (1M: 10 to 40 minutes, by load)
+    .venv/bin/python benchmarks/search.py --sizes 10000,100000  # quick mode (a few minutes)
 """
 
 from __future__ import annotations
