@@ -14,11 +14,24 @@ triggers included), then measures, all in one run:
 * vidsearch --in   the same with a video filter keeping about 10 % and 0.5 % of the library
 * int8 scan of probed rows   each vidsearch row again with the sign-bit pass off (every row of the
                              probed lists scored with its int8 code, as the index did before it)
+* --since/--until, --near    the date and place filters as ``find`` runs them (options -> the videos
+                             that pass, from the index's columns -> the same filtered search as --in),
+                             each video given a recording time spread over ten years and a position
+                             near one of 200 towns (town sizes follow Zipf's law, as real libraries
+                             do: a home town and many places visited once); a span of days keeping
+                             about 10 % and 0.5 % of the library, and 10 km around the town nearest
+                             0.5 %; the time includes reading the filter's videos
+* filter after the search    the 0.5 % date filter applied to an unfiltered top 150 instead (what a
+                             filter outside the search would get; recall only)
+
+Each row's median time is also printed as a ratio to two baselines of the same run, the exact
+sqlite-vec scan and the unfiltered vidsearch search: timings vary with the machine's load, so figures
+from different runs do not compare, ratios within one run do.
 
 ``benchmarks/find_latency.py`` times ``vidsearch find`` end to end (process start to exit).
 
-    .venv/bin/python benchmarks/search.py                       # 10k, 100k, 1M (about 8 minutes)
-    .venv/bin/python benchmarks/search.py --sizes 10000,100000  # quick mode (under a minute)
+    .venv/bin/python benchmarks/search.py                       # 10k, 100k, 1M (1M: 10 to 40 minutes, by load)
+    .venv/bin/python benchmarks/search.py --sizes 10000,100000  # quick mode (a few minutes)
 """
 
 from __future__ import annotations
@@ -31,12 +44,16 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from vidsearch.store import Store
-from vidsearch.store import ivf as ann
+from vidsearch.media.places import EARTH_RADIUS_KM
+from vidsearch.query.filters import filtered_video_ids, read_search_filters
+from vidsearch.query.options import SearchOptions
+from vidsearch.store import Store, ivf
+from vidsearch.types import VideoFacts
 
 DIM = 384
 TOPICS = 1000
@@ -159,11 +176,10 @@ def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path, reuse: b
     print(f"   size: SQLite {db_bytes / n:.0f} B/moment + index file {ann_bytes / n:.0f} B/moment ="
           f" {(db_bytes + ann_bytes) / n:.0f} B/moment; raw float32 {DIM * 4} B/moment;"
           f" ratio {(db_bytes + ann_bytes) / raw:.2f}x ({store2.describe_search_index()[0]})")
-    print(f"   {'path':36s} {'p50 ms':>8s} {'p95 ms':>8s} {'recall@10':>10s} {'queries':>8s}")
     rows = [
         ("sqlite-vec exact (baseline)", sq_times, recall(sq_res, truth[: len(sq_res)])),
         ("numpy exact (reference)", np_times, 1.0),
-        ("vidsearch nearest k=10", vs_times, recall(vs_res, truth)),
+        ("vidsearch nearest k=10 (unfiltered)", vs_times, recall(vs_res, truth)),
         ("  int8 scan of probed rows", old_times, recall(old_res, truth)),
         ("vidsearch nearest k=100", vk_times, float("nan")),
     ]
@@ -179,10 +195,104 @@ def run_size(n: int, n_queries: int, sqlite_queries: int, folder: Path, reuse: b
         rows.append((f"vidsearch --in {frac:.1%} of lib (full n: {full:.0%})", f_times,
                      recall([set(r) for r in f_res], f_truth)))
         rows.append(("  int8 scan of probed rows", o_times, recall([set(r) for r in o_res], f_truth)))
-    for name, times, rec in rows:
-        print(f"   {name:36s} {pct(times, 50):8.1f} {pct(times, 95):8.1f} {rec:10.3f} {len(times):8d}")
+    rows += _metadata_rows(store, store2, vectors, vids, ids, qs)
+    print_rows(rows)
     store.close()
     store2.close()
+
+
+def print_rows(rows: list[tuple[str, list[float], float]]) -> None:
+    """The table: latencies, and their ratio to the two baselines of the same run (the exact
+    sqlite-vec scan, the first row; the unfiltered vidsearch search, the third)."""
+    exact, unfiltered = pct(rows[0][1], 50), pct(rows[2][1], 50)
+    print(f"   {'path':44s} {'p50 ms':>8s} {'p95 ms':>8s} {'/sqlite-vec':>11s} {'/unfiltered':>11s}"
+          f" {'recall@10':>10s} {'queries':>8s}")  # fmt: skip
+    for name, times, rec in rows:
+        if all(np.isnan(times)):  # recall only
+            print(f"   {name:44s} {'-':>8s} {'-':>8s} {'-':>11s} {'-':>11s} {rec:10.3f} {len(times):8d}")
+            continue
+        p50 = pct(times, 50)
+        print(f"   {name:44s} {p50:8.1f} {pct(times, 95):8.1f} {p50 / exact:10.3f}x {p50 / unfiltered:10.2f}x"
+              f" {rec:10.3f} {len(times):8d}")  # fmt: skip
+
+
+def video_facts(videos: int, seed: int = 2) -> tuple[list[VideoFacts], np.ndarray]:
+    """Per video: a recording time spread over 2015-2024 and a position a couple of km around one of
+    200 towns (town sizes follow Zipf's law); and the towns' positions."""
+    rng = np.random.default_rng(seed)
+    lo = datetime(2015, 1, 1, tzinfo=timezone.utc).timestamp()
+    hi = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
+    recorded = rng.uniform(lo, hi, videos)
+    towns = np.column_stack([rng.uniform(-40, 60, 200), rng.uniform(-120, 140, 200)])
+    weights = 1.0 / np.arange(1, 201)
+    town = rng.choice(200, size=videos, p=weights / weights.sum())
+    pos = towns[town] + rng.normal(0, 0.02, (videos, 2))
+    facts = [
+        VideoFacts(recorded=float(t), recorded_local=float(t), recorded_source="creation-time",
+                   lat=float(a), lon=float(b), version=1)
+        for t, (a, b) in zip(recorded, pos, strict=True)
+    ]  # fmt: skip
+    return facts, towns
+
+
+def _days_holding(recorded: np.ndarray, share: float) -> tuple[str, str]:
+    """--since and --until days whose span holds about ``share`` of the videos."""
+    order = np.sort(recorded)
+    first = order[int(len(order) * 0.37)]
+    last = order[min(len(order) - 1, int(len(order) * (0.37 + share)))]
+    day = lambda t: datetime.fromtimestamp(t, timezone.utc).date().isoformat()  # noqa: E731
+    return day(first), day(last)
+
+
+def _town_holding(lat: np.ndarray, lon: np.ndarray, towns: np.ndarray, share: float, km: float) -> str:
+    """--near LAT,LON of the town whose ``km`` circle holds closest to ``share`` of the videos."""
+    la, lo = np.radians(lat), np.radians(lon)
+    best = (np.inf, "")
+    for t_lat, t_lon in towns:
+        p, q = np.radians(t_lat), np.radians(t_lon)
+        h = np.sin((la - p) / 2) ** 2 + np.cos(p) * np.cos(la) * np.sin((lo - q) / 2) ** 2
+        inside = int((2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h)) <= km).sum())
+        gap = abs(inside - share * len(lat))
+        if gap < best[0]:
+            best = (gap, f"{t_lat:.4f},{t_lon:.4f}")
+    return best[1]
+
+
+def _metadata_rows(
+    store: Store, searcher: Store, vectors: np.ndarray, vids: np.ndarray, ids: np.ndarray, qs: np.ndarray
+) -> list[tuple[str, list[float], float]]:
+    """The date and place filter rows: options read as ``find`` reads them, the videos that pass read
+    from the index, then the filtered search; recall@10 against an exact scan of what passes."""
+    videos = int(vids.max())
+    facts, towns = video_facts(videos)
+    with store.transaction():  # the store assigned video ids 1..n in the order they were saved
+        store.facts.write_many((v + 1, f) for v, f in enumerate(facts))
+    recorded = np.array([f.recorded_local for f in facts])
+    lat, lon = np.array([f.lat for f in facts]), np.array([f.lon for f in facts])
+    cases = []
+    for share in (0.10, 0.005):
+        since, until = _days_holding(recorded, share)
+        cases.append((f"--since/--until {share:.1%} of lib", SearchOptions(since=since, until=until)))
+    at = _town_holding(lat, lon, towns, 0.005, 10.0)
+    cases.append(("--near 10 km, ~0.5% of lib", SearchOptions(near=at, radius_km=10.0)))
+    rows: list[tuple[str, list[float], float]] = []
+    for name, options in cases:
+        def passing(options: SearchOptions = options) -> list[int]:
+            return filtered_video_ids(searcher, read_search_filters(searcher, "", options)) or []
+
+        chosen = passing()
+        mask = np.isin(vids, chosen)
+        sub_ids, sub_vecs = ids[mask], vectors[mask]
+        truth = [set(int(i) for i in sub_ids[np.argsort(-(sub_vecs @ q))[:10]]) for q in qs]
+        times, found = timed(lambda q: {c.moment_id for c in _uncached(searcher).nearest(q, 10, passing())}, qs)
+        rows.append((f"{name} ({mask.mean():.2%})", times, recall(found, truth)))
+        if name.startswith("--since") and mask.mean() < 0.01:
+            allowed = set(sub_ids.tolist())
+            post = [{c.moment_id for c in searcher.nearest(q, 150) if c.moment_id in allowed} for q in qs]
+            rows.append(("  filter after an unfiltered top 150", [float("nan")] * len(qs), recall(
+                [set(sorted(p, key=lambda m: -float(vectors[m - 1] @ q))[:10]) for p, q in zip(post, qs, strict=True)],
+                truth)))  # fmt: skip
+    return rows
 
 
 @contextlib.contextmanager
@@ -191,12 +301,12 @@ def _without_sign_bits() -> Iterator[None]:
 
     The same index and the same run, so the ratio to the rows above is the pass's own effect.
     """
-    kept = ann.SHORTLIST_MIN
-    ann.SHORTLIST_MIN = 1 << 62
+    kept = ivf.SHORTLIST_MIN
+    ivf.SHORTLIST_MIN = 1 << 62
     try:
         yield
     finally:
-        ann.SHORTLIST_MIN = kept
+        ivf.SHORTLIST_MIN = kept
 
 
 def _uncached(store: Store) -> Store:

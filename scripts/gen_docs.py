@@ -45,6 +45,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ('vidsearch find "cat" -0 | xargs -0 ls -l', "Each matching file once, NUL-separated."),
         ('vidsearch find "snow, not skiing" --in ~/Videos/2024', "Clauses, negation, one folder."),
         ('vidsearch find "kids opening presents" -f html > hits.html', "A contact sheet of thumbnails."),
+        ('vidsearch find "kids at the beach last summer"', "Time words in the query filter by date."),
+        ("vidsearch find --near lisbon --since 2023 --sort date", "Every video filmed in Lisbon since 2023."),
     ],
     "play": [
         ('vidsearch play "a dog on a beach"', "Play the moments in $VIDSEARCH_PLAYER, mpv or VLC."),

@@ -39,7 +39,7 @@ def test_probe_reads_duration_fps_and_size(tmp_path: Path, fps: int) -> None:
     assert info.fps == pytest.approx(fps, rel=0.01)
     assert (info.width, info.height, info.rotation) == (160, 96, 0)
     assert info.codec == "h264"
-    assert info.created is None
+    assert "creation_time" not in info.tags
     assert info.path == str(path)
 
 
@@ -67,14 +67,18 @@ def test_rotated_video_reports_rotation_and_comes_out_upright(
         assert is_red(pixels) == (side == band_side), side
 
 
-def test_creation_time_from_container_tag(tmp_path: Path) -> None:
+def test_probe_keeps_the_tags_the_recording_time_is_read_from(tmp_path: Path) -> None:
+    from vidsearch.media.facts import facts_from_probe
+
     path = write_video(
         tmp_path / "tagged.mp4",
         [Scene(solid(RED), 1.0)],
         metadata={"creation_time": "2021-06-01T12:00:00.000000Z"},
     )
+    info = probe(path)
+    assert info.tags["creation_time"].startswith("2021-06-01T12:00:00")
     expected = datetime(2021, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp()
-    assert probe(path).created == pytest.approx(expected)
+    assert facts_from_probe(info, mtime=None).facts.recorded == pytest.approx(expected)
 
 
 def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import apsw
 import numpy as np
 import pytest
+from oldschema import downgrade
 
 from vidsearch.config import db_path as default_db_path
 from vidsearch.errors import IndexLockedError, IndexMismatchError, IndexVersionError, UsageError
@@ -66,10 +67,7 @@ def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> No
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)
         _add(store, "/v/a.mp4", _unit([[1, 0, 0], [0, 1, 0]]))
-        store.db.execute("ALTER TABLE moments DROP COLUMN setting")
-        store.db.execute("ALTER TABLE moments DROP COLUMN budget")
-        store.db.execute("DROP TABLE moment_thumbnails")  # a later migration added it
-        store.db.execute("PRAGMA user_version=2")
+        downgrade(store.db, 2)
     with Store.open(tmp_path / "i.db") as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         rows = store.db.execute("SELECT id FROM moments ORDER BY id").fetchall()
@@ -94,10 +92,7 @@ def test_processes_opening_an_old_index_at_once_migrate_it_once(
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)
         _add(store, "/v/a.mp4", _unit([[1, 0, 0]]))
-        store.db.execute("ALTER TABLE moments DROP COLUMN setting")
-        store.db.execute("ALTER TABLE moments DROP COLUMN budget")
-        store.db.execute("DROP TABLE moment_thumbnails")  # a later migration added it
-        store.db.execute("PRAGMA user_version=2")
+        downgrade(store.db, 2)
     inside, release = threading.Event(), threading.Event()
     migrate = store_db.MIGRATIONS[2]
 

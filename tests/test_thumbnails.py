@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from colour import ColourEmbedder
+from oldschema import downgrade
 from videogen import Scene, solid, write_video
 
 from vidsearch.index.indexer import SilentProgress, update_index
 from vidsearch.media.stills import STILL_SIDE, STRIP_FRAMES
-from vidsearch.store import SCHEMA_VERSION, Store
+from vidsearch.store import Store
+from vidsearch.store.migrations import MIGRATIONS, _m4_moment_thumbnails
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 
@@ -121,9 +123,8 @@ def test_an_index_from_before_thumbnails_gets_them_without_the_model(library: Pa
         _index(store, library)
         moments = _moments(store)
         vectors_before = store.vectors(sorted(moments))
-        # what an index written by the previous schema looks like: no thumbnails table
-        store.db.execute("DROP TABLE moment_thumbnails")
-        store.db.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+        # what an index written before thumbnails looks like: no thumbnails table
+        downgrade(store.db, MIGRATIONS.index(_m4_moment_thumbnails))
     with Store.open(db) as store:
         assert store.info().thumbnails == 0  # the upgrade made the table, empty
         counting, progress = Counting(), Recorded()

@@ -5,6 +5,7 @@ Times are float seconds from the start of the video everywhere; formatting happe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,40 @@ class VideoInfo:
     height: int  # display height, after rotation
     rotation: int  # degrees the frames are turned to display upright (0, 90, 180, 270)
     codec: str
-    created: float | None = None  # unix time from container metadata, when present
+    # the container's tags, then each stream's for keys the container lacks (what
+    # ``vidsearch.media.metadata`` reads the recording time, position and camera from)
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """When and where a video was filmed, and with what, as the index keeps it.
+
+    Read from the file's headers and name (``vidsearch.media.facts``); times are unix seconds.
+    """
+
+    recorded: float | None = None  # when recording began (UTC)
+    # the same instant as the wall clock where it was filmed, counted as if it were UTC: what date
+    # filters compare, so "July 4" means July 4 where the clip was filmed
+    recorded_local: float | None = None
+    recorded_source: str = ""  # where ``recorded`` came from (vidsearch.media.metadata's FROM_* names)
+    tz_offset: int | None = None  # minutes east of UTC, when the file says
+    lat: float | None = None  # degrees (WGS 84)
+    lon: float | None = None
+    place: str | None = None  # for people: "Lisbon, Portugal"
+    place_names: tuple[str, ...] = ()  # every name of the place, folded: ("baixa", "lisbon", "portugal")
+    country: str | None = None  # ISO 3166 alpha-2 code of the place
+    region: str | None = None  # state, province or region, as the place table names it
+    camera_make: str | None = None
+    camera_model: str | None = None
+    version: int = 0  # how they were read (vidsearch.media.facts.FACTS_VERSION); older ones are read again
+
+    @property
+    def camera(self) -> str | None:
+        """Make and model for people: ``"Apple iPhone 13"``; None when unknown."""
+        from vidsearch.media.metadata import camera_name
+
+        return camera_name(self.camera_make, self.camera_model)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +118,7 @@ class Hit:
     moment_ids: tuple[int, ...] = ()
     available: bool = True  # False when the file's root is offline
     details: dict[str, object] = field(default_factory=dict, compare=False)
+    facts: VideoFacts | None = field(default=None, compare=False)  # when and where the video was filmed
 
 
 @dataclass(frozen=True)

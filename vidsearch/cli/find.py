@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,11 +11,17 @@ import typer
 
 from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import (
+    CameraOption,
     DbOption,
     DeviceOption,
     ExcludeOption,
     ModelOption,
+    NearOption,
     PrecisionOption,
+    RadiusOption,
+    SinceOption,
+    SortOption,
+    UntilOption,
     WithinOption,
     complete_format,
 )
@@ -36,7 +43,8 @@ def find(
         list[str] | None,
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
-            'dog", or -term inside the quoted query: "dog -cat"), order ("A then B").',
+            'dog", or -term inside the quoted query: "dog -cat"), order ("A then B"), when and where ("in 2021", '
+            '"last summer", "in lisbon").',
             show_default=False,
             metavar="QUERY",
         ),
@@ -57,6 +65,12 @@ def find(
     ] = False,
     within: WithinOption = None,
     exclude: ExcludeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    near: NearOption = None,
+    radius: RadiusOption = None,
+    camera: CameraOption = None,
+    sort: SortOption = "score",
     like: Annotated[
         str | None,
         typer.Option(
@@ -114,18 +128,31 @@ def find(
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
 ) -> None:
-    """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did."""
+    """Find the moments that best match QUERY. Exit status 0 when something matched, 1 when nothing did.
+
+    Time and place words in QUERY ("beach in 2021", "kids in the snow last christmas", "in lisbon")
+    filter as --since/--until/--near do; a QUERY that only filters ("videos from lisbon in 2023")
+    lists the videos that pass, in the order they were filmed.
+    """
     from vidsearch.device import one_thread_for_small_maths
 
     one_thread_for_small_maths()  # before numpy loads
     from vidsearch import config
     from vidsearch.errors import UsageError
     from vidsearch.output.present import FORMATS, write_hits
-    from vidsearch.query.options import SearchOptions, parse_like
+    from vidsearch.query.dates import date_range
+    from vidsearch.query.options import SORTS, SearchOptions, parse_like
 
     text = " ".join(query or []).strip()
-    if not text and not like and not exclude:
+    filtering = since is not None or until is not None or near is not None or camera is not None
+    if not text and not like and not exclude and not filtering:
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
+    if sort not in SORTS:
+        raise UsageError(f"unknown --sort {sort!r}; choose one of {', '.join(SORTS)}")
+    if radius is not None and near is None:
+        raise UsageError("--radius goes with --near (a place or LAT,LON to measure from)")
+    today = date.today()
+    date_range(since, until, today)  # a bad date fails here, before any model or index is opened
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     if json_lines:
@@ -153,6 +180,13 @@ def find(
         min_match=min_match,
         # a program reading the output would open the files: those on an offline drive are not there
         include_offline=include_offline or (fmt == "table" and not play),
+        since=since,
+        until=until,
+        near=near,
+        radius_km=radius,
+        camera=camera,
+        sort=sort,
+        today=today.isoformat(),
     )
     found = _ask_service(db, model, device, precision, text, options)
     if found is None:  # no running `vidsearch serve` holds the model: load it here

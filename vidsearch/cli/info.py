@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vidsearch.cli.common import open_library, warn
 from vidsearch.cli.options import DbOption, DeviceOption, PrecisionOption
+
+if TYPE_CHECKING:
+    from vidsearch.store import FactsSummary
 
 
 def _size(n: float) -> str:
@@ -61,6 +64,8 @@ def status(
             "thumbnail_bytes": info.thumbnail_bytes,
             "thumbnail_bytes_per_moment": round(info.thumbnail_bytes / info.thumbnails, 1) if info.thumbnails else 0.0,
         }
+        if info.when_where is not None:
+            record.update(_when_where_record(info.when_where))
         print(to_json_line(record))  # roots with undecodable bytes stay valid JSON
         return
     lines = [
@@ -82,6 +87,8 @@ def status(
     if named:
         below = " (frames below the model's minimum size)" if "fast" in named else ""
         lines.append("settings: " + ", ".join(f"{name} {count}" for name, count in named.items()) + below)
+    if info.when_where is not None:
+        lines += _when_where_lines(info.when_where)
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -92,6 +99,42 @@ def _thumbnail_line(count: int, size: int, moments: int) -> str:
         return "thumbs:   none" + (" (vidsearch index makes them)" if moments else "")
     missing = f"; {moments - count} moments still without (vidsearch index makes them)" if count < moments else ""
     return f"thumbs:   {_size(size)} ({size / count / 1024:.1f} KiB per moment){missing}"
+
+
+def _when_where_record(summary: FactsSummary) -> dict[str, Any]:
+    from vidsearch.output.present import wall_clock
+
+    return {
+        "recorded": {
+            "first": wall_clock(summary.first) if summary.first is not None else None,
+            "last": wall_clock(summary.last) if summary.last is not None else None,
+            "sources": summary.sources,
+            "unread": summary.unread,
+        },
+        "with_position": summary.with_position,
+        "places": [{"place": name, "videos": count} for name, count in summary.places],
+        "cameras": [{"camera": name, "videos": count} for name, count in summary.cameras],
+    }
+
+
+def _when_where_lines(summary: FactsSummary) -> list[str]:
+    """Dates (and where they came from), positions, top places and cameras, for people."""
+    from vidsearch.media.metadata import describe_source
+    from vidsearch.output.present import wall_clock
+
+    lines = []
+    if summary.first is not None and summary.last is not None:
+        span = f"{wall_clock(summary.first, time_of_day=False)} to {wall_clock(summary.last, time_of_day=False)}"
+        sources = "; ".join(f"{count} from {describe_source(name)}" for name, count in summary.sources.items())
+        lines.append(f"dates:    {span} ({sources})")
+    if summary.unread:
+        lines.append(f"          {summary.unread} not read yet (`vidsearch index` reads their dates and places)")
+    lines.append(f"places:   {summary.with_position} of {summary.videos} video(s) have a position")
+    if summary.places:
+        lines.append("          " + ", ".join(f"{name} {count}" for name, count in summary.places))
+    if summary.cameras:
+        lines.append("cameras:  " + ", ".join(f"{name} {count}" for name, count in summary.cameras))
+    return lines
 
 
 def models(

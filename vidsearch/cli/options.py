@@ -118,3 +118,60 @@ ExcludeOption = Annotated[
     list[str] | None,
     typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
 ]
+# find and play: when, where and with what the videos were filmed
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Only videos filmed on or after this day: YYYY, YYYY-MM, YYYY-MM-DD or words ('last summer'). "
+        "Dates come from the file's tags, else its name, else its modification time.",
+        show_default=False,
+        metavar="DATE",
+    ),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Only videos filmed on or before this day (2021 means to the end of 2021).",
+        show_default=False,
+        metavar="DATE",
+    ),
+]
+NearOption = Annotated[
+    str | None,
+    typer.Option(
+        "--near",
+        help="Only videos filmed near a place: a city ('lisbon', 'paris, texas'), a region or country "
+        "('portugal'), or LAT,LON. Places come from the position phones write into their videos.",
+        show_default=False,
+        metavar="PLACE",
+    ),
+]
+RadiusOption = Annotated[
+    float | None,
+    typer.Option(
+        "--radius",
+        help="Kilometres around --near [default: by the city's size, 10 km round a town or a LAT,LON].",
+        show_default=False,
+        metavar="KM",
+    ),
+]
+CameraOption = Annotated[
+    str | None,
+    typer.Option(
+        "--camera",
+        help="Only videos from a camera whose make or model holds this text ('gopro', 'iphone 13').",
+        show_default=False,
+        metavar="TEXT",
+    ),
+]
+SortOption = Annotated[
+    str,
+    typer.Option(
+        "--sort",
+        help="Order of the hits shown: score (best first), date (as they were filmed), path. "
+        "Which hits are shown is decided by score.",
+        autocompletion=lambda incomplete: [s for s in ("score", "date", "path") if s.startswith(incomplete)],
+    ),
+]

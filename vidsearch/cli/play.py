@@ -7,11 +7,17 @@ from typing import Annotated
 import typer
 
 from vidsearch.cli.options import (
+    CameraOption,
     DbOption,
     DeviceOption,
     ExcludeOption,
     ModelOption,
+    NearOption,
     PrecisionOption,
+    RadiusOption,
+    SinceOption,
+    SortOption,
+    UntilOption,
     WithinOption,
 )
 
@@ -24,6 +30,12 @@ def play(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many moments to play, best first.")] = 10,
     within: WithinOption = None,
     exclude: ExcludeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    near: NearOption = None,
+    radius: RadiusOption = None,
+    camera: CameraOption = None,
+    sort: SortOption = "score",
     like: Annotated[
         str | None,
         typer.Option("--like", help="A reference clip: PATH, PATH@TIME or PATH@START-END.", metavar="CLIP"),
@@ -52,6 +64,12 @@ def play(
         limit=limit,
         within=within,
         exclude=exclude,
+        since=since,
+        until=until,
+        near=near,
+        radius=radius,
+        camera=camera,
+        sort=sort,
         like=like,
         min_score=min_score,
         db=db,

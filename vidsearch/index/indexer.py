@@ -16,7 +16,10 @@ import numpy as np
 
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError
+from vidsearch.index.backfill import read_outdated_facts
+from vidsearch.media.facts import NAME_OR_MTIME_SOURCES, ReadFacts, facts_from_probe
 from vidsearch.media.frames import sample_interval
+from vidsearch.media.metadata import FROM_MTIME
 from vidsearch.media.scan import FoundFile, fingerprint, is_video_name, walk_videos
 from vidsearch.store import Store, StoredVideo
 from vidsearch.types import MomentCost, MomentThumbnails, Segment, VideoInfo
@@ -42,12 +45,14 @@ class IndexStats:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     remembered_failures: int = 0  # bad files seen before and not changed since
     offline_roots: list[str] = field(default_factory=list)
+    place_problem_told: bool = False  # the place table's problem was told once this run
     decode_seconds: float = 0.0
     embed_seconds: float = 0.0
     store_seconds: float = 0.0
     thumbnail_seconds: float = 0.0  # encoding thumbnails (and decoding for those made afterwards)
     thumbnails_added: int = 0  # moments indexed before thumbnails existed that got theirs in this run
     elapsed: float = 0.0
+    facts_read: int = 0  # videos indexed before whose recording time, place and camera were read now
 
     def counts(self) -> list[str]:
         """What the run found besides the files it indexed, in words, as ``index`` and ``watch``
@@ -65,6 +70,8 @@ class IndexStats:
             seen = self.remembered_failures
             how = f"{len(self.skipped)} new" + (f", {seen} known and not retried until they change" if seen else "")
             parts.append(f"{plural(unreadable, 'file')} skipped as unreadable ({how})")
+        if self.facts_read:
+            parts.append(f"{self.facts_read} read for dates and places (not re-embedded)")
         if self.thumbnails_added:
             parts.append(f"thumbnails made for {self.thumbnails_added} earlier moments")
         return parts
@@ -150,6 +157,7 @@ def update_index(
 
     _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
     add_missing_thumbnails(store, stats, progress, cancel)
+    stats.facts_read = read_outdated_facts(store, progress, cancel)
     stats.elapsed = time.perf_counter() - t0
     return stats
 
@@ -235,6 +243,7 @@ def index_paths(
                 jobs.append(job)
     # existing files first: a file that moved between roots (seen as delete + create) keeps its vectors
     _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
+    stats.facts_read = read_outdated_facts(store, progress, cancel)
     for path in gone:
         removed = remove_paths(store, [path])
         stats.removed += removed
@@ -300,6 +309,7 @@ def move_prefix(store: Store, old: str, new: str) -> tuple[int, int]:
             if there is not None and there.id != video.id:
                 store.delete_video(there.id)  # replaced by the moved file
             store.move_video(video.id, target, root[0], video.size, video.mtime_ns)
+            store.facts.mark_outdated(video.id, NAME_OR_MTIME_SOURCES)  # a date from the old name goes
             moved += 1
     return moved, dropped
 
@@ -369,6 +379,7 @@ def _classify(
     if moved_from is not None and old is None:
         with store.transaction():
             store.move_video(moved_from.id, f.path, root_id, f.size, f.mtime_ns)
+            store.facts.mark_outdated(moved_from.id, NAME_OR_MTIME_SOURCES)  # a date from the old name goes
         missing.pop(moved_from.path, None)
         stats.moved += 1
         progress.note(f"moved: {moved_from.path} -> {f.path}")
@@ -376,6 +387,7 @@ def _classify(
     if old is not None and old.fingerprint == fp:
         # touched but not changed (mtime only): keep the vectors
         store.touch_video(old.id, f.size, f.mtime_ns)
+        store.facts.mark_outdated(old.id, (FROM_MTIME,))
         stats.unchanged += 1
         return None
     return _Job(f, root_id, fp)
@@ -404,6 +416,7 @@ def _index_file(
     path = job.file.path
     progress.file_started(path)
     info: VideoInfo | None = None
+    facts: ReadFacts | None = None
     moments: list[tuple[float, float]] = []
     vectors: list[np.ndarray] = []
     costs: list[MomentCost] = []
@@ -428,6 +441,10 @@ def _index_file(
     try:
         t = time.perf_counter()
         info = decode.probe(path)
+        facts = facts_from_probe(info, job.file.mtime_ns / 1e9)
+        if facts.place_problem and not stats.place_problem_told:
+            progress.note(f"no place names: {facts.place_problem}")
+            stats.place_problem_told = True
         segmenter = Segmenter(min_len=min_len, max_len=max_len)
         frames = decode.iter_frames(path, sample_interval(info.duration), embedder.frame_side, info)
         while True:
@@ -464,6 +481,7 @@ def _index_file(
         vectors=np.concatenate(vectors),
         costs=costs,
         thumbnails=thumbnails,
+        facts=facts.facts if facts is not None else None,
     )
     stats.store_seconds += time.perf_counter() - t
     stats.indexed += 1

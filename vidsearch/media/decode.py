@@ -1,7 +1,7 @@
 """Open a video, read its metadata and sample small upright RGB frames from it (PyAV).
 
-``probe`` reads what a video is (duration, frame rate, display size, rotation, codec, creation
-time) and proves that its first frame decodes. ``iter_frames`` samples frames about ``interval``
+``probe`` reads what a video is (duration, frame rate, display size, rotation, codec, its tags)
+and proves that its first frame decodes. ``iter_frames`` samples frames about ``interval``
 seconds apart, scaled down while converting so a long 4K file never costs a full-size RGB frame.
 
 Only indexing code imports this module, so ``av`` is imported at the top.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
 from typing import Literal, cast
 
 import av
@@ -22,6 +21,7 @@ from av.sidedata.sidedata import SideDataContainer
 from av.sidedata.sidedata import Type as SideDataType
 
 from vidsearch.errors import DecodeError, VideoOpenError
+from vidsearch.media.metadata import container_tags
 from vidsearch.types import Frame, VideoInfo
 
 # Consecutive packets that may fail to decode before we give up on the file (isolated bad packets
@@ -96,25 +96,6 @@ def _frame_rotation(frame: av.VideoFrame) -> int | None:
         return None
 
 
-def _parse_creation_time(value: str | None) -> float | None:
-    """Unix seconds from an ISO-8601 ``creation_time`` tag; None when absent, zero or unparseable."""
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            moment = datetime.strptime(value.strip()[:19], "%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # QuickTime stores UTC
-    seconds = moment.timestamp()
-    # Cameras with no clock write the epoch of their format (1904 or 1970): that is no date.
-    return seconds if seconds > 86400 else None
-
-
 def _decode_first_frame(container: av.container.InputContainer, stream, path: str) -> av.VideoFrame:
     """The first picture of ``stream``; VideoOpenError when none decodes."""
     failures = 0
@@ -140,8 +121,8 @@ def _decode_first_frame(container: av.container.InputContainer, stream, path: st
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read what ``path`` is without decoding more than its first frame.
 
-    Returns a ``VideoInfo`` (display size after rotation, rotation clockwise in 0/90/180/270,
-    ``created`` as unix seconds when the container is tagged). Raises ``VideoOpenError`` with a
+    Returns a ``VideoInfo`` (display size after rotation, rotation clockwise in 0/90/180/270, the
+    container's and streams' tags for ``vidsearch.media.metadata``). Raises ``VideoOpenError`` with a
     short reason when the file is empty, not a media file, has no video stream or cannot decode.
     """
     path = os.fsdecode(path)
@@ -160,9 +141,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             rotation = _rotation_from_tag(stream) or 0
         if duration <= 0:
             duration = _last_packet_time(container, stream)
-        created = _parse_creation_time(
-            container.metadata.get("creation_time") or stream.metadata.get("creation_time")
-        )
+        tags = container_tags(container)
     if rotation in (90, 270):
         width, height = height, width
     return VideoInfo(
@@ -173,7 +152,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         height=height,
         rotation=rotation,
         codec=codec,
-        created=created,
+        tags=tags,
     )
 
 

@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vidsearch.types import VideoInfo
@@ -382,6 +382,16 @@ def metadata_from_tags(
     )
 
 
+def container_tags(container: Any) -> dict[str, str]:
+    """The tags of an open PyAV container: its own, then each stream's for keys it lacks (phones
+    write the camera and position on the container, some cameras only on the video stream)."""
+    tags: dict[str, str] = dict(container.metadata)
+    for stream in container.streams:
+        for key, value in stream.metadata.items():
+            tags.setdefault(key, value)
+    return tags
+
+
 def read_metadata(path: str | os.PathLike[str], info: VideoInfo | None = None) -> MediaMetadata:
     """Open ``path`` (headers only) and read what it says about itself.
 
@@ -403,11 +413,8 @@ def read_metadata(path: str | os.PathLike[str], info: VideoInfo | None = None) -
     except (av.error.FFmpegError, OSError, UnicodeError) as exc:
         raise VideoOpenError(f"cannot open {path!r}: {exc}") from exc
     with container:
-        tags: dict[str, str] = dict(container.metadata)
+        tags = container_tags(container)
         videos = [s for s in container.streams.video]
-        for stream in container.streams:
-            for key, value in stream.metadata.items():
-                tags.setdefault(key, value)
         if info is not None:
             duration, width, height, fps = info.duration, info.width, info.height, info.fps
         else:

@@ -12,10 +12,11 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from vidsearch.types import Hit
+from vidsearch.types import Hit, VideoFacts
 
 FORMATS = ("table", "jsonl", "tsv", "paths", "m3u", "edl", "html")
 FORMAT_DESCRIPTIONS = {
@@ -51,6 +52,45 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
+def format_recorded(facts: VideoFacts) -> str | None:
+    """When recording began as ISO 8601 wall-clock time where it was filmed: with its UTC offset
+    when the file gave one (``2023-07-04T12:34:56+01:00``), else without (``2023-07-04T12:34:56``)."""
+    if facts.recorded is not None and facts.tz_offset is not None:
+        zone = timezone(timedelta(minutes=facts.tz_offset))
+        return datetime.fromtimestamp(facts.recorded, zone).isoformat(timespec="seconds")
+    if facts.recorded_local is not None:
+        return datetime.fromtimestamp(facts.recorded_local, timezone.utc).replace(tzinfo=None).isoformat("T", "seconds")
+    return None
+
+
+def wall_clock(seconds: float, *, time_of_day: bool = True) -> str:
+    """Wall-clock seconds (a local time counted as if UTC, as ``VideoFacts.recorded_local``) for
+    people: ``2023-07-04 12:34``, or ``2023-07-04`` without the time of day."""
+    wall = datetime.fromtimestamp(seconds, timezone.utc)
+    return wall.strftime("%Y-%m-%d %H:%M" if time_of_day else "%Y-%m-%d")
+
+
+def format_day(facts: VideoFacts) -> str:
+    """For a table: ``2023-07-04 12:34``, or the day alone when the time of day is not known."""
+    from vidsearch.media.metadata import FROM_FILE_NAME_DAY
+
+    if facts.recorded_local is None:
+        return ""
+    return wall_clock(facts.recorded_local, time_of_day=facts.recorded_source != FROM_FILE_NAME_DAY)
+
+
+def facts_record(facts: VideoFacts) -> dict[str, Any]:
+    """The JSON fields of when and where a video was filmed (null where unknown)."""
+    return {
+        "recorded": format_recorded(facts),
+        "recorded_source": facts.recorded_source or None,
+        "place": facts.place,
+        "camera": facts.camera,
+        "lat": facts.lat,
+        "lon": facts.lon,
+    }
+
+
 def display_path(path: str) -> str:
     """A path as text for a terminal: undecodable bytes shown as \\xNN, control characters escaped."""
     raw = os.fsencode(path)
@@ -70,6 +110,8 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     }
     if not hit.available:
         record["available"] = False
+    if hit.facts is not None:
+        record.update(facts_record(hit.facts))
     record.update(hit.details)
     return record
 
@@ -274,6 +316,9 @@ def _write_table(
     from rich.console import Console
     from rich.table import Table
 
+    # the date and place columns only when some hit has one
+    dates = [format_day(h.facts) if h.facts is not None else "" for h in hits]
+    places = [(h.facts.place or "") if h.facts is not None else "" for h in hits]
     table = Table(box=None, pad_edge=False, show_edge=False)
     picture = terminal_picture() if stills is not None else None
     if picture is not None:
@@ -281,11 +326,15 @@ def _write_table(
     table.add_column("#", justify="right", style="dim")
     table.add_column("score", justify="right")
     table.add_column("time", no_wrap=True)
+    if any(dates):
+        table.add_column("date", no_wrap=True)
+    if any(places):
+        table.add_column("place", overflow="fold")
     table.add_column("file", overflow="fold")
-    for rank, hit in enumerate(hits, 1):
+    for rank, (hit, day, place) in enumerate(zip(hits, dates, places, strict=True), 1):
         span = f"{format_time(hit.start)}-{format_time(hit.end)}"
         name = display_path(hit.path) + ("" if hit.available else "  (offline)")
-        row: list[Any] = [str(rank), f"{hit.score:.3f}", span, name]
+        row: list[Any] = [str(rank), f"{hit.score:.3f}", span] + [day] * any(dates) + [place] * any(places) + [name]
         if picture is not None:
             moment = first_moment(hit)
             still = (stills or {}).get(moment) if moment is not None else None

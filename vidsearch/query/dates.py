@@ -621,16 +621,31 @@ def place_words_in(text: str, names: Collection[str], max_words: int = 4) -> lis
     filmed at ("lisbon", "new york city", "california"). Unlike ``read_filters`` this needs no lead
     word ("lisbon tram"), so it suits a soft boost, or a filter when the words are all the query says.
     """
+    return [name for name, _, _ in _place_word_spans(text, names, max_words)]
+
+
+def cut_place_words(text: str, names: Collection[str], max_words: int = 4) -> tuple[list[str], str]:
+    """``place_words_in`` and the text without those words: ``("lisbon", "tram")`` for "Lisbon tram"."""
+    spans = _place_word_spans(text, names, max_words)
+    return [name for name, _, _ in spans], _tidy(_cut(text, [(start, end) for _, start, end in spans]))
+
+
+def _place_word_spans(text: str, names: Collection[str], max_words: int) -> list[tuple[str, int, int]]:
+    """(folded name, start, end in ``text``) of each library place name ``text`` mentions."""
     from vidsearch.media.places import fold
 
-    words = fold(text).split()
-    found: list[str] = []
+    # each word of the text folded on its own, with where it stands ("Tromsø" -> "tromso")
+    words: list[tuple[str, int, int]] = []
+    for m in re.finditer(r"[^\W_]+(?:['’][^\W_]+)*", text):
+        for part in fold(m.group(0)).split():
+            words.append((part, m.start(), m.end()))
+    found: list[tuple[str, int, int]] = []
     i = 0
     while i < len(words):
         for size in range(min(max_words, len(words) - i), 0, -1):
-            name = " ".join(words[i : i + size])
+            name = " ".join(w for w, _, _ in words[i : i + size])
             if name in names:
-                found.append(name)
+                found.append((name, words[i][1], words[i + size - 1][2]))
                 i += size
                 break
         else:

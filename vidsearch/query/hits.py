@@ -88,6 +88,16 @@ def _hit_of(run: Sequence[Candidate]) -> Hit:
     )
 
 
+def merge_hit_lists(*lists: Sequence[Hit]) -> list[Hit]:
+    """Hits of several searches as one list, best first: a hit overlapping a better one of the same
+    video is dropped."""
+    kept: list[Hit] = []
+    for hit in sorted((h for hits in lists for h in hits), key=lambda h: (-h.score, h.path, h.start)):
+        if not any(k.video_id == hit.video_id and hit.start < k.end and k.start < hit.end for k in kept):
+            kept.append(hit)
+    return kept
+
+
 def with_similarity(c: Candidate, score: float) -> Candidate:
     """``c`` with ``score`` as its similarity."""
     return Candidate(c.moment_id, c.video_id, c.path, c.start, c.end, score, c.cost, c.available)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from vidsearch.errors import UsageError
 
 MERGE_GAP = 1.0  # seconds: moments of one video closer than this may become one hit
+SORTS = ("score", "date", "path")  # --sort: best first, in the order they were filmed, by file and time
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,15 @@ class SearchOptions:
     min_match: float | None = None  # absolute match cut-off (None: the model's default)
     include_offline: bool = True  # moments on roots not connected now (a drive unplugged)
     whole_weight: float | None = None  # share of the whole-sentence score (None: model default)
+    # when, where and with what the videos were filmed (vidsearch.query.filters); plain values, so
+    # the request travels to the query service as JSON
+    since: str | None = None  # first day: YYYY, YYYY-MM, YYYY-MM-DD or words ("last summer")
+    until: str | None = None  # last day, the same forms
+    near: str | None = None  # a place name ("lisbon", "paris, texas", "portugal") or "LAT,LON"
+    radius_km: float | None = None  # around --near (None: by the place's size, 10 km round a position)
+    camera: str | None = None  # text the camera's make and model hold ("gopro", "iphone 13")
+    sort: str = "score"  # order of the hits shown: one of SORTS
+    today: str | None = None  # ISO date that "last summer", "this year" count from (None: today here)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,8 @@ from vidsearch.embed.base import Embedder
 from vidsearch.errors import UsageError
 from vidsearch.query import ParsedQuery, parse_query
 from vidsearch.query.contrast import alternatives
-from vidsearch.query.hits import merge_adjacent, merge_scored, sequence_hits, with_similarity
+from vidsearch.query.filters import PlaceWords, filmed_at, filtered_video_ids, intersect, read_search_filters
+from vidsearch.query.hits import merge_adjacent, merge_hit_lists, merge_scored, sequence_hits, with_similarity
 from vidsearch.query.match import combine_matches, scale_for
 from vidsearch.query.options import Explanation, SearchOptions
 from vidsearch.query.reference import NEAR_DUPLICATE, check_like, compose, describe_like, reference_vector
@@ -31,6 +32,10 @@ from vidsearch.store import Candidate, Store
 from vidsearch.types import Hit
 
 LIBRARY_SAMPLE = 1000  # moments used to calibrate each clause
+# A video filmed at the place a query names, when the name is all the query says, scores this (the
+# calibrated scale's "clearly stands out"): above moments that merely resemble the name, below a
+# picture that shows it (a sign reading "LISBON").
+PLACE_SCORE = 2.0
 # An alternative ("rainy day") must fit a moment this much better (cosine) than the negated clause
 # ("sunny day") before the moment counts as showing the alternative rather than the excluded thing.
 CONTRAST_MARGIN = 0.1
@@ -83,16 +88,43 @@ def find(
     options: SearchOptions,
     explanation: Explanation | None = None,
 ) -> list[Hit]:
-    """Search the library for ``text`` (and/or a reference clip); at most ``options.limit`` hits.
+    """Search the library for ``text`` (and/or a reference clip); at most ``options.limit`` hits,
+    in ``options.sort`` order, each with when and where its video was filmed (``Hit.facts``).
 
-    Raises UsageError (QueryError) for queries that cannot be searched (empty, too long, bad --like).
+    The time and place words of ``text`` and the date, place and camera options choose the videos
+    searched (``vidsearch.query.filters``); a query that only filters lists the videos that pass, in
+    the order they were filmed. Raises UsageError (QueryError) for queries that cannot be searched
+    (empty, too long, bad --like, bad filter values).
     """
+    filters = read_search_filters(store, text, options)
+    if explanation is not None:
+        explanation.lines.extend(filters.lines)
+    if not filters.text and not options.exclude and options.like is None and not filters.active:
+        raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
+    video_ids = intersect(restrict_ids(store, options.within), filtered_video_ids(store, filters))
+    if explanation is not None and filters.active:
+        explanation.lines.append(f"filters keep {len(video_ids or ())} video(s)")
+    if filters.only_filters and not options.exclude and options.like is None:
+        hits = _listed(store, video_ids or [], options.limit, 0.0)
+        return _ordered(store, hits, options.sort)  # "score": as listed, in time order
+    hits = _ranked(store, embedder, filters.text, options, explanation, video_ids)
+    if filters.place_words is not None:
+        hits = _with_place_words(store, embedder, filters.place_words, options, explanation, video_ids, hits)
+    return _ordered(store, hits, options.sort)
+
+
+def _ranked(
+    store: Store,
+    embedder: Embedder,
+    text: str,
+    options: SearchOptions,
+    explanation: Explanation | None,
+    video_ids: list[int] | None,
+) -> list[Hit]:
+    """The best ``options.limit`` hits for ``text`` (and/or a reference clip) among ``video_ids``."""
     from vidsearch.query import ScoreParams, combine_detailed, explain
 
-    if not text.strip() and not options.exclude and options.like is None:
-        raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
     parsed = parse_query(text, extra_not=options.exclude) if (text.strip() or options.exclude) else None
-    video_ids = restrict_ids(store, options.within)
     if options.like is not None:
         check_like(store, options.like)  # a bad path or time is told before the model loads
     if explanation is not None and parsed is not None:
@@ -159,6 +191,64 @@ def find(
     matches = {m.moment_id: float(match[i]) for i, m in enumerate(moments)} if match is not None else {}
     looks = {m.moment_id: mat[i] for i, m in enumerate(moments)}
     return merge_scored(scored, options.merge_gap, details, matches, looks)[: options.limit]
+
+
+def _with_place_words(
+    store: Store,
+    embedder: Embedder,
+    words: PlaceWords,
+    options: SearchOptions,
+    explanation: Explanation | None,
+    video_ids: list[int] | None,
+    hits: list[Hit],
+) -> list[Hit]:
+    """``hits`` for the whole query, with the videos filmed at the places it names: searched for the
+    rest of the query (their place already says the rest), or, when the names were all it said,
+    listed in time order at ``PLACE_SCORE``. The best hit of each span is kept."""
+    there = filmed_at(store, words, video_ids)
+    if explanation is not None:
+        names = ", ".join(repr(n) for n in words.names)
+        what = f"searched for {words.rest!r}" if words.rest else "listed"
+        explanation.lines.append(f"place words: {names} is where {len(there)} video(s) were filmed; those are {what}")
+    if not there:
+        return hits
+    if words.rest or options.exclude or options.like is not None:
+        found = _ranked(store, embedder, words.rest, options, None, there)
+    else:
+        found = _listed(store, there, options.limit, PLACE_SCORE)
+    return merge_hit_lists(hits, found)[: options.limit]
+
+
+def _listed(store: Store, video_ids: Sequence[int], limit: int, score: float) -> list[Hit]:
+    """The first ``limit`` of ``video_ids`` in the order they were filmed, each as one hit over all
+    its moments, at ``score``."""
+    hits = []
+    for video_id in store.facts.in_time_order(video_ids, limit):
+        moments = store.moments_of(video_id)
+        if not moments:
+            continue
+        first = store.candidates({moments[0][0]: score})[0]
+        hits.append(
+            Hit(first.path, moments[0][1], max(e for _, _, e in moments), score, video_id,
+                tuple(m for m, _, _ in moments), first.available, {"cost": first.cost})
+        )  # fmt: skip
+    return hits
+
+
+def _ordered(store: Store, hits: list[Hit], sort: str) -> list[Hit]:
+    """``hits`` with their videos' facts, in ``sort`` order ("score": as they are, best first)."""
+    facts = store.facts.of(h.video_id for h in hits)
+    hits = [replace(h, facts=facts.get(h.video_id)) for h in hits]
+    if sort == "date":
+        # unknown dates last; the wall clock where it was filmed, as the filters count it
+        hits.sort(key=lambda h: (_local(h) is None, _local(h) or 0.0, h.path, h.start))
+    elif sort == "path":
+        hits.sort(key=lambda h: (h.path, h.start))
+    return hits
+
+
+def _local(hit: Hit) -> float | None:
+    return hit.facts.recorded_local if hit.facts is not None else None
 
 
 def _wanted(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vidsearch import __version__, config, errors
 from vidsearch.config import socket_path
-from vidsearch.types import Hit
+from vidsearch.types import Hit, VideoFacts
 
 if TYPE_CHECKING:
     from vidsearch.library import Found
@@ -128,6 +128,9 @@ def hit_to_json(hit: Hit) -> dict[str, Any]:
 def hit_from_json(record: dict[str, Any]) -> Hit:
     fields = dict(record)
     fields["moment_ids"] = tuple(fields["moment_ids"])
+    facts = fields.get("facts")
+    if facts is not None:
+        fields["facts"] = VideoFacts(**{**facts, "place_names": tuple(facts.get("place_names") or ())})
     return Hit(**fields)
 
 

@@ -8,12 +8,15 @@ from vidsearch.store.db import (
     StoredVideo,
 )
 from vidsearch.store.migrations import SCHEMA_VERSION
+from vidsearch.store.videofacts import FactsSummary, VideoFilter
 
 __all__ = [
     "SCHEMA_VERSION",
     "Candidate",
+    "FactsSummary",
     "IndexInfo",
     "Store",
     "StoredMoment",
     "StoredVideo",
+    "VideoFilter",
 ]

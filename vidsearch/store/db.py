@@ -25,7 +25,8 @@ from vidsearch.errors import IndexMismatchError, UsageError
 from vidsearch.store.migrations import migrate
 from vidsearch.store.searchindex import SearchIndex
 from vidsearch.store.thumbnails import Thumbnails
-from vidsearch.types import ESCALATED, MomentCost, MomentThumbnails, VideoInfo
+from vidsearch.store.videofacts import FactsSummary, FactsTable
+from vidsearch.types import ESCALATED, MomentCost, MomentThumbnails, VideoFacts, VideoInfo
 
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
@@ -109,6 +110,7 @@ class IndexInfo:
     budget_settings: dict[str, int] = field(default_factory=dict)
     thumbnails: int = 0  # moments that have their thumbnails
     thumbnail_bytes: int = 0  # their size in all (counted in size_bytes)
+    when_where: FactsSummary | None = None  # dates, positions, places and cameras of the videos
 
 
 class Store:
@@ -128,6 +130,7 @@ class Store:
         self.db = conn
         self._index = SearchIndex(self)
         self.thumbnails = Thumbnails(self)
+        self.facts = FactsTable(self)  # when, where and with what each video was filmed
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
 
@@ -343,11 +346,13 @@ class Store:
         costs: Sequence[MomentCost] = (),
         thumbnails: Sequence[MomentThumbnails | None] = (),
         error: str | None = None,
+        facts: VideoFacts | None = None,
     ) -> int:
         """Write one video with all its moments, vectors and thumbnails (or its failure) in one transaction.
 
-        ``thumbnails`` go with ``moments`` by position (None or a short list: none for those). An
-        existing row for the same path is replaced. Returns the video id.
+        ``thumbnails`` go with ``moments`` by position (None or a short list: none for those).
+        ``facts`` are when and where it was filmed (left unread when None). An existing row for the
+        same path is replaced. Returns the video id.
         """
         if error is None and vectors is not None and len(moments) != len(vectors):
             raise ValueError("one vector per moment")
@@ -358,7 +363,7 @@ class Store:
                 self.delete_video(old[0])
             self.db.execute(
                 "INSERT INTO videos(path, root_id, size, mtime_ns, fingerprint, status, error, duration, fps,"
-                " width, height, rotation, codec, created, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " width, height, rotation, codec, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     raw,
                     root_id,
@@ -373,11 +378,12 @@ class Store:
                     info.height if info else 0,
                     info.rotation if info else 0,
                     info.codec if info else None,
-                    info.created if info else None,
                     time.time(),
                 ),
             )
             video_id = int(self.db.last_insert_rowid())
+            if facts is not None:
+                self.facts.write(video_id, facts)
             if error is None and vectors is not None and len(moments):
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 for i, (start, end) in enumerate(moments):
@@ -677,6 +683,7 @@ class Store:
             budget_settings=settings,
             thumbnails=thumbnails,
             thumbnail_bytes=thumbnail_bytes,
+            when_where=self.facts.summary(),
         )
 
     def failures(self) -> list[tuple[str, str]]:

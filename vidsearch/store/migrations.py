@@ -101,7 +101,43 @@ def _m4_moment_thumbnails(db: Any) -> None:
     )
 
 
-MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting, _m4_moment_thumbnails]
+def _m5_when_where(db: Any) -> None:
+    # When, where and with what each video was filmed (vidsearch.media.facts), for the date, place
+    # and camera filters. ``recorded_local`` is the wall clock where it was filmed counted as if UTC
+    # (what date filters compare); ``place_names`` holds the place's folded names as "|a|b|c|" so
+    # one name matches with LIKE '%|name|%'. ``meta_version`` 0 means not read yet: the next
+    # `index` reads those videos' headers (no re-embedding). ``created`` (the container's
+    # creation_time alone) is superseded by ``recorded``.
+    db.execute(
+        """
+        ALTER TABLE videos ADD COLUMN recorded REAL;
+        ALTER TABLE videos ADD COLUMN recorded_local REAL;
+        ALTER TABLE videos ADD COLUMN recorded_source TEXT NOT NULL DEFAULT '';
+        ALTER TABLE videos ADD COLUMN tz INTEGER;
+        ALTER TABLE videos ADD COLUMN lat REAL;
+        ALTER TABLE videos ADD COLUMN lon REAL;
+        ALTER TABLE videos ADD COLUMN place TEXT;
+        ALTER TABLE videos ADD COLUMN place_names TEXT NOT NULL DEFAULT '';
+        ALTER TABLE videos ADD COLUMN country TEXT;
+        ALTER TABLE videos ADD COLUMN region TEXT;
+        ALTER TABLE videos ADD COLUMN camera_make TEXT;
+        ALTER TABLE videos ADD COLUMN camera_model TEXT;
+        ALTER TABLE videos ADD COLUMN meta_version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE videos DROP COLUMN created;
+        CREATE INDEX videos_recorded ON videos(recorded_local);
+        CREATE INDEX videos_position ON videos(lat, lon);
+        """
+    )
+
+
+MIGRATIONS = [
+    _m0_initial,
+    _m1_vector_log,
+    _m2_moment_budget,
+    _m3_moment_setting,
+    _m4_moment_thumbnails,
+    _m5_when_where,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,33 @@
+"""Indexes as older versions of vidsearch wrote them: a current index taken back to an older schema,
+so tests can check that opening it migrates it and keeps what it held."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidsearch.store import SCHEMA_VERSION
+
+
+def _undo_when_where(db: Any) -> None:
+    db.execute("DROP INDEX videos_recorded")
+    db.execute("DROP INDEX videos_position")
+    for column in ("recorded", "recorded_local", "recorded_source", "tz", "lat", "lon", "place", "place_names",
+                   "country", "region", "camera_make", "camera_model", "meta_version"):  # fmt: skip
+        db.execute(f"ALTER TABLE videos DROP COLUMN {column}")
+    db.execute("ALTER TABLE videos ADD COLUMN created REAL")
+
+
+# UNDO[v] takes schema v + 1 back to v
+UNDO = {
+    2: lambda db: db.execute("ALTER TABLE moments DROP COLUMN budget"),
+    3: lambda db: db.execute("ALTER TABLE moments DROP COLUMN setting"),
+    4: lambda db: db.execute("DROP TABLE moment_thumbnails"),
+    5: _undo_when_where,
+}
+
+
+def downgrade(db: Any, version: int) -> None:
+    """Take the open index ``db`` (at the current schema) back to schema ``version``."""
+    for v in range(SCHEMA_VERSION - 1, version - 1, -1):
+        UNDO[v](db)
+    db.execute(f"PRAGMA user_version={version}")
