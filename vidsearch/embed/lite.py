@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vidsearch.config import private_dir
 from vidsearch.embed.base import MatchScale
 from vidsearch.errors import ModelError, ModelUnavailableError
 from vidsearch.types import MomentCost, Segment
@@ -346,6 +347,8 @@ class _TextReader:
         """Cheap test: text needs sharp edges; a frame with almost none is taken as text-free."""
         g = grey.astype(np.int16)
         sharp = np.abs(np.diff(g, axis=1)) > _EDGE_STEP
+        if not sharp.size:
+            return False  # a picture one pixel wide holds no text (and no mean to take)
         return float(sharp.mean()) >= _MIN_EDGE_FRACTION
 
     def respace(self, line: str) -> str:
@@ -501,7 +504,7 @@ class LiteEmbedder:
         vectors = self._text.encode(self._phrases())
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(path.parent)
                 # Write then rename, so a crash never leaves a half-written cache behind.
                 with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
                     np.save(f, vectors)

@@ -1,0 +1,143 @@
+"""Hostile files and broken storage, met where a user meets them: the command line as a subprocess.
+
+Each test names the promise it keeps (README, "Reliability"): special files are never read, every
+failure is one line with an exit code that is neither 0 nor 1 (``find``'s "no match"), a damaged index
+is reported and can be set aside, and nothing hangs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from videogen import Scene, solid, title_card, write_video
+
+ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+
+
+def run(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vidsearch", *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], code: int) -> str:
+    """The error line of a run that must fail with ``code`` and no traceback."""
+    assert out.returncode == code, (out.returncode, out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("vidsearch:")]
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
+# ---- special files named like videos ----------------------------------------------------------
+def test_a_fifo_or_device_link_given_on_the_command_line_is_skipped_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "x.mp4")  # open() on it would wait for a writer forever
+    (tmp_path / "zero.mp4").symlink_to("/dev/zero")  # and this would never end
+    db = tmp_path / "i.db"
+    for name, kind in (("x.mp4", "FIFO"), ("zero.mp4", "character device")):
+        out = run("index", str(tmp_path / name), "--db", str(db), timeout=60)
+        line = one_line_error(out, 3)
+        assert "could be indexed" in line
+        assert f"skipping {tmp_path / name}: not a regular file: a {kind}" in out.stderr
+
+
+def test_special_files_in_a_folder_get_a_skip_line_once_and_are_remembered(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "good.mp4", [Scene(title_card("A GOOD CLIP"), 3)], fps=5, size=(320, 192))
+    os.mkfifo(lib / "pipe.mp4")
+    (lib / "zero.mkv").symlink_to("/dev/zero")
+    (lib / "loop.mp4").symlink_to(lib / "loop.mp4")  # a symlink loop: no file at all
+    (lib / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    db = tmp_path / "i.db"
+    first = run("index", str(lib), "--db", str(db))
+    assert first.returncode == 0, first.stderr
+    assert "indexed 1 new or changed" in first.stderr
+    for name, reason in (("pipe.mp4", "a FIFO"), ("zero.mkv", "a character device"),
+                         ("loop.mp4", "a symlink loop"), ("gone.mp4", "a symlink to nothing")):
+        assert f"skipping {lib / name}: " in first.stderr and reason in first.stderr, first.stderr
+    second = run("index", str(lib), "--db", str(db))
+    assert second.returncode == 0, second.stderr
+    assert "skipping" not in second.stderr  # remembered, not reported on every run
+    assert "4 known bad" in second.stderr
+    (lib / "loop.mp4").unlink()
+    write_video(lib / "loop.mp4", [Scene(solid((200, 30, 30)), 2)], fps=5)  # fixed: read again
+    third = run("index", str(lib), "--db", str(db))
+    assert "indexed 1 new or changed" in third.stderr and "3 known bad" in third.stderr, third.stderr
+
+
+@pytest.mark.skipif(not ROOT, reason="making a device node needs root")
+def test_a_device_node_inside_a_folder_gets_a_skip_line(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    os.mknod(lib / "null.mp4", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    out = run("index", str(lib), "--db", str(tmp_path / "i.db"), timeout=60)
+    one_line_error(out, 3)
+    assert f"skipping {lib / 'null.mp4'}: not a regular file: a character device" in out.stderr
+
+
+def test_a_folder_of_only_bad_files_exits_non_zero(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "a.mp4").write_bytes(b"not a video")
+    (lib / "b.mov").write_bytes(b"")
+    db = tmp_path / "i.db"
+    line = one_line_error(run("index", str(lib), "--db", str(db)), 3)
+    assert "none of the 2 video file(s)" in line
+    again = one_line_error(run("index", str(lib), "--db", str(db)), 3)  # still nothing usable
+    assert "failed before" in again
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("index", str(empty), "--db", str(db)).returncode == 0  # no videos is not an error
+    info = json.loads(run("status", "--json", "--db", str(db)).stdout)
+    assert info["failed"] == 2 and info["videos"] == 0
+
+
+# ---- pictures too big or too small ------------------------------------------------------------
+def _write_frames(path: Path, width: int, height: int, frames: int, codec: str, pix_fmt: str) -> Path:
+    """A short video of ``width`` x ``height`` grey frames (any size; videogen keeps to even ones)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=Fraction(5))
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 40 + 10 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_a_gigantic_picture_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    # 8200x8200: 200 KB on disk, 100 MB a decoded picture (16000x16000 took 3.5 GB to decode whole)
+    _write_frames(lib / "huge.mp4", 8200, 8200, 1, "libx264", "yuv420p")
+    out = run("index", str(lib), "--db", str(tmp_path / "i.db"))
+    one_line_error(out, 3)
+    assert f"skipping {lib / 'huge.mp4'}: " in out.stderr and "8200x8200 pictures (67.2 megapixels)" in out.stderr
+
+
+def test_a_one_pixel_video_is_indexed_without_numpy_warnings(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _write_frames(lib / "dot.mkv", 1, 1, 15, "ffv1", "yuv444p")
+    out = run("index", str(lib), "--db", str(tmp_path / "i.db"))
+    assert out.returncode == 0, out.stderr
+    assert "indexed 1 new or changed" in out.stderr
+    assert "Warning" not in out.stderr, out.stderr
