@@ -60,19 +60,27 @@ def test_refuses_newer_schema(tmp_path: Path) -> None:
         Store.open(tmp_path / "i.db")
 
 
+def _downgrade_to_schema_2(store: Store) -> None:
+    """Make the open index look as schema 2 wrote it (no budget, setting or checksums)."""
+    for table, column in (("moments", "setting"), ("moments", "budget"), ("moments", "checksum"),
+                          ("videos", "checksum")):
+        store.db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    store.db.execute("PRAGMA user_version=2")
+
+
 def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     # schema 2 had no budget column (and 3 no setting): an index written then keeps its moments and
     # vectors, and their budget and setting read as "" (none recorded) after the upgrade
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)
         _add(store, "/v/a.mp4", _unit([[1, 0, 0], [0, 1, 0]]))
-        store.db.execute("ALTER TABLE moments DROP COLUMN setting")
-        store.db.execute("ALTER TABLE moments DROP COLUMN budget")
-        store.db.execute("PRAGMA user_version=2")
+        _downgrade_to_schema_2(store)
     with Store.open(tmp_path / "i.db") as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         rows = store.db.execute("SELECT id FROM moments ORDER BY id").fetchall()
         found = store.candidates({rows[0][0]: 0.9, rows[1][0]: 0.5})
+        assert store.vectors([rows[0][0]]).shape == (1, 3)  # checksums were computed for the old rows
+        assert store.verify_rows() == []
         assert [c.cost["frames"] for c in found] == [3, 3]
         assert [c.cost["budget"] for c in found] == ["", ""]
         assert [c.cost["setting"] for c in found] == ["", ""]
@@ -93,9 +101,7 @@ def test_processes_opening_an_old_index_at_once_migrate_it_once(
     with Store.open(tmp_path / "i.db") as store:
         store.bind_model("lite", "lite-1", 3)
         _add(store, "/v/a.mp4", _unit([[1, 0, 0]]))
-        store.db.execute("ALTER TABLE moments DROP COLUMN setting")
-        store.db.execute("ALTER TABLE moments DROP COLUMN budget")
-        store.db.execute("PRAGMA user_version=2")
+        _downgrade_to_schema_2(store)
     inside, release = threading.Event(), threading.Event()
     migrate = store_db.MIGRATIONS[2]
 

@@ -26,15 +26,30 @@ def status(
     compact: Annotated[
         bool, typer.Option("--compact", help="Rebuild the search index, drop its change log, VACUUM.")
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Check the whole file: every page and index, every moment against its checksum, the "
+            "search index (status alone makes a quick check of the pages).",
+        ),
+    ] = False,
 ) -> None:
-    """Where the index lives, its roots, counts, model and size on disk."""
+    """Where the index lives, its roots, counts, model and size on disk, and whether the file is sound.
+
+    Exit status 7 when the index is damaged (`vidsearch index --rebuild` keeps it aside and starts anew).
+    """
     from vidsearch.output.present import display_path, to_json_line
+    from vidsearch.store.health import damaged
 
     with open_library(db, create=False) as library:
         if compact:
             before, after = library.compact()
             warn(f"compacted: {_size(before)} -> {_size(after)}")
         info = library.status()
+        problems = library.check(full=check)
+    health = "ok" if not problems else "damaged: " + "; ".join(problems[:3])
+    depth = "full check" if check else "quick check; --check for a full one"
     per_moment = info.size_bytes / info.moments if info.moments else 0.0
     if json_out:
         record = {
@@ -57,8 +72,12 @@ def status(
             "budget_settings": info.budget_settings,
             "search_index": info.search_index,
             "search_index_bytes": info.search_index_bytes,
+            "check": "full" if check else "quick",
+            "problems": problems,
         }
         print(to_json_line(record))  # roots with undecodable bytes stay valid JSON
+        if problems:
+            raise damaged(info.path, "; ".join(problems[:3]))
         return
     lines = [
         f"index:    {info.path} (schema {info.schema_version})",
@@ -78,9 +97,12 @@ def status(
     if named:
         below = " (frames below the model's minimum size)" if "fast" in named else ""
         lines.append("settings: " + ", ".join(f"{name} {count}" for name, count in named.items()) + below)
+    lines.append(f"health:   {health} ({depth})")
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
+    if problems:
+        raise damaged(info.path, "; ".join(problems[:3]))
 
 
 def models(

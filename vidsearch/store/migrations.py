@@ -86,7 +86,28 @@ def _m3_moment_setting(db: Any) -> None:
     db.execute("ALTER TABLE moments ADD COLUMN setting TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting]
+def _m4_checksums(db: Any) -> None:
+    # A checksum on each video's file name and on each moment's video, times and vector
+    # (vidsearch.store.health): answers are verified as they are read, and `status --check` verifies all.
+    from vidsearch.store.health import moment_checksum, path_checksum
+
+    db.execute("ALTER TABLE videos ADD COLUMN checksum INTEGER")
+    db.execute("ALTER TABLE moments ADD COLUMN checksum INTEGER")
+    videos = db.execute("SELECT id, path FROM videos").fetchall()
+    db.executemany("UPDATE videos SET checksum=? WHERE id=?", [(path_checksum(bytes(p)), i) for i, p in videos])
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='moment_vectors'").fetchone() is None:
+        return  # no vectors yet
+    moments = db.execute('SELECT id, video_id, start, "end" FROM moments')
+    rows = {mid: (vid, start, end) for mid, vid, start, end in moments}
+    updates = [
+        (moment_checksum(*rows[mid], bytes(vector)), mid)
+        for mid, vector in db.execute("SELECT moment_id, embedding FROM moment_vectors")
+        if mid in rows
+    ]
+    db.executemany("UPDATE moments SET checksum=? WHERE id=?", updates)
+
+
+MIGRATIONS = [_m0_initial, _m1_vector_log, _m2_moment_budget, _m3_moment_setting, _m4_checksums]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
