@@ -57,7 +57,7 @@ def test_commands_carry_the_times() -> None:
     assert player_command(Player("mpv", ("mpv",)), two) == [
         "mpv",
         "--",
-        "edl:///v/a.mp4,5.000,4.500;%10%/v/b,c.mkv,1.000,1.000",
+        "edl://%8%/v/a.mp4,5.000,4.500;%10%/v/b,c.mkv,1.000,1.000",
     ]
     assert player_command(Player("vlc", ("vlc",)), two) == [
         "vlc",
