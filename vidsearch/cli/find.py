@@ -168,7 +168,10 @@ def _ask_service(
     target = config.db_path(db)
     if not target.exists():
         return None  # let the direct path say there is no index
-    return service.ask_find(service.find_request(target, model, device, precision, text, options))
+    return service.ask_find(
+        service.find_request(target, model, device, precision, text, options),
+        on_trouble=lambda why: warn(f"vidsearch: the query service {why}; searching without it"),
+    )
 
 
 def _print_explanation(lines: list[str], hits: list[Hit], fmt: str) -> None:
