@@ -178,3 +178,42 @@ def test_mpv_opens_the_m3u_entries(videos: tuple[Path, Path], tmp_path: Path) ->
     line = next(s for s in shown.stdout.splitlines() if s.startswith("PLAYING"))
     count, duration = line.split()[1:]
     assert count == "2" and float(duration) == pytest.approx(12.0, abs=0.2)  # the file with a newline opened
+
+
+@needs_mpv
+def test_mpv_plays_every_moment_of_files_whose_names_hold_edl_syntax(
+    videos: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # each name holds a character mpv's EDL grammar reads as syntax; one unescaped makes mpv refuse the
+    # whole list ("Missing filename in segment"), so every result would fail to play
+    _, b = videos
+    names = ["a=b.mp4", "c,d.mp4", "e;f.mp4", "100%.mp4", "#hash.mp4", "!bang.mp4", " lead space.mp4",
+             "new\nline.mp4", "é=ü,ß.mp4", "%5%x.mp4"]
+    hits = []
+    for name in names:
+        shutil.copy(b, tmp_path / name)
+        hits.append(Hit(str(tmp_path / name), 1.0, 2.0, 1.0))
+    edl = tmp_path / "hits.edl"
+    edl.write_text(mpv_edl(hits))
+    msg = "TIMELINE|${=duration}|${chapter-list/count}"
+    shown = subprocess.run(
+        ["mpv", *HEADLESS, "--vo=null", "--frames=1", f"--term-playing-msg={msg}", str(edl)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    line = next(s for s in shown.stdout.splitlines() if s.startswith("TIMELINE"))
+    _, duration, count = line.split("|")
+    assert count == str(len(names)) and float(duration) == pytest.approx(len(names) * 1.0, abs=0.2)
+    # and each chapter is the file it names (titles of names without a newline read back whole)
+    titles = "|".join(f"${{chapter-list/{i}/title}}" for i in range(len(names)))
+    shown = subprocess.run(
+        ["mpv", *HEADLESS, "--vo=null", "--frames=1", f"--term-playing-msg=TITLES|{titles}", str(edl)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(s for s in shown.stdout.splitlines() if s.startswith("TITLES|"))
+    single = [str(tmp_path / n) for n in names[: names.index("new\nline.mp4")]]
+    assert line.split("|")[1 : 1 + len(single)] == single
