@@ -388,11 +388,7 @@ class IvfIndex:
             "video_rows": by_video.astype(np.int64),
             "sample": np.asarray(vectors[by_id[spread]], np.float32) if n else np.zeros((0, dim), np.float32),
         }
-        arrays["list_sums"] = np.asarray(
-            [_crc(*cls._list_rows(arrays, lo, hi)) for lo, hi in zip(offsets[:-1], offsets[1:], strict=True)],
-            np.uint32,
-        )
-        header["checksums"] = {name: _crc(arrays[name]) for name in cls._SMALL}
+        cls.seal(header, arrays)
         header["build_seconds"] = round(time.perf_counter() - started, 3)
         index = cls(header, arrays)
         index._checked[:] = True  # built here from the database: right by construction
@@ -404,6 +400,17 @@ class IvfIndex:
     # checked whole when the file is opened (the per-video rows on the first filtered search)
     _SMALL = ("centroids", "offsets", "video_keys", "video_starts", "video_rows", "sample", "list_sums")
     _ROWS = ("codes", "scales", "bits", "norms", "ids", "video_ids")  # checked list by list
+
+    @classmethod
+    def seal(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Set the checksums of a file's arrays: one per list's rows (``list_sums``), one per small
+        table (in the header)."""
+        offsets = arrays["offsets"]
+        arrays["list_sums"] = np.asarray(
+            [_crc(*cls._list_rows(arrays, lo, hi)) for lo, hi in zip(offsets[:-1], offsets[1:], strict=True)],
+            np.uint32,
+        )
+        header["checksums"] = {name: _crc(arrays[name]) for name in cls._SMALL}
 
     @staticmethod
     def _list_rows(arrays: Any, lo: int, hi: int) -> list[np.ndarray]:
