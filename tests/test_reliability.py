@@ -7,11 +7,15 @@ is reported and can be set aside, and nothing hangs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
+import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,3 +145,150 @@ def test_a_one_pixel_video_is_indexed_without_numpy_warnings(tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr
     assert "indexed 1 new or changed" in out.stderr
     assert "Warning" not in out.stderr, out.stderr
+
+
+# ---- the index file: damage, a full disk, read-only media, who may read it ---------------------
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two clips indexed once through the command line, into folders the run itself creates."""
+    base = tmp_path_factory.mktemp("reliability")
+    lib = base / "lib"
+    lib.mkdir()
+    write_video(lib / "beach.mp4", [Scene(title_card("SUNNY BEACH"), 3), Scene(solid((200, 30, 30)), 3)],
+                fps=5, size=(320, 192))
+    write_video(lib / "dog.mp4", [Scene(title_card("A DOG RUNS"), 3), Scene(solid((30, 30, 200)), 3)],
+                fps=5, size=(320, 192))
+    db = base / "made" / "here" / "index.db"
+    env = {"XDG_DATA_HOME": str(base / "data"), "XDG_CACHE_HOME": str(base / "cache"), "HF_HOME": str(base / "hf"),
+           "VIDSEARCH_NO_SERVICE": "1", "VIDSEARCH_DB": str(db)}
+    out = run("index", str(lib), "--db", str(db), env=env)
+    assert out.returncode == 0, out.stderr
+    return {"lib": lib, "db": db}
+
+
+def copy_index(indexed: dict[str, Path], folder: Path) -> Path:
+    db = folder / "i.db"
+    shutil.copy(indexed["db"], db)
+    return db
+
+
+def top_hit(db: Path, query: str = "sunny beach") -> tuple[str, float]:
+    out = run("find", query, "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    path, start, _ = out.stdout.splitlines()[0].split("\t", 2)
+    return path, float(start)
+
+
+def corrupt(db: Path, table: str, *, values_only: bool = False) -> None:
+    """Overwrite the first page of ``table`` with random bytes; ``values_only``: the body of its first
+    overflow page, so SQLite's structure stays sound and only the values stored there are wrong."""
+    import apsw
+    import sqlite_vec
+
+    conn = apsw.Connection(str(db))
+    conn.enable_load_extension(True)
+    conn.load_extension(sqlite_vec.loadable_path())
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = [p for p, kind in conn.execute("SELECT pageno, pagetype FROM dbstat WHERE name=?", (table,))
+             if kind == "overflow" or not values_only]
+    conn.close()
+    rng = random.Random(table)
+    skip = 4 if values_only else 0  # an overflow page starts with the number of the next one
+    with open(db, "r+b") as f:
+        f.seek((pages[0] - 1) * size + skip)
+        f.write(rng.randbytes(size - skip))
+
+
+def test_a_new_index_and_its_folders_are_private(indexed: dict[str, Path], tmp_path: Path) -> None:
+    db = indexed["db"]
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == stat.S_IMODE(db.parent.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(f"{db}.lock").stat().st_mode) == 0o600
+    # an index others could read (written by an older version) is closed up when next opened
+    old = copy_index(indexed, tmp_path)
+    old.chmod(0o644)
+    assert run("status", "--db", str(old)).returncode == 0
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+
+
+def test_a_damaged_page_is_one_line_exit_7_and_rebuild_keeps_it_aside(indexed: dict[str, Path], tmp_path: Path) -> None:
+    db = copy_index(indexed, tmp_path)
+    corrupt(db, "moments")
+    size = db.stat().st_size
+    for args in (("find", "sunny beach"), ("status",)):
+        line = one_line_error(run(*args, "--db", str(db)), 7)
+        assert f"the index {db} is damaged" in line and "index --rebuild" in line, line
+    out = run("index", "--rebuild", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    (aside,) = tmp_path.glob("i.db.damaged-*[0-9]")
+    assert f"kept as {aside}" in out.stderr and aside.stat().st_size == size  # nothing thrown away
+    assert top_hit(db) == (str(indexed["lib"] / "beach.mp4"), 0.0)  # the same folders, indexed anew
+    assert run("status", "--db", str(db)).returncode == 0
+
+
+def test_garbled_vectors_are_never_ranked_and_status_check_names_them(indexed: dict[str, Path], tmp_path: Path) -> None:
+    db = copy_index(indexed, tmp_path)
+    corrupt(db, "moment_vectors_vector_chunks00", values_only=True)  # SQLite itself sees nothing wrong
+    line = one_line_error(run("find", "sunny beach", "--db", str(db)), 7)
+    assert f"the index {db} is damaged" in line
+    full = run("status", "--check", "--db", str(db))
+    one_line_error(full, 7)
+    assert "health:   damaged: moment" in full.stdout and "checksum" in full.stdout
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``folder`` (needs root; the test is skipped where it cannot mount)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_is_one_line_exit_6_and_loses_nothing(indexed: dict[str, Path], tmp_path: Path) -> None:
+    more = tmp_path / "more"
+    more.mkdir()
+    write_video(more / "snow.mp4", [Scene(title_card("SNOWY MOUNTAIN"), 3)], fps=5, size=(320, 192))
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        db = copy_index(indexed, disk)
+        filler = disk / "filler"
+        with open(filler, "wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        line = one_line_error(run("index", str(more), "--db", str(db)), 6)
+        assert f"the disk holding the index {db} is full" in line
+        filler.unlink()
+        assert top_hit(db) == (str(indexed["lib"] / "beach.mp4"), 0.0)  # what was there is intact
+        assert run("index", str(more), "--db", str(db)).returncode == 0  # and the next run goes on
+        assert top_hit(db, "snowy mountain")[0] == str(more / "snow.mp4")
+
+
+def test_an_index_on_read_only_media_is_searched_and_index_says_why_not(
+    indexed: dict[str, Path], tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        db = copy_index(indexed, disk)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        assert top_hit(db) == (str(indexed["lib"] / "beach.mp4"), 0.0)
+        assert run("status", "--db", str(db)).returncode == 0
+        line = one_line_error(run("index", str(indexed["lib"]), "--db", str(db)), 6)
+        assert f"the index {db} cannot be written" in line and "--db" in line
+
+
+def test_a_symlink_to_the_index_takes_the_same_writer_lock(indexed: dict[str, Path], tmp_path: Path) -> None:
+    from vidsearch.locks import writer_lock
+
+    db = copy_index(indexed, tmp_path)
+    link = tmp_path / "link.db"
+    link.symlink_to(db)
+    with writer_lock(db):  # as a running `watch` or `index` holds it
+        for args in (("index", str(indexed["lib"])), ("status", "--compact")):
+            line = one_line_error(run(*args, "--db", str(link)), 5)
+            assert "pid" in line, line

@@ -75,6 +75,11 @@ def index(
     ) as library:
         if library.set_aside_to is not None:
             warn(f"the index {library.path} was damaged: kept as {library.set_aside_to}; starting a new one")
+            if not paths and not library.store.roots():
+                raise UsageError(
+                    "the damaged index's folders could not be read back; name them: "
+                    "vidsearch index --rebuild FOLDER..."
+                )
         with IndexBar(quiet=quiet) as bar:
             stats = library.index(
                 paths, rebuild=rebuild, exit_layer=exit_layer, budget=budget, progress=bar, on_auto=warn

@@ -481,7 +481,11 @@ class Store:
                 continue
             best = np.argsort(-exact, kind="stable")[:k]
             return self.candidates({ids[i]: float(exact[i]) for i in best})
-        return self.candidates(self.nearest_exact(query, k, video_ids))
+        nearest = self.nearest_exact(q, k, video_ids)
+        # the scan reads vectors unchecked: those it returns are verified against their moments'
+        # checksums (a garbled vector raises IndexCorruptError rather than rank by a wrong score)
+        self.vectors(list(nearest))
+        return self.candidates(nearest)
 
     def _rerank(
         self, ann: Any, shortlist: np.ndarray, approx: np.ndarray, q: np.ndarray
@@ -522,7 +526,10 @@ class Store:
         if video_ids is not None:
             sql += " AND video_id IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(list(video_ids)))
-        return {mid: 1.0 - dist for mid, dist in self.db.execute(sql, params).fetchall()}
+        found = self.db.execute(sql, params).fetchall()
+        if any(dist is None for _, dist in found):  # a vector that reads back as NaN: damaged storage
+            raise damaged(self.path, "stored vectors read back as not-a-number")
+        return {mid: 1.0 - dist for mid, dist in found}
 
     # ---- the compact index beside the file -----------------------------------------------
     def change_counter(self) -> int:

@@ -74,7 +74,9 @@ def translate(exc: BaseException, path: Path | str) -> VidsearchError | None:
     if not isinstance(exc, apsw.Error):
         return None
     reason = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
-    if isinstance(exc, apsw.FullError):
+    # SQLite names a full disk only for its own writes: one met while it maps or grows its -shm or
+    # -wal file arrives as an I/O error, told apart here by the space left
+    if isinstance(exc, apsw.FullError) or (isinstance(exc, apsw.IOError) and _no_space_left(path)):
         return DiskFullError(
             f"the disk holding the index {path} is full ({reason}); free some space and run the command "
             f"again: everything saved before is kept"
@@ -105,6 +107,14 @@ def translate(exc: BaseException, path: Path | str) -> VidsearchError | None:
     if isinstance(exc, apsw.SQLError) and any(word in str(exc).lower() for word in _VECTOR_READ_WORDS):
         return damaged(path, f"stored vectors do not read back: {reason}")
     return None
+
+
+def _no_space_left(path: Path | str) -> bool:
+    """Whether the file system holding ``path`` has no free block left for this user."""
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
