@@ -64,20 +64,20 @@ def exchange(
         while True:
             line = lines.next()
             if line is None:
-                return None, "it closed the connection without an answer"
+                return None, "closed the connection without an answer"
             try:
                 answer = json.loads(line)
             except ValueError:
-                return None, "its answer was not JSON"
+                return None, "answered with something that is not JSON"
             if not isinstance(answer, dict):
-                return None, "its answer was not a JSON object"
+                return None, "answered with something that is not a JSON object"
             if answer.get("wait") is True and "ok" not in answer:
                 continue  # a heartbeat: still at work
             return answer, ""
     except TimeoutError:
-        return None, f"it did not answer within {silence:g} s (stopped or stuck?)"
+        return None, f"did not answer within {silence:g} s (stopped or stuck?)"
     except (OSError, LineTooLong) as exc:
-        return None, f"talking to it failed ({exc})"
+        return None, f"could not be talked to ({exc})"
     finally:
         sock.close()
 
