@@ -82,6 +82,20 @@ def test_play_without_any_player_exits_2_before_searching(tmp_path: Path) -> Non
     assert "no video player found" in done.stderr and "VIDSEARCH_PLAYER" in done.stderr
 
 
+
+@pytest.mark.parametrize("value", ['"mpv', "mpv 'x", "   ", "mpv \\"])
+def test_a_player_setting_that_is_not_a_command_line_exits_2_in_one_line(value: str) -> None:
+    env = {**os.environ, "VIDSEARCH_PLAYER": value}
+    done = subprocess.run(
+        [sys.executable, "-m", "vidsearch", "play", "a dog"], capture_output=True, text=True, env=env
+    )
+    if not value.strip():
+        assert done.returncode != 1 and "Traceback" not in done.stderr  # unset: the usual choice
+        return
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("vidsearch: VIDSEARCH_PLAYER=") and "quoting" in done.stderr
+
+
 # ---- with a real mpv ------------------------------------------------------------------------------
 needs_mpv = pytest.mark.skipif(
     shutil.which("mpv") is None, reason="mpv is not installed (.ci/run installs it)"
