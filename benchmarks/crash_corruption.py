@@ -126,8 +126,10 @@ def main() -> None:
                     fps=5, size=(320, 192))
 
     clean = work / "clean.db"
-    t = time.perf_counter()
-    done = cli(env, "index", str(lib), "--db", str(clean))
+    done = cli(env, "index", str(lib), "--db", str(clean))  # also fills the model's caches
+    assert done.returncode == 0, done.stderr
+    t = time.perf_counter()  # the kills are spread over the length of a run with warm caches
+    done = cli(env, "index", str(lib), "--db", str(work / "warm.db"))
     index_seconds = time.perf_counter() - t
     assert done.returncode == 0, done.stderr
     problems, expected = check(clean)
