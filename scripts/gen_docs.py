@@ -83,9 +83,12 @@ EXIT_STATUS = [
     ("0", "Success; for find and play, something matched."),
     ("1", "Nothing matched (as grep)."),
     ("2", "A usage or input error: bad option, missing file, empty query, no video player found."),
-    ("3", "Another failure (an unreadable index, a player or encoder that failed)."),
+    ("3", "Another failure (no video could be indexed, a player or encoder that failed)."),
     ("4", "A model's weights are neither on disk nor reachable."),
     ("5", "Another process is writing the index."),
+    ("6", "The index's storage failed: the disk is full, the media read-only, the path not a file."),
+    ("7", "The index file is damaged; index --rebuild keeps it aside and starts a new one."),
+    ("70", "An unexpected internal error (a bug); VIDSEARCH_DEBUG=1 shows the traceback."),
     ("130", "Interrupted (Ctrl-C); the index stays consistent and the next run resumes."),
 ]
 FILES = [
@@ -207,7 +210,7 @@ def _command_page(group: Any, name: str) -> str:
     lines += [".SH DESCRIPTION", _paragraphs(command.help or "")]
     lines += _options(command, ctx)
     lines += _examples(name)
-    lines += [".SH EXIT STATUS", _tagged(EXIT_STATUS[:3] + [("3-5", "See vidsearch(1).")])]
+    lines += [".SH EXIT STATUS", _tagged(EXIT_STATUS[:3] + [("3-7, 70", "See vidsearch(1).")])]
     lines += [".SH SEE ALSO", f"\\fB{PROG}\\fR(1)"]
     return "\n".join(lines) + "\n"
 

@@ -17,12 +17,18 @@ def _undo_when_where(db: Any) -> None:
     db.execute("ALTER TABLE videos ADD COLUMN created REAL")
 
 
+def _undo_checksums(db: Any) -> None:
+    db.execute("ALTER TABLE videos DROP COLUMN checksum")
+    db.execute("ALTER TABLE moments DROP COLUMN checksum")
+
+
 # UNDO[v] takes schema v + 1 back to v
 UNDO = {
     2: lambda db: db.execute("ALTER TABLE moments DROP COLUMN budget"),
     3: lambda db: db.execute("ALTER TABLE moments DROP COLUMN setting"),
     4: lambda db: db.execute("DROP TABLE moment_thumbnails"),
     5: _undo_when_where,
+    6: _undo_checksums,
 }
 
 

@@ -105,6 +105,12 @@ def test_asking_another_model_explains_the_way_out(indexed: dict) -> None:  # ty
         (("find", "dog", "--format", "xml"), "unknown --format"),
         (("find", "dog"), "vidsearch index"),  # no index yet
         (("index",), "nothing to index"),
+        # values that once slipped through: a negative time read as a file name, 99:99 as 6039 s,
+        # NaN as a cut-off nothing passes, a device as an index file
+        (("find", "dog", "--like", "clip.mp4@-5"), "not a time after '@': '-5'"),
+        (("find", "dog", "--like", "clip.mp4@99:99"), "must be below 60"),
+        (("find", "dog", "--min-score", "nan"), "--min-score takes a number"),
+        (("find", "dog", "--db", "/dev/null"), "/dev/null is not a regular file"),
     ],
 )
 def test_bad_input_gets_a_short_error_and_exit_2(args: tuple[str, ...], message: str) -> None:

@@ -109,10 +109,10 @@ def test_m3u_carries_vlc_start_and_stop_times() -> None:
 def test_edl_plays_each_moment_for_its_length_with_mpv_escaping() -> None:
     entries = parse_edl(render("edl"))
     assert entries == [(os.fsencode(h.path), h.start, pytest.approx(h.end - h.start)) for h in HITS]
-    assert edl_path("/v/plain name.mp4") == "/v/plain name.mp4"
+    assert edl_path("/v/plain name.mp4") == "%17%/v/plain name.mp4"  # every name, so none is read as syntax
     assert edl_path("/v/a,b.mp4") == "%10%/v/a,b.mp4"
     assert edl_path("/v/é,.mp4") == "%10%/v/é,.mp4"  # LEN counts bytes, not characters
-    assert mpv_edl(HITS[:2], header=False) == "/v/trip.mp4,12.000,7.500;%14%/v/a, b; c.mp4,3.250,3.750"
+    assert mpv_edl(HITS[:2], header=False) == "%11%/v/trip.mp4,12.000,7.500;%14%/v/a, b; c.mp4,3.250,3.750"
 
 
 def _find(*args: str) -> subprocess.CompletedProcess[str]:

@@ -57,7 +57,7 @@ def test_commands_carry_the_times() -> None:
     assert player_command(Player("mpv", ("mpv",)), two) == [
         "mpv",
         "--",
-        "edl:///v/a.mp4,5.000,4.500;%10%/v/b,c.mkv,1.000,1.000",
+        "edl://%8%/v/a.mp4,5.000,4.500;%10%/v/b,c.mkv,1.000,1.000",
     ]
     assert player_command(Player("vlc", ("vlc",)), two) == [
         "vlc",
@@ -80,6 +80,20 @@ def test_play_without_any_player_exits_2_before_searching(tmp_path: Path) -> Non
     )
     assert done.returncode == 2
     assert "no video player found" in done.stderr and "VIDSEARCH_PLAYER" in done.stderr
+
+
+
+@pytest.mark.parametrize("value", ['"mpv', "mpv 'x", "   ", "mpv \\"])
+def test_a_player_setting_that_is_not_a_command_line_exits_2_in_one_line(value: str) -> None:
+    env = {**os.environ, "VIDSEARCH_PLAYER": value}
+    done = subprocess.run(
+        [sys.executable, "-m", "vidsearch", "play", "a dog"], capture_output=True, text=True, env=env
+    )
+    if not value.strip():
+        assert done.returncode != 1 and "Traceback" not in done.stderr  # unset: the usual choice
+        return
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("vidsearch: VIDSEARCH_PLAYER=") and "quoting" in done.stderr
 
 
 # ---- with a real mpv ------------------------------------------------------------------------------
@@ -178,3 +192,42 @@ def test_mpv_opens_the_m3u_entries(videos: tuple[Path, Path], tmp_path: Path) ->
     line = next(s for s in shown.stdout.splitlines() if s.startswith("PLAYING"))
     count, duration = line.split()[1:]
     assert count == "2" and float(duration) == pytest.approx(12.0, abs=0.2)  # the file with a newline opened
+
+
+@needs_mpv
+def test_mpv_plays_every_moment_of_files_whose_names_hold_edl_syntax(
+    videos: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # each name holds a character mpv's EDL grammar reads as syntax; one unescaped makes mpv refuse the
+    # whole list ("Missing filename in segment"), so every result would fail to play
+    _, b = videos
+    names = ["a=b.mp4", "c,d.mp4", "e;f.mp4", "100%.mp4", "#hash.mp4", "!bang.mp4", " lead space.mp4",
+             "new\nline.mp4", "é=ü,ß.mp4", "%5%x.mp4"]
+    hits = []
+    for name in names:
+        shutil.copy(b, tmp_path / name)
+        hits.append(Hit(str(tmp_path / name), 1.0, 2.0, 1.0))
+    edl = tmp_path / "hits.edl"
+    edl.write_text(mpv_edl(hits))
+    msg = "TIMELINE|${=duration}|${chapter-list/count}"
+    shown = subprocess.run(
+        ["mpv", *HEADLESS, "--vo=null", "--frames=1", f"--term-playing-msg={msg}", str(edl)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    line = next(s for s in shown.stdout.splitlines() if s.startswith("TIMELINE"))
+    _, duration, count = line.split("|")
+    assert count == str(len(names)) and float(duration) == pytest.approx(len(names) * 1.0, abs=0.2)
+    # and each chapter is the file it names (titles of names without a newline read back whole)
+    titles = "|".join(f"${{chapter-list/{i}/title}}" for i in range(len(names)))
+    shown = subprocess.run(
+        ["mpv", *HEADLESS, "--vo=null", "--frames=1", f"--term-playing-msg=TITLES|{titles}", str(edl)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(s for s in shown.stdout.splitlines() if s.startswith("TITLES|"))
+    single = [str(tmp_path / n) for n in names[: names.index("new\nline.mp4")]]
+    assert line.split("|")[1 : 1 + len(single)] == single

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,51 @@ def test_filtered_search_sees_videos_added_after_the_build(big_store: Store) -> 
     hits = big_store.nearest(q, 5, big_store.video_ids_under(["/lib/c"]) + big_store.video_ids_under(["/lib/b"]))
     assert hits[0].video_id == vid and len(hits) == 5
     assert {h.path.rsplit("/", 1)[0] for h in hits} <= {"/lib/c", "/lib/b"}
+
+
+def _tamper(path: Path, change: Callable[[dict[str, np.ndarray]], None], fix_checksums: bool) -> None:
+    """Rewrite the index file at ``path`` with ``change`` applied to its arrays; ``fix_checksums``
+    recomputes its checksums too (as a careless tool or a hostile one would), so only the check of
+    its contents against the database can tell."""
+    header, mapped = ann_mod._read(path)
+    arrays = {name: np.array(value) for name, value in mapped.items()}
+    del mapped
+    change(arrays)
+    if fix_checksums:
+        ann_mod.IvfIndex.seal(header, arrays)
+    ann_mod._write(path, header, arrays)
+
+
+def _shuffle_ids(a: dict[str, np.ndarray]) -> None:
+    a["ids"] = np.random.default_rng(1).permutation(a["ids"])
+
+
+def _random_ids(a: dict[str, np.ndarray]) -> None:
+    a["ids"] = np.random.default_rng(1).integers(1, 10**9, a["ids"].shape).astype(a["ids"].dtype)
+
+
+def _random_codes(a: dict[str, np.ndarray]) -> None:
+    a["codes"] = np.random.default_rng(1).integers(-127, 128, a["codes"].shape).astype(np.int8)
+
+
+def _nan_scales(a: dict[str, np.ndarray]) -> None:
+    a["scales"] = np.full_like(a["scales"], np.nan)
+
+
+@pytest.mark.parametrize("fix_checksums", [False, True], ids=["stale-checksums", "recomputed-checksums"])
+@pytest.mark.parametrize("change", [_shuffle_ids, _random_ids, _random_codes, _nan_scales],
+                         ids=["shuffled-ids", "random-ids", "random-codes", "nan-scales"])
+def test_a_tampered_index_file_never_gives_wrong_hits(
+    big_store: Store, change: Callable[[dict[str, np.ndarray]], None], fix_checksums: bool
+) -> None:
+    queries = _queries(8)
+    before = [[c.moment_id for c in big_store.nearest(q, 10)] for q in queries]
+    db, path = big_store.path, big_store.search_index_path
+    big_store.close()
+    _tamper(path, change, fix_checksums)
+    with Store.open(db) as store:
+        after = [[c.moment_id for c in store.nearest(q, 10)] for q in queries]
+        exact = [[c.moment_id for c in store.candidates(store.nearest_exact(q, 10))] for q in queries]
+        assert after == before  # the file was found out and rebuilt from the database
+        assert all(a[0] == e[0] for a, e in zip(after, exact, strict=True))
+        assert store.verify_search_index() == []  # and what is on disk now is sound

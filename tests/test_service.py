@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -262,4 +269,102 @@ def test_a_service_of_another_version_steps_aside(library: Path, running: Path) 
     message = service.find_request(library, None, "auto", "auto", "a dog", SearchOptions(limit=3))
     message["version"] = "0.0.0-older"
     assert service.ask_find(message) is None  # the caller searches itself
-    assert service.request({"op": "ping"}, running, timeout=5) is None  # and the old service has gone
+    deadline = time.monotonic() + 10
+    while service.request({"op": "ping"}, running, timeout=5) is not None:  # and the old service goes
+        assert time.monotonic() < deadline, "the service of another version kept answering"
+        time.sleep(0.1)
+
+
+def _raw(sock_path: Path, data: bytes, timeout: float = 5.0) -> dict[str, Any]:
+    """Send ``data`` as is and read the one answer line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock_path))
+        s.sendall(data)
+        return dict(json.loads(s.makefile("rb").readline()))
+
+
+@pytest.mark.parametrize("data", [b"[]\n", b'"find"\n', b"not json\n", b'{"op": "find", "db": 1}\n',
+                                  b'{"op": "find", "db": "/x.db", "text": "a", "options": []}\n',
+                                  b'{"op": "find", "db": "/x.db", "text": "a", "options": {"limit": "9"}}\n',
+                                  b'{"op": "find", "db": "/x.db", "text": "a", "options": {"min_score": NaN}}\n'])
+def test_a_malformed_request_gets_an_error_reply_and_the_service_goes_on(running: Path, data: bytes) -> None:
+    answer = _raw(running, data)
+    assert answer["ok"] is False and answer["kind"] == "UsageError"
+    assert service.request({"op": "ping"})["ok"]
+
+
+def test_a_silent_client_holds_nobody_else(running: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(str(running))  # connects, then says nothing
+        t = time.monotonic()
+        assert service.request({"op": "ping"}, timeout=10)["ok"]
+        assert time.monotonic() - t < 1.0
+
+
+def test_a_replaced_index_is_reopened_not_answered_from_the_old_file(library: Path, running: Path) -> None:
+    options = SearchOptions(limit=3)
+    first = service.ask_find(service.find_request(library, None, "auto", "auto", "a dog", options))
+    assert first is not None and first.hits[0].path.startswith("/lib/")
+    # rebuilt at the same path (or restored from a backup): another file, other videos
+    other = library.with_name("rebuilt.db")
+    with Store.open(other) as store:
+        store.bind_model("lite", "fake-1", DIM)
+        vecs = np.random.default_rng(5).standard_normal((4, DIM)).astype(np.float32)
+        store.save_video(path="/other/new.mp4", root_id=None, size=1, mtime_ns=1, fingerprint="n", info=None,
+                         moments=[(i * 2.0, i * 2.0 + 2) for i in range(4)],
+                         vectors=vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    os.replace(other, library)
+    second = service.ask_find(service.find_request(library, None, "auto", "auto", "a dog", options))
+    assert second is not None and {h.path for h in second.hits} == {"/other/new.mp4"}
+
+
+def test_find_answers_by_itself_when_the_service_is_stopped(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from vidsearch.cli import app
+
+    folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))
+    sock = folder / "service.sock"
+    monkeypatch.setenv(service.ENV_SOCKET, str(sock))
+    monkeypatch.delenv("VIDSEARCH_NO_SERVICE", raising=False)
+    server = subprocess.Popen(
+        [sys.executable, "-c", f"import pathlib, vidsearch.service as s; s.serve(pathlib.Path({str(sock)!r}), 60)"],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while service.request({"op": "ping"}) is None:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.1)
+        server.send_signal(signal.SIGSTOP)  # Ctrl-Z on a foreground `vidsearch serve`
+        t = time.monotonic()
+        result = CliRunner().invoke(app, ["find", "a dog", "--db", str(library), "-n", "3", "-f", "tsv"])
+        took = time.monotonic() - t
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.strip().splitlines()) == 3
+        assert "the query service did not answer" in result.stderr
+        assert took < service.client.SILENCE_TIMEOUT + 5
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait(10)
+
+
+def test_a_socket_in_a_shared_folder_leaves_that_folder_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))
+    shared.chmod(0o1777)  # as /tmp is
+    monkeypatch.setenv(service.ENV_SOCKET, str(shared / "x.sock"))
+    ready = threading.Event()
+    where = service.socket_path()
+    thread = threading.Thread(target=service.serve, args=(where, 30.0, ready.set), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(10)
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o1777  # never chmodded
+        assert where.parent.parent == shared and stat.S_IMODE(where.parent.stat().st_mode) == 0o700
+        assert service.request({"op": "ping"})["ok"]  # clients find it there too
+    finally:
+        service.request({"op": "stop"}, where, timeout=5)
+        thread.join(10)
+

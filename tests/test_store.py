@@ -72,6 +72,8 @@ def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> No
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         rows = store.db.execute("SELECT id FROM moments ORDER BY id").fetchall()
         found = store.candidates({rows[0][0]: 0.9, rows[1][0]: 0.5})
+        assert store.vectors([rows[0][0]]).shape == (1, 3)  # checksums were computed for the old rows
+        assert store.verify_rows() == []
         assert [c.cost["frames"] for c in found] == [3, 3]
         assert [c.cost["budget"] for c in found] == ["", ""]
         assert [c.cost["setting"] for c in found] == ["", ""]

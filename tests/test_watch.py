@@ -376,3 +376,29 @@ def test_sigterm_mid_file_exits_quickly_and_leaves_a_consistent_index(tmp_path: 
     assert rest[-1].get("path") == str(lib / "long.mp4")  # it says which file was rolled back
     with Store.open(tmp_path / "index.db") as store:
         assert store.video_by_path(lib / "long.mp4") is None and consistent(store)
+
+
+def test_fifo_and_device_link_dropped_into_a_watched_folder_are_skipped_and_watch_goes_on(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    clip = write_video(tmp_path / "late.mp4", [Scene(solid(GREEN), 2)], fps=10)
+    proc = start_watch(str(lib))
+    try:
+        read_until(proc, "caught-up")
+        os.mkfifo(lib / "pipe.mp4")  # open() would wait for a writer, holding the writer lock
+        (lib / "zero.mp4").symlink_to("/dev/zero")  # a read would never end
+        seen = read_until(proc, "skipped", timeout=30)
+        seen += read_until(proc, "skipped", timeout=30)
+        skipped = {r["path"]: r["message"] for r in seen if r["event"] == "skipped"}
+        assert "FIFO" in skipped[str(lib / "pipe.mp4")] and "device" in skipped[str(lib / "zero.mp4")]
+        shutil.move(str(clip), str(lib / "late.mp4"))  # the watcher still indexes what comes next
+        done = read_until(proc, "indexed", timeout=120)
+        assert done[-1]["path"] == str(lib / "late.mp4")
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        read_until(proc, "stopped", timeout=10)
+        proc.wait(10)
+        assert proc.returncode == 0 and time.monotonic() - t < 5.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

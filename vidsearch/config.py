@@ -7,7 +7,8 @@ environment sees the change. The rules:
 * index: ``--db``, else ``$VIDSEARCH_DB``, else ``index.db`` in the user data folder;
 * user data folder: the platform's (``~/.local/share/vidsearch`` on Linux, ``$XDG_DATA_HOME``
   honoured); user cache folder likewise (``~/.cache/vidsearch``);
-* query service socket: ``$VIDSEARCH_SOCKET``, else a folder under ``$XDG_RUNTIME_DIR`` named after
+* query service socket: ``$VIDSEARCH_SOCKET`` (in a private subfolder when its folder is shared),
+  else a folder under ``$XDG_RUNTIME_DIR`` named after
   the data folder (separate data folders get separate services), else ``<data>/run/service.sock``;
 * Hugging Face hub cache: ``cache_dir`` when given, else ``$HF_HUB_CACHE``, ``$HUGGINGFACE_HUB_CACHE``,
   ``$HF_HOME/hub``, ``$XDG_CACHE_HOME/huggingface/hub``, ``~/.cache/huggingface/hub``;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 APP = "vidsearch"
@@ -72,13 +74,47 @@ def socket_path() -> Path:
     """Where this user's query service listens (see the module docstring)."""
     env = os.environ.get(ENV_SOCKET)
     if env:
-        return Path(env).expanduser()
+        return _in_private_folder(Path(env).expanduser())
     data = data_dir()
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime):
         tag = hashlib.sha256(os.fsencode(data)).hexdigest()[:10]
         return Path(runtime) / f"{APP}-{tag}" / "service.sock"
     return data / "run" / "service.sock"
+
+
+def private_dir(folder: str | os.PathLike[str]) -> Path:
+    """Make ``folder`` (and any missing parents) readable by this user only (0700), and return it.
+
+    Only folders created here are given that mode: a folder that already exists is never changed (it
+    may be the user's own, or one shared with others such as /tmp).
+    """
+    folder = Path(folder)
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made by another process meanwhile: not ours to change
+        os.chmod(made, 0o700)  # exactly 0700 whatever the umask took away
+    return folder
+
+
+def _in_private_folder(wanted: Path) -> Path:
+    """``wanted`` when its folder is missing (it is then made 0700) or ours and private; else the same
+    name in a ``vidsearch-<uid>`` subfolder of it. A shared folder (/tmp) is never made private: that
+    would change it for everyone else."""
+    try:
+        info = wanted.parent.stat()
+    except OSError:
+        return wanted
+    if info.st_uid == os.getuid() and not stat.S_IMODE(info.st_mode) & 0o077:
+        return wanted
+    return wanted.parent / f"{APP}-{os.getuid()}" / wanted.name
 
 
 def query_cache_dir() -> Path:

@@ -2,6 +2,11 @@
 
 Every error vidsearch reports lives here, so the query service can send one by its class name and
 the client raise the same class (with the same exit code) on its side.
+
+Exit codes (1 is never an error: ``find`` exits 1 when nothing matched, and scripts read it so):
+2 usage, 3 other errors (bad media, nothing could be indexed), 4 model unavailable, 5 index locked by
+another writer, 6 the index's storage failed (disk full, read-only, not a file), 7 the index is
+damaged, 70 an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ class DecodeError(MediaError):
     """The video opened but too many of its frames failed to decode."""
 
 
+class NothingIndexedError(MediaError):
+    """Every video file under the paths given is bad (unreadable, not a video): none is in the index."""
+
+
 class ModelError(VidsearchError):
     """A model could not be loaded or run."""
 
@@ -63,3 +72,33 @@ class IndexLockedError(VidsearchError):
 
 class IndexVersionError(VidsearchError):
     """The index file was written by a newer vidsearch than this one."""
+
+
+class IndexStorageError(VidsearchError):
+    """The index file cannot be read or written where it is (read-only media, not a regular file,
+    an I/O error); the message names the file and what to do."""
+
+    exit_code = 6
+
+
+class DiskFullError(IndexStorageError):
+    """The disk holding the index is full; what was written before is intact."""
+
+
+class IndexCorruptError(VidsearchError):
+    """The index file is damaged; ``vidsearch index --rebuild`` sets it aside and starts a new one."""
+
+    exit_code = 7
+
+
+class SearchIndexDamaged(VidsearchError, ValueError):
+    """The compact search index beside the database disagrees with it (checksum, ids, scores).
+
+    Never shown to a user: the store rebuilds that file from the database and searches again.
+    """
+
+
+class InternalError(VidsearchError):
+    """Something vidsearch did not expect (a bug): one line, and VIDSEARCH_DEBUG=1 for the traceback."""
+
+    exit_code = 70

@@ -69,6 +69,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._embedder_key: tuple[str, str] | None = None
         self.created = False  # the index file was made by this open (see ``index``)
+        self.set_aside_to: Path | None = None  # where a damaged index file was moved (``open(rebuild_damaged)``)
 
     @classmethod
     def open(
@@ -80,15 +81,43 @@ class Library:
         device: str = "auto",
         precision: str = "auto",
         loader: ModelLoader | None = None,
+        set_aside_damaged: bool = False,
     ) -> Library:
         """Open the index at ``db`` (default: ``vidsearch.config.db_path``). ``create`` makes a new one
-        when there is none; otherwise a missing index raises UsageError saying how to build one."""
+        when there is none; otherwise a missing index raises UsageError saying how to build one.
+
+        ``set_aside_damaged`` (``index --rebuild``): an index file that is damaged (it fails to open or
+        its quick check finds problems) is moved aside, kept as ``<name>.damaged-<time>``
+        (``set_aside_to``), and a new one is started with the same library roots. Raises the typed
+        errors of ``vidsearch.store.Store.open`` otherwise.
+        """
         from vidsearch import config
+        from vidsearch.errors import IndexCorruptError
         from vidsearch.store import Store
+        from vidsearch.store.health import quick_check
 
         path = config.db_path(Path(os.path.expanduser(str(db))) if db is not None else None)
         existed = path.exists()
-        library = cls(Store.open(path, create=create), model=model, device=device, precision=precision, loader=loader)
+        try:
+            store = Store.open(path, create=create)
+            if set_aside_damaged:
+                with _translated(path):
+                    problems = quick_check(store)
+                if problems:
+                    store.close()
+                    raise IndexCorruptError("; ".join(problems))
+        except IndexCorruptError:
+            if not set_aside_damaged:
+                raise
+            target, roots = _set_aside(path)
+            store = Store.open(path, create=True)
+            with _translated(path), store.transaction():
+                for root in roots:
+                    store.add_root(root)
+            library = cls(store, model=model, device=device, precision=precision, loader=loader)
+            library.set_aside_to = target
+            return library
+        library = cls(store, model=model, device=device, precision=precision, loader=loader)
         library.created = not existed
         return library
 
@@ -104,8 +133,19 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        if exc is not None:  # SQLite's failures inside the block, as the typed errors a user can act on
+            from vidsearch.store.health import translate
+
+            typed = translate(exc, self.store.path)
+            if typed is not None:
+                raise typed from exc
+
+    def guarded(self) -> Any:
+        """A context in which SQLite's failures on this index raise the typed errors of
+        ``vidsearch.store.health.translate`` (full disk, read-only, damaged file...)."""
+        return _translated(self.store.path)
 
     # ---- the model ---------------------------------------------------------------------------
     def model_name(self) -> tuple[str, str | None]:
@@ -178,7 +218,7 @@ class Library:
         from vidsearch.locks import writer_lock
         from vidsearch.models import check_available, check_budget, load_embedder, with_exit_layer
 
-        with writer_lock(self.store.path):
+        with writer_lock(self.store.path), self.guarded():
             if rebuild:
                 self.store.reset_vectors()
             given = [os.path.expanduser(p) for p in paths]
@@ -265,7 +305,8 @@ class Library:
         if not self.store.model:
             raise UsageError(f"the index {self.store.path} is empty; run vidsearch index PATH first")
         explanation = Explanation() if options.explain else None
-        hits = run_find(self.store, self.embedder(), text, options, explanation)
+        with self.guarded():
+            hits = run_find(self.store, self.embedder(), text, options, explanation)
         notes = []
         offline = [root.path for root in self.roots() if not root.online and root.moments]
         if offline and not options.include_offline:
@@ -378,13 +419,22 @@ class Library:
 
     def status(self) -> IndexInfo:
         """Counts, roots, model, sizes: what ``vidsearch status`` shows."""
-        return self.store.info()
+        with self.guarded():
+            return self.store.info()
+
+    def check(self, full: bool = False) -> list[str]:
+        """What is wrong with the index file ([] when nothing): a quick check of SQLite's pages and
+        one vector per moment, or (``full``) every page, index, checksum and the search index too."""
+        from vidsearch.store.health import full_check, quick_check
+
+        with self.guarded():
+            return full_check(self.store) if full else quick_check(self.store)
 
     def compact(self) -> tuple[int, int]:
         """Rebuild the search index, drop its change log and VACUUM; (bytes before, bytes after)."""
         from vidsearch.locks import writer_lock
 
-        with writer_lock(self.store.path):
+        with writer_lock(self.store.path), self.guarded():
             return self.store.compact()
 
 
@@ -397,3 +447,25 @@ def check_root_paths(paths: Sequence[str | os.PathLike[str]]) -> None:
         problem = root_problem(p)
         if problem is not None:
             raise UsageError(f"{problem}: {os.fspath(p)}")
+
+
+def _translated(path: Path) -> Any:
+    from vidsearch.store.health import storage_errors
+
+    return storage_errors(path)
+
+
+def _set_aside(path: Path) -> tuple[Path, list[str]]:
+    """Move a damaged index file aside under the writer lock; (where it went, the roots it still names)."""
+    from vidsearch.locks import writer_lock
+    from vidsearch.store import Store
+    from vidsearch.store.health import set_aside
+
+    with writer_lock(path):
+        roots: list[str] = []
+        try:
+            with Store.open(path, create=False) as old:
+                roots = [root for _, root, _ in old.roots()]
+        except Exception:  # noqa: BLE001 - damaged: whatever can still be read is kept
+            roots = []
+        return set_aside(path), roots

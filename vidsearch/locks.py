@@ -12,7 +12,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidsearch.errors import IndexLockedError
+from vidsearch.errors import IndexLockedError, IndexStorageError
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another process holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -24,26 +33,37 @@ def exclusive(lock_path: str | os.PathLike[str]) -> Iterator[int | None]:
     """
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        yield fd
+        yield fd if _try_lock(fd) else None
     finally:
         os.close(fd)
+
+
+def writer_lock_path(db_path: str | os.PathLike[str]) -> Path:
+    """The lock file of the index at ``db_path``: named after the real file, so that every path that
+    leads to it (a symlink, another spelling) takes the same lock."""
+    return Path(os.path.realpath(db_path) + ".lock")
 
 
 @contextlib.contextmanager
 def writer_lock(db_path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold the index's writer lock: one process writes at a time; readers never wait for it.
 
-    Raises IndexLockedError naming the process that holds it.
+    Raises IndexLockedError naming the process that holds it, IndexStorageError when the lock file
+    cannot be made (read-only media).
     """
-    lock_path = Path(str(db_path) + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(lock_path) as fd:
-        if fd is None:
+    from vidsearch.config import private_dir
+
+    lock_path = writer_lock_path(db_path)
+    try:
+        private_dir(lock_path.parent)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise IndexStorageError(
+            f"the index {db_path} cannot be written ({exc.strerror or exc}: {lock_path}); it can still be "
+            f"searched, but to index give a writable file with --db"
+        ) from exc
+    try:
+        if not _try_lock(fd):
             with open(lock_path, "rb") as f:
                 holder = f.read(200).decode(errors="replace").strip() or "another process"
             raise IndexLockedError(
@@ -52,3 +72,5 @@ def writer_lock(db_path: str | os.PathLike[str]) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"vidsearch pid {os.getpid()}".encode(), 0)
         yield
+    finally:
+        os.close(fd)

@@ -82,3 +82,23 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - never a traceback with exit 1, which scripts read as "no match"
+        if config.debug():
+            raise
+        sys.exit(_unexpected(exc))
+
+
+def _unexpected(exc: Exception) -> int:
+    """One line for an error no command turned into a message; returns the exit code."""
+    from vidsearch.errors import IndexStorageError, InternalError
+
+    if isinstance(exc, OSError):  # the disk or the system refused (full, read-only, gone)
+        where = f" ({os.fsdecode(exc.filename)})" if exc.filename else ""
+        print(f"vidsearch: {exc.strerror or exc}{where}", file=sys.stderr)
+        return IndexStorageError.exit_code
+    print(
+        f"vidsearch: unexpected error ({type(exc).__name__}: {exc}); this is a bug: please report it with "
+        f"what `VIDSEARCH_DEBUG=1 vidsearch ...` prints",
+        file=sys.stderr,
+    )
+    return InternalError.exit_code

@@ -22,8 +22,12 @@ def open_library(
     model: str | None = None,
     device: str = "auto",
     precision: str = "auto",
+    set_aside_damaged: bool = False,
 ) -> Library:
-    """The library at ``--db`` (or the default index), with the model options a command was given."""
+    """The library at ``--db`` (or the default index), with the model options a command was given
+    (``set_aside_damaged``: see ``vidsearch.Library.open``)."""
     from vidsearch.library import Library
 
-    return Library.open(db, create=create, model=model, device=device, precision=precision)
+    return Library.open(
+        db, create=create, model=model, device=device, precision=precision, set_aside_damaged=set_aside_damaged
+    )

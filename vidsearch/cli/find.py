@@ -260,7 +260,10 @@ def _ask_service(
     target = config.db_path(db)
     if not target.exists():
         return None  # let the direct path say there is no index
-    return service.ask_find(service.find_request(target, model, device, precision, text, options))
+    return service.ask_find(
+        service.find_request(target, model, device, precision, text, options),
+        on_trouble=lambda why: warn(f"vidsearch: the query service {why}; searching without it"),
+    )
 
 
 def _loading(name: str, loaded: list[str], serve_next: bool, idle: float) -> None:

@@ -28,7 +28,12 @@ def index(
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
     rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Forget all vectors and re-index with the chosen model.")
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Forget all vectors and re-index with the chosen model. A damaged index file is kept "
+            "aside (renamed) and a new one started.",
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the summary.")] = False,
     exit_layer: Annotated[
@@ -65,7 +70,16 @@ def index(
     check_root_paths(paths)
     if not paths and not config.db_path(db).exists():  # nothing registered yet: don't leave an empty index
         raise UsageError("nothing to index: give a folder, e.g. vidsearch index ~/Videos")
-    with open_library(db, create=True, model=model, device=device, precision=precision) as library:
+    with open_library(
+        db, create=True, model=model, device=device, precision=precision, set_aside_damaged=rebuild
+    ) as library:
+        if library.set_aside_to is not None:
+            warn(f"the index {library.path} was damaged: kept as {library.set_aside_to}; starting a new one")
+            if not paths and not library.store.roots():
+                raise UsageError(
+                    "the damaged index's folders could not be read back; name them: "
+                    "vidsearch index --rebuild FOLDER..."
+                )
         try:
             with IndexBar(quiet=quiet) as bar:
                 stats = library.index(
@@ -78,6 +92,12 @@ def index(
                  "continues where this one stopped")
             raise typer.Exit(130) from None
         _summary(stats, library.store.model or library.model_name()[0])
+    if stats.nothing_usable:
+        from vidsearch.errors import NothingIndexedError
+
+        bad = len(stats.skipped) + stats.remembered_failures
+        why = "the reasons are above" if stats.skipped else "they failed before and have not changed since"
+        raise NothingIndexedError(f"none of the {bad} video file(s) found could be indexed ({why})")
 
 
 def _summary(stats: IndexStats, model: str) -> None:

@@ -29,15 +29,30 @@ def status(
     compact: Annotated[
         bool, typer.Option("--compact", help="Rebuild the search index, drop its change log, VACUUM.")
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Check the whole file: every page and index, every moment against its checksum, the "
+            "search index (status alone makes a quick check of the pages).",
+        ),
+    ] = False,
 ) -> None:
-    """Where the index lives, its roots, counts, model and size on disk."""
+    """Where the index lives, its roots, counts, model and size on disk, and whether the file is sound.
+
+    Exit status 7 when the index is damaged (`vidsearch index --rebuild` keeps it aside and starts anew).
+    """
     from vidsearch.output.present import display_path, to_json_line
+    from vidsearch.store.health import damaged
 
     with open_library(db, create=False) as library:
         if compact:
             before, after = library.compact()
             warn(f"compacted: {_size(before)} -> {_size(after)}")
         info = library.status()
+        problems = library.check(full=check)
+    health = "ok" if not problems else "damaged: " + "; ".join(problems[:3])
+    depth = "full check" if check else "quick check; --check for a full one"
     per_moment = info.size_bytes / info.moments if info.moments else 0.0
     if json_out:
         record = {
@@ -63,10 +78,14 @@ def status(
             "thumbnails": info.thumbnails,
             "thumbnail_bytes": info.thumbnail_bytes,
             "thumbnail_bytes_per_moment": round(info.thumbnail_bytes / info.thumbnails, 1) if info.thumbnails else 0.0,
+            "check": "full" if check else "quick",
+            "problems": problems,
         }
         if info.when_where is not None:
             record.update(_when_where_record(info.when_where))
         print(to_json_line(record))  # roots with undecodable bytes stay valid JSON
+        if problems:
+            raise damaged(info.path, "; ".join(problems[:3]))
         return
     lines = [
         f"index:    {info.path} (schema {info.schema_version})",
@@ -89,9 +108,12 @@ def status(
         lines.append("settings: " + ", ".join(f"{name} {count}" for name, count in named.items()) + below)
     if info.when_where is not None:
         lines += _when_where_lines(info.when_where)
+    lines.append(f"health:   {health} ({depth})")
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
+    if problems:
+        raise damaged(info.path, "; ".join(problems[:3]))
 
 
 def _thumbnail_line(count: int, size: int, moments: int) -> str:

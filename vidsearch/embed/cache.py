@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from vidsearch import config
+
 QUERY_CACHE_SIZE = 2048  # texts per model: about 3.5 MB at 384-d, 33 MB at 4096-d
 # Plain attributes of a model that a search reads besides query vectors; remembered beside the
 # vectors so that a repeated query with several clauses needs no model either.
@@ -74,7 +76,7 @@ class QueryCache:
         return sum(1 for _ in self._entries())
 
     def _write(self, path: Path, write: Callable[[Any], None]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        config.private_dir(self.folder)  # queries say what the user looks for
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:

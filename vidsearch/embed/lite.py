@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vidsearch.config import private_dir
 from vidsearch.embed.base import MatchScale
 from vidsearch.errors import ModelError, ModelUnavailableError
 from vidsearch.media import frames
@@ -486,7 +487,7 @@ class LiteEmbedder:
         vectors = self._text.encode(self._phrases())
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(path.parent)
                 # Write then rename, so a crash never leaves a half-written cache behind.
                 with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
                     np.save(f, vectors)

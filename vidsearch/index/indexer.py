@@ -76,6 +76,13 @@ class IndexStats:
             parts.append(f"thumbnails made for {self.thumbnails_added} earlier moments")
         return parts
 
+    @property
+    def nothing_usable(self) -> bool:
+        """Every video file seen is bad (new skips or remembered failures) and none is indexed."""
+        bad = len(self.skipped) + self.remembered_failures
+        good = self.indexed + self.moved + self.unchanged - self.remembered_failures
+        return bad > 0 and good <= 0
+
 
 class IndexProgress(Protocol):
     """Callbacks the CLI uses to draw progress; every method is optional in spirit (no-ops are fine)."""
@@ -222,21 +229,11 @@ def index_paths(
                 stats.offline_roots.append(root_path)
                 progress.note(f"root offline, keeping its moments: {root_path}")
             continue
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             gone.append(path)
             continue
-        if os.path.isdir(path):
-            found = list(walk_videos(path, on_problem=lambda p, r: _skip(stats, progress, p, r)))
-        elif is_video_name(path):
-            try:
-                st = os.stat(path)
-            except OSError as exc:
-                _skip(stats, progress, path, exc.strerror or str(exc))
-                continue
-            found = [FoundFile(path, st.st_size, st.st_mtime_ns)]
-        else:
-            continue
-        for f in found:
+        # the walk also takes a single file, and never hands on a FIFO or device as a video to read
+        for f in walk_videos(path, on_problem=lambda p, r: _skip(stats, progress, p, r)):
             stats.seen += 1
             job = _classify(store, f, root_id, {}, {}, stats, progress)
             if job is not None:
@@ -360,17 +357,25 @@ def _classify(
     taken out of it so it is not deleted.
     """
     old = known.get(f.path) or store.video_by_path(f.path)
-    if old is not None and old.size == f.size and old.mtime_ns == f.mtime_ns:
+    if old is not None and old.size == f.size and old.mtime_ns == f.mtime_ns and (
+        f.problem is None or old.status == "failed"
+    ):
         if old.root_id != root_id:
             store.move_video(old.id, f.path, root_id, f.size, f.mtime_ns)
         stats.unchanged += 1
         if old.status == "failed":
             stats.remembered_failures += 1
         return None
+    if f.problem is not None:
+        # never opened (a FIFO would block, /dev/zero never ends): reported once, remembered until it changes
+        _skip(stats, progress, f.path, f.problem)
+        store.save_video(path=f.path, root_id=root_id, size=f.size, mtime_ns=f.mtime_ns, fingerprint="",
+                         info=None, error=f.problem)
+        return None
     try:
         fp = fingerprint(f.path, f.size)
-    except OSError as exc:
-        _skip(stats, progress, f.path, exc.strerror or str(exc))
+    except (OSError, MediaError) as exc:
+        _skip(stats, progress, f.path, str(exc) if isinstance(exc, MediaError) else exc.strerror or str(exc))
         return None
     moved_from = next(
         (v for v in store.videos_by_fingerprint(fp) if v.path in missing or not os.path.exists(v.path)),

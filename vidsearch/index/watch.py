@@ -515,7 +515,7 @@ class Watcher:
     def _reconcile(self, paths: Sequence[str]) -> None:
         """Bring settled paths in step with the disk: index what is there, forget what is gone."""
         self._check_roots()
-        present = [p for p in paths if os.path.exists(p)]
+        present = [p for p in paths if os.path.lexists(p)]  # a symlink loop is there (and bad), not gone
         gone = [p for p in paths if p not in present and self._root_for(p) is not None]
         if present:
             index_paths(

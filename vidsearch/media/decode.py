@@ -22,6 +22,7 @@ from av.sidedata.sidedata import Type as SideDataType
 
 from vidsearch.errors import DecodeError, VideoOpenError
 from vidsearch.media.metadata import container_tags
+from vidsearch.media.scan import readable_size
 from vidsearch.types import Frame, VideoInfo
 
 # Consecutive packets that may fail to decode before we give up on the file (isolated bad packets
@@ -37,11 +38,22 @@ DECODE_FAILURE_BUDGET = 25
 # seek is 2.7x faster than decoding every frame; at 0.5 s both run at 0.9x).
 Strategy = Literal["auto", "sequential", "seek", "keyframes"]
 
+# What decoding one video may hold in memory. Frames are scaled down inside the colour conversion,
+# but the decoder itself keeps full-size pictures (a few references, one per frame thread) and no
+# common codec can decode at a smaller size: a 16000x16000 H.264 picture is 384 MB. So pictures
+# above MAX_PIXELS are refused (8192x8192 holds 8K and 360-degree footage), and big pictures get
+# fewer frame threads so that the threads' pictures stay within DECODE_MEMORY.
+MAX_PIXELS = 8192 * 8192
+DECODE_MEMORY = 512 << 20
+
 
 def open_video(path: str) -> av.container.InputContainer:
-    """Open ``path`` for reading, turning PyAV/FFmpeg failures into a short ``VideoOpenError``."""
+    """Open ``path`` for reading, turning PyAV/FFmpeg failures into a short ``VideoOpenError``.
+
+    Only a regular file that opens within a few seconds is handed to FFmpeg (``scan.readable_size``).
+    """
     try:
-        size = os.stat(path).st_size
+        size = readable_size(path)
     except OSError as e:
         raise VideoOpenError(f"cannot read {path!r}: {e.strerror or e}") from e
     if size == 0:
@@ -57,12 +69,28 @@ def open_video(path: str) -> av.container.InputContainer:
 
 
 def video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
-    """The container's main video stream (cover art is not one); VideoOpenError when there is none."""
+    """The container's main video stream (cover art is not one), set up to decode within the memory
+    cap (``MAX_PIXELS``, ``DECODE_MEMORY``); VideoOpenError when there is none or its pictures are
+    larger than the cap."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds: list[str] = sorted({s.type for s in container.streams}) or ["no streams"]
         raise VideoOpenError(f"{path!r} has no video stream (it holds: {', '.join(kinds)})")
-    return streams[0]
+    stream = streams[0]
+    ctx = stream.codec_context
+    if ctx is not None:
+        pixels = (ctx.width or 0) * (ctx.height or 0)
+        if pixels > MAX_PIXELS:
+            raise VideoOpenError(
+                f"{path!r} has {ctx.width}x{ctx.height} pictures ({pixels / 1e6:.1f} megapixels); vidsearch "
+                f"reads pictures of up to {MAX_PIXELS / 1e6:.1f} megapixels"
+            )
+        # the decoder refuses bigger pictures too, should the stream's header have understated them
+        ctx.options = {**ctx.options, "max_pixels": str(MAX_PIXELS)}
+        # frame threads each hold a picture: fewer of them for big pictures, within DECODE_MEMORY
+        per_picture = max(1, pixels) * 3  # up to 3 bytes a pixel (10-bit 4:2:0)
+        ctx.thread_count = max(1, min(os.cpu_count() or 1, DECODE_MEMORY // per_picture))
+    return stream
 
 
 def _normalise_rotation(degrees: float) -> int:

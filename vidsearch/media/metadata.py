@@ -404,8 +404,11 @@ def read_metadata(path: str | os.PathLike[str], info: VideoInfo | None = None) -
     from vidsearch.errors import VideoOpenError
 
     path = os.fsdecode(path)
+    from vidsearch.media.scan import readable_size
+
     try:
         mtime: float | None = os.stat(path).st_mtime
+        readable_size(path)  # never hand FFmpeg a FIFO or a device
     except OSError as exc:
         raise VideoOpenError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
     try:

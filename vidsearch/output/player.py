@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vidsearch.config import ENV_PLAYER
-from vidsearch.errors import PlayerNotFoundError, VidsearchError
+from vidsearch.errors import PlayerNotFoundError, UsageError, VidsearchError
 from vidsearch.output.present import mpv_edl, unique_paths
 from vidsearch.types import Hit
 
@@ -53,7 +53,15 @@ def find_player(env: Mapping[str, str] | None = None) -> Player:
     env = os.environ if env is None else env
     wanted = env.get(ENV_PLAYER, "").strip()
     if wanted:
-        command = shlex.split(wanted)
+        try:
+            command = shlex.split(wanted)
+        except ValueError as exc:  # "No closing quotation", "No escaped character"
+            raise UsageError(
+                f"{ENV_PLAYER}={wanted!r} cannot be read as a command line ({exc}); fix its quoting, "
+                f"e.g. {ENV_PLAYER}='mpv --fs'"
+            ) from None
+        if not command:
+            raise UsageError(f"{ENV_PLAYER}={wanted!r} names no program; e.g. {ENV_PLAYER}='mpv --fs'")
         if shutil.which(command[0], path=env.get("PATH")) is None:
             raise PlayerNotFoundError(f"{ENV_PLAYER}={wanted!r}: {command[0]!r} is not an installed program")
         return Player(kind_of(command[0]), tuple(command))

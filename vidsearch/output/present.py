@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -156,15 +155,11 @@ def m3u_playlist(hits: Sequence[Hit]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_EDL_SAFE = re.compile(r"[^,;%\n\r\s][^,;%\n\r]*")
-
-
 def edl_path(path: str) -> str:
-    """A path as an mpv EDL field: as is when plain, else ``%LEN%path`` with LEN in bytes (mpv's
-    escape for names holding commas, semicolons, newlines or other odd characters)."""
-    plain = _EDL_SAFE.fullmatch(path) and path == path.strip() and display_path(path) == path
-    if plain and path[0] not in "#!":  # '#' starts a comment line, '!' a header
-        return path
+    """A path as an mpv EDL field, always in mpv's ``%LEN%path`` form (LEN in bytes), which takes the
+    name's bytes as they are. Every other spelling has characters mpv reads as syntax: ',' and ';'
+    end a field or an entry, '=' makes ``name=value`` a parameter, '%' starts this form, a newline
+    ends a line, '#' and '!' at the start are a comment and a header."""
     return f"%{len(os.fsencode(path))}%{_raw_text(path)}"
 
 

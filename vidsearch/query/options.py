@@ -5,6 +5,7 @@ request without loading the search.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,15 @@ class LikeRef:
     path: str
     start: float | None = None
     end: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise UsageError(f"--like needs a file (got {self.path!r})")
+        for value in (self.start, self.end):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf
+            ):
+                raise UsageError(f"--like {self.path}: times must be seconds from the start (got {value!r})")
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,26 @@ class SearchOptions:
     sort: str = "score"  # order of the hits shown: one of SORTS
     today: str | None = None  # ISO date that "last summer", "this year" count from (None: today here)
 
+    def __post_init__(self) -> None:
+        # every way in (the command line, the query service's requests, the library) is checked here
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise UsageError(f"the limit must be a whole number of at least 1 (got {self.limit!r})")
+        for name in ("within", "exclude"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"{name} must be a list of texts (got {value!r})")
+        if self.like is not None and not isinstance(self.like, LikeRef):
+            raise UsageError(f"like must be a reference clip (got {self.like!r})")
+        for name in ("merge_gap", "max_gap", "min_score", "min_match", "whole_weight"):
+            value = getattr(self, name)
+            if value is None and name in ("min_score", "min_match", "whole_weight"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} takes a number (got {value!r})")
+        if not isinstance(self.explain, bool):
+            raise UsageError(f"explain must be true or false (got {self.explain!r})")
+
 
 @dataclass
 class Explanation:
@@ -57,20 +87,25 @@ class Explanation:
     lines: list[str] = field(default_factory=list)
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _TIME = r"(?:\d+:)?(?:\d+:)?\d+(?:\.\d+)?"
+# what the part after the last '@' of --like looks like when it was meant as a time (a file name
+# holding '@' has letters there)
+_TIME_LIKE = re.compile(r"[\d\s.:+-]+")
 _SPAN = re.compile(rf"^(?P<start>{_TIME})(?:-(?P<end>{_TIME}))?$")
 
 
 def parse_time(text: str) -> float:
-    """``90``, ``1:30``, ``1:02:03.5`` -> seconds. Raises UsageError."""
+    """``90``, ``1:30``, ``1:02:03.5`` -> seconds. Raises UsageError.
+
+    In ``M:SS`` and ``H:MM:SS`` the minutes and seconds after the first field are below 60.
+    """
     parts = text.strip().split(":")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"not a time: {text!r} (use seconds, M:SS or H:MM:SS)") from None
-    # past the first field, minutes and seconds stop at 59 (1:75 is a typo, not 2:15)
-    if len(values) > 3 or any(v < 0 for v in values) or any(v >= 60 for v in values[1:]):
+    if not all(_NUMBER.fullmatch(p) for p in parts) or len(parts) > 3:
         raise UsageError(f"not a time: {text!r} (use seconds, M:SS or H:MM:SS)")
+    values = [float(p) for p in parts]
+    if any(v >= 60 for v in values[1:]):
+        raise UsageError(f"not a time: {text!r} (minutes and seconds after a ':' must be below 60)")
     seconds = 0.0
     for v in values:
         seconds = seconds * 60 + v
@@ -94,7 +129,7 @@ def parse_like(spec: str, option: str = "--like") -> LikeRef:
             if end is not None and end <= start:
                 raise UsageError(f"{where}: the end time must come after the start")
             return LikeRef(path, start, end)
-        if os.path.exists(path):  # the file is there, so what follows '@' was meant as a time
-            raise UsageError(f"{where}: not a time after '@': {when!r} (use seconds, M:SS or "
-                             "H:MM:SS, or START-END)")
+        if _TIME_LIKE.fullmatch(when) or os.path.exists(path):  # what follows '@' was meant as a time
+            raise UsageError(f"{where}: not a time after '@': {when!r} (use PATH@SECONDS, PATH@M:SS, "
+                             "PATH@H:MM:SS or PATH@START-END, e.g. clip.mp4@1:20-1:35)")
     return LikeRef(spec)

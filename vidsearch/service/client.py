@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,53 +20,102 @@ if TYPE_CHECKING:
     from vidsearch.library import Found
     from vidsearch.query.options import SearchOptions
 
-CONNECT_TIMEOUT = 0.5
 # The answer of a service started from another version of vidsearch: it stops, and the asker
 # searches itself, so an upgrade never leaves old code answering.
 STALE = "StaleService"
+CONNECT_TIMEOUT = 0.5
+# Seconds without a byte from the service before `find` answers by itself. A service at work sends a
+# heartbeat line every HEARTBEAT_SECONDS (even while it loads a model), so only a stopped or stuck
+# one stays this silent.
+SILENCE_TIMEOUT = 3.0
+HEARTBEAT_SECONDS = 1.0
+MAX_LINE = 64 << 20  # an answer holds at most a few thousand hits; anything longer is not one
 
 
 def request(message: dict[str, Any], path: Path | None = None, timeout: float | None = None) -> dict[str, Any] | None:
-    """Send one request to the running service; its answer, or None when no service is running.
+    """Send one request to the running service; its answer, or None when no service is running or it
+    stays silent ``timeout`` seconds (default ``SILENCE_TIMEOUT``) between heartbeats.
 
     A socket that is not ours (another owner, or readable by others) is never used.
     """
+    return exchange(message, path, timeout)[0]
+
+
+def exchange(
+    message: dict[str, Any], path: Path | None = None, timeout: float | None = None
+) -> tuple[dict[str, Any] | None, str]:
+    """(answer, "") from the running service, or (None, why): "" when none runs, else what went wrong
+    with the one that does (it stayed silent, closed early, answered garbage)."""
     path = path or socket_path()
     try:
         info = path.stat()
     except OSError:
-        return None
+        return None, ""
     if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
-        return None
+        return None, ""
+    silence = SILENCE_TIMEOUT if timeout is None else timeout
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_TIMEOUT)
         try:
             sock.connect(str(path))
         except OSError:
-            return None  # a stale socket: no service
-        sock.settimeout(timeout)
-        sock.sendall(json.dumps(message).encode() + b"\n")
-        data = read_line(sock)
-    except OSError:
-        return None
+            return None, ""  # a stale socket: no service
+        sock.settimeout(silence)
+        sock.sendall(json.dumps({**message, "heartbeat": True}).encode() + b"\n")
+        lines = LineReader(sock, MAX_LINE)
+        while True:
+            line = lines.next()
+            if line is None:
+                return None, "closed the connection without an answer"
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                return None, "answered with something that is not JSON"
+            if not isinstance(answer, dict):
+                return None, "answered with something that is not a JSON object"
+            if answer.get("wait") is True and "ok" not in answer:
+                continue  # a heartbeat: still at work
+            return answer, ""
+    except TimeoutError:
+        return None, f"did not answer within {silence:g} s (stopped or stuck?)"
+    except (OSError, LineTooLong) as exc:
+        return None, f"could not be talked to ({exc})"
     finally:
         sock.close()
-    if not data:
-        return None
-    return dict(json.loads(data))
 
 
-def read_line(sock: socket.socket) -> bytes:
-    chunks = []
-    while True:
-        chunk = sock.recv(1 << 16)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if chunk.endswith(b"\n"):
-            break
-    return b"".join(chunks)
+class LineTooLong(ValueError):
+    """A line longer than the reader's limit arrived (not a request or answer of this protocol)."""
+
+
+class LineReader:
+    """Newline-terminated lines from a socket, each at most ``limit`` bytes; ``next()`` returns one
+    (without its newline), or None at the end of the stream. Raises LineTooLong, and the socket's
+    TimeoutError/OSError."""
+
+    def __init__(self, sock: socket.socket, limit: int) -> None:
+        self.sock = sock
+        self.limit = limit
+        self.buffer = b""
+        self.closed = False
+
+    def next(self) -> bytes | None:
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > self.limit:
+                raise LineTooLong(f"a line longer than {self.limit} bytes")
+            if self.closed:
+                rest, self.buffer = self.buffer, b""
+                return rest or None  # a last line without its newline
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                self.closed = True
+                continue
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        if len(line) > self.limit:
+            raise LineTooLong(f"a line longer than {self.limit} bytes")
+        return line
 
 
 def find_request(
@@ -88,13 +138,19 @@ def find_request(
     }
 
 
-def ask_find(message: dict[str, Any]) -> Found | None:
-    """Ask the running service to search; what it found, or None when none runs.
+def ask_find(message: dict[str, Any], on_trouble: Callable[[str], None] | None = None) -> Found | None:
+    """Ask the running service to search; what it found, or None when none runs, the one running
+    is of another version, or it does not answer (``on_trouble`` then hears why, and the caller
+    searches by itself).
 
     Raises the service's typed error (UsageError...) when it refused the query.
     """
-    answer = request(message)
-    if answer is None or answer.get("kind") == STALE:
+    answer, trouble = exchange(message)
+    if answer is None:
+        if trouble and on_trouble is not None:
+            on_trouble(trouble)
+        return None
+    if answer.get("kind") == STALE:
         return None
     if not answer.get("ok"):
         kind = getattr(errors, str(answer.get("kind")), errors.VidsearchError)
@@ -107,16 +163,33 @@ def ask_find(message: dict[str, Any]) -> Found | None:
     return Found(hits, list(answer.get("explanation", [])), list(answer.get("notes", [])))
 
 
-def options_from_json(record: dict[str, Any]) -> SearchOptions:
-    """The SearchOptions a find request carries (fields this version does not know are ignored)."""
+def options_from_json(record: Any) -> SearchOptions:
+    """The SearchOptions a find request carries (fields this version does not know are ignored).
+
+    Raises UsageError for a record that is not options (wrong types, values out of range).
+    """
     from vidsearch.query.options import LikeRef, SearchOptions
 
+    if not isinstance(record, dict):
+        raise errors.UsageError("malformed request: options must be a JSON object")
     opts = dict(record)
-    opts["within"] = tuple(opts.get("within") or ())
-    opts["exclude"] = tuple(opts.get("exclude") or ())
-    opts["like"] = LikeRef(**opts["like"]) if opts.get("like") else None
+    for name in ("within", "exclude"):
+        value = opts.get(name) or ()
+        if not isinstance(value, (list, tuple)):
+            raise errors.UsageError(f"malformed request: options.{name} must be a list")
+        opts[name] = tuple(value)
+    like = opts.get("like")
+    if like:
+        if not isinstance(like, dict) or set(like) - {"path", "start", "end"}:
+            raise errors.UsageError("malformed request: options.like must be {path, start, end}")
+        opts["like"] = LikeRef(**like)
+    else:
+        opts["like"] = None
     known = {f.name for f in dataclasses.fields(SearchOptions)}
-    return SearchOptions(**{k: v for k, v in opts.items() if k in known})
+    try:
+        return SearchOptions(**{k: v for k, v in opts.items() if k in known})
+    except TypeError as exc:
+        raise errors.UsageError(f"malformed request: {exc}") from None
 
 
 def hit_to_json(hit: Hit) -> dict[str, Any]:

@@ -57,11 +57,17 @@ class AudioBlock:
 
 def open_media(path: str) -> av.container.InputContainer:
     """Open ``path`` with PyAV; a file that cannot be opened raises ``SpeechError`` with the reason."""
+    from vidsearch.errors import MediaError
+    from vidsearch.media.scan import readable_size
+
     try:
-        if os.stat(path).st_size == 0:
-            raise SpeechError(path, "the file is empty")
+        size = readable_size(path)  # never hand FFmpeg a FIFO or a device
     except OSError as e:
         raise SpeechError(path, f"cannot read the file: {e.strerror or e}") from e
+    except MediaError as e:
+        raise SpeechError(path, str(e)) from e
+    if size == 0:
+        raise SpeechError(path, "the file is empty")
     try:
         return av.open(path, metadata_errors="replace")
     except av.error.FFmpegError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from vidsearch import config
-from vidsearch.errors import IndexMismatchError, UsageError
+from vidsearch.errors import IndexMismatchError, IndexStorageError, SearchIndexDamaged, UsageError
+from vidsearch.store.health import damaged, has_sqlite_header, moment_checksum, path_checksum, storage_errors
 from vidsearch.store.migrations import migrate
 from vidsearch.store.searchindex import SearchIndex
 from vidsearch.store.thumbnails import Thumbnails
@@ -32,6 +34,57 @@ KNN_MAX_K = 4096  # sqlite-vec refuses larger k
 RERANK_EXTRA = 50  # the compact index's shortlist holds k + max(k / 2, this) moments for exact re-ranking
 MMAP_BYTES = 1 << 36
 VECTOR_CACHE_MAX = 200_000  # vectors kept in memory by one open Store (about 300 MB at 384-d)
+
+
+def _create_private(db_path: Path) -> None:
+    """Make an empty index file only this user can read (SQLite gives its -wal and -shm the same mode)."""
+    config.private_dir(db_path.parent)
+    try:
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # made by another process meanwhile
+    except OSError as exc:
+        raise IndexStorageError(
+            f"cannot create the index {db_path}: {exc.strerror or exc}; give a writable place with --db"
+        ) from exc
+
+
+def _make_private(db_path: Path, st: os.stat_result) -> None:
+    """Close an index file (and its sidecars) that others can read, when it is ours to change."""
+    if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):  # read-only media: nothing to change there
+                os.chmod(f"{db_path}{suffix}", 0o600)
+
+
+def _writable(db_path: Path) -> bool:
+    """Whether SQLite can write the index and make its -wal and -shm files beside it."""
+    return os.access(db_path, os.W_OK) and os.access(db_path.parent, os.W_OK | os.X_OK)
+
+
+def _read_only_uri(db_path: Path) -> str:
+    """An SQLite URI that reads an index on read-only media.
+
+    A WAL-mode file needs its -shm file, which cannot be made there; with no pending -wal content the
+    file alone is the whole index, so it is opened as immutable (no locks, no -shm).
+    """
+    from urllib.parse import quote
+
+    wal = Path(f"{db_path}-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    return f"file:{quote(os.fsencode(os.path.abspath(db_path)))}" + ("?mode=ro" if pending else "?immutable=1")
+
+
+def _file_identity(db_path: Path) -> tuple[int, ...] | None:
+    """(device, inode, size, SQLite's file change counter) of the index file; None when it is gone."""
+    try:
+        with open(db_path, "rb") as f:
+            st = os.fstat(f.fileno())
+            header = f.read(28)
+    except OSError:
+        return None
+    counter = int.from_bytes(header[24:28], "big") if len(header) == 28 else -1
+    return st.st_dev, st.st_ino, st.st_size, counter
 
 
 def _fs(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -133,22 +186,50 @@ class Store:
         self.facts = FactsTable(self)  # when, where and with what each video was filmed
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
+        self.read_only = False  # opened from read-only media: searched, never written
+        self._identity: tuple[int, ...] | None = None  # the file as opened (see ``replaced``)
 
     # ---- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
+        """Open (``create``: or make) the index at ``path`` (default: ``vidsearch.config.db_path``).
+
+        A new index is made private (the file 0600, and the folders created for it 0700). An index
+        on read-only media opens read-only: it can be searched, not changed. Raises UsageError when
+        there is no index and ``create`` is false or the path is not a regular file, and the typed
+        errors of ``vidsearch.store.health.translate`` when SQLite cannot use the file.
+        """
+        db_path = config.db_path(path)
+        with storage_errors(db_path):
+            return cls._open(db_path, create)
+
+    @classmethod
+    def _open(cls, db_path: Path, create: bool) -> Store:
         import apsw
         import sqlite_vec
 
-        db_path = config.db_path(path)
-        if not db_path.exists():
+        try:
+            st: os.stat_result | None = os.stat(db_path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise IndexStorageError(f"cannot reach the index {db_path}: {exc.strerror or exc}") from exc
+        if st is None:
             if not create:
                 raise UsageError(
                     f"no index at {db_path}; build one with `vidsearch index PATH` (or pass --db)"
                 )
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(db_path)
+        elif not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{db_path} is not a regular file; give the path of an index file with --db")
+        else:
+            _make_private(db_path, st)
+        read_only = not _writable(db_path)
         try:
-            conn = apsw.Connection(str(db_path))
+            if read_only:
+                conn = apsw.Connection(_read_only_uri(db_path), flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+            else:
+                conn = apsw.Connection(str(db_path))
         except apsw.Error as exc:
             raise UsageError(f"cannot open the index {db_path}: {exc}") from exc
         conn.set_busy_timeout(10_000)
@@ -156,8 +237,11 @@ class Store:
         conn.load_extension(sqlite_vec.loadable_path())
         conn.enable_load_extension(False)
         store = cls(db_path, conn)
+        store.read_only = read_only
+        store._identity = _file_identity(db_path)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             # Memory-mapped reads: reading one vector out of a sqlite-vec chunk walks that chunk's
@@ -165,10 +249,22 @@ class Store:
             # the size at its compile-time limit.
             conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             migrate(conn, db_path)
+            store._identity = _file_identity(db_path)  # after the migration's own writes
         except apsw.NotADBError as exc:
             conn.close()
+            if has_sqlite_header(db_path):
+                raise damaged(db_path, str(exc)) from exc
             raise UsageError(f"{db_path} is not a vidsearch index (not an SQLite file)") from exc
+        except BaseException:
+            conn.close()
+            raise
         return store
+
+    def replaced(self) -> bool:
+        """Whether the file at this index's path is no longer the one opened: deleted, another file in
+        its place, restored from a copy, or changed by SQLite's checkpoint of another process (then a
+        fresh connection is cheap and safe). Compares inode, size and SQLite's change counter."""
+        return _file_identity(self.path) != self._identity
 
     def _has_table(self, name: str) -> bool:
         row = self.db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (name,)).fetchone()
@@ -318,9 +414,10 @@ class Store:
 
     def move_video(self, video_id: int, path: str, root_id: int | None, size: int, mtime_ns: int) -> None:
         """A file moved or was renamed: keep its moments and vectors, change where it is."""
+        raw = _fs(path)
         self.db.execute(
-            "UPDATE videos SET path=?, root_id=?, size=?, mtime_ns=? WHERE id=?",
-            (_fs(path), root_id, size, mtime_ns, video_id),
+            "UPDATE videos SET path=?, root_id=?, size=?, mtime_ns=?, checksum=? WHERE id=?",
+            (raw, root_id, size, mtime_ns, path_checksum(raw), video_id),
         )
 
     def touch_video(self, video_id: int, size: int, mtime_ns: int) -> None:
@@ -363,7 +460,7 @@ class Store:
                 self.delete_video(old[0])
             self.db.execute(
                 "INSERT INTO videos(path, root_id, size, mtime_ns, fingerprint, status, error, duration, fps,"
-                " width, height, rotation, codec, indexed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " width, height, rotation, codec, indexed_at, checksum) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     raw,
                     root_id,
@@ -379,6 +476,7 @@ class Store:
                     info.rotation if info else 0,
                     info.codec if info else None,
                     time.time(),
+                    path_checksum(raw),
                 ),
             )
             video_id = int(self.db.last_insert_rowid())
@@ -388,18 +486,19 @@ class Store:
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 for i, (start, end) in enumerate(moments):
                     cost = costs[i] if i < len(costs) else MomentCost()
+                    vector = vectors[i].tobytes()
                     self.db.execute(
                         'INSERT INTO moments(video_id, start, "end", frames, visual_tokens, exit_layer, seconds,'
-                        " budget, setting) VALUES(?,?,?,?,?,?,?,?,?)",
+                        " budget, setting, checksum) VALUES(?,?,?,?,?,?,?,?,?,?)",
                         (
                             video_id, start, end, cost.frames, cost.visual_tokens, cost.exit_layer, cost.seconds,
-                            cost.budget, cost.setting,
+                            cost.budget, cost.setting, moment_checksum(video_id, start, end, vector),
                         ),  # fmt: skip
                     )
                     moment_id = self.db.last_insert_rowid()
                     self.db.execute(
                         "INSERT INTO moment_vectors(moment_id, embedding, video_id) VALUES(?,?,?)",
-                        (moment_id, vectors[i].tobytes(), video_id),
+                        (moment_id, vector, video_id),
                     )
                     pictures = thumbnails[i] if i < len(thumbnails) else None
                     if pictures is not None:
@@ -433,16 +532,50 @@ class Store:
             return []
         if video_ids is not None and not video_ids:
             return []
-        ann = self.search_index()
-        if ann is None:
-            return self.candidates(self.nearest_exact(query, k, video_ids))
-        shortlist, _ = ann.search(query, k + max(k // 2, RERANK_EXTRA), video_ids)
+        q = np.asarray(query, np.float32)
+        for _ in range(2):  # a second time with the index rebuilt from the database
+            ann = self.search_index()
+            if ann is None:
+                break
+            try:
+                shortlist, approx = ann.search(q, k + max(k // 2, RERANK_EXTRA), video_ids)
+                ids, exact = self._rerank(ann, shortlist, approx, q)
+            except SearchIndexDamaged:
+                self._index.discard()
+                continue
+            best = np.argsort(-exact, kind="stable")[:k]
+            return self.candidates({ids[i]: float(exact[i]) for i in best})
+        nearest = self.nearest_exact(q, k, video_ids)
+        # the scan reads vectors unchecked: those it returns are verified against their moments'
+        # checksums (a garbled vector raises IndexCorruptError rather than rank by a wrong score)
+        self.vectors(list(nearest))
+        return self.candidates(nearest)
+
+    def _rerank(
+        self, ann: Any, shortlist: np.ndarray, approx: np.ndarray, q: np.ndarray
+    ) -> tuple[list[int], np.ndarray]:
+        """The compact index's shortlist and its exact cosines from the vectors stored here.
+
+        The index file is never trusted: every moment it names must be here (unless deleted since it
+        was brought up to date), and its int8 score must agree with the exact one within the int8
+        rounding bound. Raises SearchIndexDamaged when not (shuffled ids, garbled codes or scales).
+        """
         ids = [int(i) for i in shortlist]
+        found = self._verified_vectors(ids)
+        if len(found) < len(ids):
+            if self.change_counter() == ann.delta_seq:
+                raise SearchIndexDamaged("the search index names moments the database does not hold")
+            keep = [i for i, m in enumerate(ids) if m in found]  # deleted by another process meanwhile
+            ids, approx = [ids[i] for i in keep], np.asarray(approx)[keep]
         if not ids:
-            return []
-        exact = self.vectors(ids) @ np.asarray(query, np.float32)
-        best = np.argsort(-exact, kind="stable")[:k]
-        return self.candidates({ids[i]: float(exact[i]) for i in best})
+            return [], np.zeros(0, np.float32)
+        vectors = np.stack([found[m] for m in ids])
+        exact = vectors @ q
+        # |codes * scale - v| <= scale / 2 in every coordinate, scale = max|v| / 127 (ivf.quantize)
+        bound = np.abs(vectors).max(axis=1) / 254.0 * float(np.abs(q).sum()) * 1.001 + 1e-4
+        if not np.all(np.abs(np.asarray(approx, np.float32) - exact) <= bound):
+            raise SearchIndexDamaged("the search index's scores disagree with the stored vectors")
+        return ids, exact
 
     def nearest_exact(
         self, query: np.ndarray, k: int, video_ids: Sequence[int] | None = None
@@ -457,7 +590,10 @@ class Store:
         if video_ids is not None:
             sql += " AND video_id IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(list(video_ids)))
-        return {mid: 1.0 - dist for mid, dist in self.db.execute(sql, params).fetchall()}
+        found = self.db.execute(sql, params).fetchall()
+        if any(dist is None for _, dist in found):  # a vector that reads back as NaN: damaged storage
+            raise damaged(self.path, "stored vectors read back as not-a-number")
+        return {mid: 1.0 - dist for mid, dist in found}
 
     # ---- the compact index beside the file -----------------------------------------------
     def change_counter(self) -> int:
@@ -480,6 +616,37 @@ class Store:
     def refresh_search_index(self, *, rebuild: bool = False) -> Any:
         """Bring the compact index up to date now (e.g. at the end of an indexing run); returns it."""
         return self._index.refresh(rebuild=rebuild)
+
+    def verify_search_index(self) -> list[str]:
+        """Problems of the compact index file ([] when none); a damaged one is removed to be rebuilt."""
+        return self._index.verify()
+
+    def verify_rows(self) -> list[str]:
+        """Every moment's video, times and vector, and every video's file name, against their
+        checksums; the problems found (at most 20 named)."""
+        problems: list[str] = []
+        for vid, path, checksum in self.db.execute("SELECT id, path, checksum FROM videos"):
+            if checksum is not None and path_checksum(bytes(path)) != checksum:
+                problems.append(f"video {vid}: its file name does not match its checksum")
+        if self._has_table("moment_vectors"):
+            rows = {
+                mid: (vid, start, end, checksum)
+                for mid, vid, start, end, checksum in self.db.execute(
+                    'SELECT id, video_id, start, "end", checksum FROM moments'
+                )
+            }
+            seen = set()
+            for mid, vector in self.db.execute("SELECT moment_id, embedding FROM moment_vectors"):
+                seen.add(mid)
+                row = rows.get(mid)
+                if row is None:
+                    problems.append(f"vector {mid} belongs to no moment")
+                elif row[3] is not None and moment_checksum(row[0], row[1], row[2], bytes(vector)) != row[3]:
+                    problems.append(f"moment {mid}: its video, times or vector do not match its checksum")
+            problems += [f"moment {mid} has no vector" for mid in rows if mid not in seen]
+        if len(problems) > 20:
+            problems = problems[:20] + [f"... and {len(problems) - 20} more"]
+        return problems
 
     def describe_search_index(self, moments: int | None = None) -> tuple[str, int]:
         """What nearest-neighbour reads use, in words, and the index file's size (nothing is built)."""
@@ -504,10 +671,14 @@ class Store:
             return []
         rows = self.db.execute(
             'SELECT m.id, m.video_id, v.path, m.start, m."end", m.frames, m.visual_tokens, m.exit_layer,'
-            " m.seconds, m.budget, m.setting, COALESCE(r.online, 1) FROM moments m JOIN videos v ON v.id = m.video_id"
-            " LEFT JOIN roots r ON r.id = v.root_id WHERE m.id IN (SELECT value FROM json_each(?))",
+            " m.seconds, m.budget, m.setting, COALESCE(r.online, 1), v.checksum FROM moments m"
+            " JOIN videos v ON v.id = m.video_id LEFT JOIN roots r ON r.id = v.root_id"
+            " WHERE m.id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(similarity)),),
         ).fetchall()
+        for row in rows:
+            if row[-1] is not None and path_checksum(row[2]) != row[-1]:
+                raise damaged(self.path, f"the file name of video {row[1]} does not match its checksum")
         out = [
             Candidate(
                 moment_id=mid,
@@ -519,35 +690,68 @@ class Store:
                 cost=MomentCost(fr, vt, el, sec, budget, setting).as_dict(),
                 available=bool(online),
             )
-            for mid, vid, path, start, end, fr, vt, el, sec, budget, setting, online in rows
+            for mid, vid, path, start, end, fr, vt, el, sec, budget, setting, online, _ in rows
         ]
         out.sort(key=lambda c: -c.similarity)
         return out
 
     def vectors(self, moment_ids: Sequence[int]) -> np.ndarray:
-        """The stored vectors of the given moments, in the given order.
+        """The stored vectors of the given moments, in the given order, each verified against its
+        moment's checksum.
 
         Vectors read once are kept in memory while the index does not change (a search reads the
-        same shortlist and library sample again; a long-running service reads them once).
+        same shortlist and library sample again; a long-running service reads them once). Raises
+        IndexCorruptError when a moment's vector is missing or does not match its checksum.
         """
+        found = self._verified_vectors(moment_ids)
+        lost = [m for m in moment_ids if m not in found]
+        if lost:
+            raise damaged(self.path, f"moment {lost[0]} has no vector")
         if not moment_ids:
             return np.zeros((0, self.dim or 0), np.float32)
+        return np.stack([found[m] for m in moment_ids])
+
+    def _verified_vectors(self, moment_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """{moment id: vector} of those of ``moment_ids`` that have one (verified, see ``vectors``)."""
+        if not moment_ids:
+            return {}
         seq = self.change_counter()
         if seq != self._vector_cache_seq or len(self._vector_cache) > VECTOR_CACHE_MAX:
             self._vector_cache, self._vector_cache_seq = {}, seq
         cache = self._vector_cache
         missing = [m for m in moment_ids if m not in cache]
         if missing:
-            missing = self._read_vector_chunks(missing, cache)
-        if missing:
-            rows = self.db.execute(
-                "SELECT moment_id, embedding FROM moment_vectors"
-                " WHERE moment_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(missing),),
-            ).fetchall()
-            for mid, emb in rows:
-                cache[mid] = np.frombuffer(emb, dtype=np.float32)
-        return np.stack([cache[m] for m in moment_ids])
+            read: dict[int, np.ndarray] = {}
+            left = self._read_vector_chunks(missing, read)
+            if left:
+                rows = self.db.execute(
+                    "SELECT moment_id, embedding FROM moment_vectors"
+                    " WHERE moment_id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(left),),
+                ).fetchall()
+                for mid, emb in rows:
+                    read[mid] = np.frombuffer(emb, dtype=np.float32)
+            self._verify_moments(read)
+            cache.update(read)
+        return {m: cache[m] for m in moment_ids if m in cache}
+
+    def _verify_moments(self, vectors: dict[int, np.ndarray]) -> None:
+        """Check freshly read vectors, with their moments' video and times, against the moments'
+        checksums; raise IndexCorruptError naming the first that does not match."""
+        if not vectors:
+            return
+        rows = self.db.execute(
+            'SELECT id, video_id, start, "end", checksum FROM moments WHERE id IN (SELECT value FROM json_each(?))',
+            (json.dumps(list(vectors)),),
+        ).fetchall()
+        known = set()
+        for mid, vid, start, end, checksum in rows:
+            known.add(mid)
+            if checksum is not None and moment_checksum(vid, start, end, vectors[mid].tobytes()) != checksum:
+                raise damaged(self.path, f"moment {mid} does not match its checksum")
+        if len(known) != len(vectors):
+            stray = next(m for m in vectors if m not in known)
+            raise damaged(self.path, f"vector {stray} belongs to no moment")
 
     def _read_vector_chunks(self, moment_ids: list[int], into: dict[int, np.ndarray]) -> list[int]:
         """Read vectors straight from sqlite-vec's storage (its rowids table + chunk blobs).

@@ -26,11 +26,17 @@ counter. The index file records the counter it was built at; newer log entries a
 small delta file (new codes + deleted ids) and a full rebuild happens when the delta grows large,
 when the file is missing, corrupt, or was built for another model.
 
-File layout (``<index>.vidx`` and ``<index>.vidx-delta``): a magic line, an 8-byte header length, a
-JSON header naming each array's offset, dtype and shape, then the arrays (64-byte aligned), read
-with ``np.memmap`` so a cold process touches only the lists it probes. Files are written to a
-temporary name and renamed, so a crash never leaves a torn file. The header names the format; a
-file of another format (an older vidsearch's) is rebuilt, never read.
+File layout (``<index>.vidx`` and ``<index>.vidx-delta``): a magic line, an 8-byte header length, the
+header's CRC-32, a JSON header naming each array's offset, dtype and shape, then the arrays (64-byte
+aligned), read with ``np.memmap`` so a cold process touches only the lists it probes. Files are
+written to a temporary name and renamed, so a crash never leaves a torn file. The header names the
+format; a file of another format (an older vidsearch's) is rebuilt, never read.
+
+Nothing in the file is trusted unchecked. The header carries a CRC-32 of each small array (centroids,
+offsets, the calibration sample, the per-video table) and of each list's rows (codes, scales, sign
+bits, lengths, ids): the small arrays are checked when the file is opened, a list the first time a
+search reads it (so a cold search still reads only the lists it probes), the delta file whole.
+A mismatch raises ``SearchIndexDamaged``, and the store rebuilds the file from the database.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import os
 import struct
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +54,10 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = "vidsearch-ivf-int8-2"  # 2: residual sign bits and lengths, per-video rows, calibration sample
+from vidsearch.errors import SearchIndexDamaged
+
+# 2: residual sign bits and lengths, per-video rows, calibration sample; 3: checksums
+FORMAT = "vidsearch-ivf-int8-3"
 _MAGIC = b"VIDSEARCH-ANN\n"
 KMEANS_ITERATIONS = 8
 TRAIN_PER_LIST = 48  # training sample: this many vectors per list (faiss suggests 39..256)
@@ -171,11 +181,11 @@ def _write(path: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) ->
         offset += -(-arr.nbytes // 64) * 64
     head = dict(header, arrays=layout)
     blob = json.dumps(head).encode()
-    start = -(-(len(_MAGIC) + 8 + len(blob)) // 64) * 64
+    start = _data_start(len(blob))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC + struct.pack("<Q", len(blob)) + blob)
+            f.write(_MAGIC + struct.pack("<QI", len(blob), zlib.crc32(blob)) + blob)
             f.write(b"\0" * (start - f.tell()))
             for name, arr in arrays.items():
                 f.seek(start + int(layout[name][0]))
@@ -199,6 +209,18 @@ class _suppress_os:
         return isinstance(exc, OSError)
 
 
+def _data_start(header_bytes: int) -> int:
+    return -(-(len(_MAGIC) + 12 + header_bytes) // 64) * 64
+
+
+def _crc(*arrays: np.ndarray) -> int:
+    """CRC-32 over the bytes of ``arrays`` in turn (contiguous views are read in place)."""
+    value = 0
+    for arr in arrays:
+        value = zlib.crc32(np.ascontiguousarray(arr).data, value)
+    return value
+
+
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a file written by :func:`_write`; arrays are read-only memory maps.
 
@@ -209,16 +231,24 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         magic = f.read(len(_MAGIC))
         if magic != _MAGIC:
             raise ValueError("not a vidsearch index file")
-        (length,) = struct.unpack("<Q", f.read(8))
+        fixed = f.read(12)
+        if len(fixed) != 12:
+            raise ValueError("header torn")
+        length, crc = struct.unpack("<QI", fixed)
         if length > 1 << 24:
             raise ValueError("header too large")
-        header = json.loads(f.read(length))
-    start = -(-(len(_MAGIC) + 8 + length) // 64) * 64
+        blob = f.read(length)
+        if zlib.crc32(blob) != crc:
+            raise SearchIndexDamaged("the index file's header does not match its checksum")
+        header = json.loads(blob)
+    if not isinstance(header, dict) or not isinstance(header.get("arrays"), dict):
+        raise ValueError("not a vidsearch index header")
+    start = _data_start(length)
     arrays: dict[str, np.ndarray] = {}
     for name, (offset, dtype, shape) in header.pop("arrays").items():
         count = int(np.prod(shape)) if shape else 1
         nbytes = count * np.dtype(dtype).itemsize
-        if start + offset + nbytes > size:
+        if offset < 0 or start + offset + nbytes > size:
             raise ValueError(f"array {name} runs past the end of the file")
         if count == 0:
             arrays[name] = np.zeros(shape, dtype)
@@ -263,6 +293,7 @@ class IvfIndex:
         self.video_starts = np.asarray(arrays["video_starts"])
         self.video_rows = arrays["video_rows"]
         self.sample = arrays["sample"]
+        self.list_sums = np.asarray(arrays["list_sums"])  # CRC-32 of each list's rows
         self.seq = int(header["seq"])
         # the delta: codes added since the build, ids deleted since (applied by ``apply_delta``)
         self.tail_codes = np.zeros((0, self.dim), np.int8)
@@ -276,6 +307,9 @@ class IvfIndex:
         self.dead_rows: np.ndarray = np.zeros(0, np.int64)  # where they are in the main part
         self._alive: np.ndarray | None = None  # main rows still present (built on first use)
         self.delta_seq = self.seq
+        # lists whose rows were checked against their checksums (each list once, when first read)
+        self._checked = np.zeros(len(self.centroids), bool)
+        self._video_rows_checked = False
 
     @property
     def dim(self) -> int:
@@ -354,11 +388,34 @@ class IvfIndex:
             "video_rows": by_video.astype(np.int64),
             "sample": np.asarray(vectors[by_id[spread]], np.float32) if n else np.zeros((0, dim), np.float32),
         }
+        cls.seal(header, arrays)
         header["build_seconds"] = round(time.perf_counter() - started, 3)
-        return cls(header, arrays)
+        index = cls(header, arrays)
+        index._checked[:] = True  # built here from the database: right by construction
+        index._video_rows_checked = True
+        return index
 
     _ARRAYS = ("centroids", "offsets", "codes", "scales", "bits", "norms", "ids", "video_ids", "video_keys",
-               "video_starts", "video_rows", "sample")
+               "video_starts", "video_rows", "sample", "list_sums")
+    # checked whole when the file is opened (the per-video rows on the first filtered search)
+    _SMALL = ("centroids", "offsets", "video_keys", "video_starts", "video_rows", "sample", "list_sums")
+    _ROWS = ("codes", "scales", "bits", "norms", "ids", "video_ids")  # checked list by list
+
+    @classmethod
+    def seal(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Set the checksums of a file's arrays: one per list's rows (``list_sums``), one per small
+        table (in the header)."""
+        offsets = arrays["offsets"]
+        arrays["list_sums"] = np.asarray(
+            [_crc(*cls._list_rows(arrays, lo, hi)) for lo, hi in zip(offsets[:-1], offsets[1:], strict=True)],
+            np.uint32,
+        )
+        header["checksums"] = {name: _crc(arrays[name]) for name in cls._SMALL}
+
+    @staticmethod
+    def _list_rows(arrays: Any, lo: int, hi: int) -> list[np.ndarray]:
+        get = arrays.__getitem__ if isinstance(arrays, dict) else lambda name: getattr(arrays, name)
+        return [get(name)[int(lo) : int(hi)] for name in IvfIndex._ROWS]
 
     def save(self, path: Path) -> None:
         """Write the main file (and drop any delta file, which it supersedes)."""
@@ -389,8 +446,15 @@ class IvfIndex:
             or len(index.video_starts) != len(index.video_keys) + 1
             or (n and int(index.video_starts[-1]) != n)
             or index.sample.shape[1:] != (index.dim,)
+            or len(index.list_sums) != len(index.centroids)
         ):
             raise ValueError("index file arrays disagree in length")
+        sums = header.get("checksums")
+        if not isinstance(sums, dict) or set(sums) != set(cls._SMALL):
+            raise ValueError("index file without checksums")
+        for name in cls._SMALL:
+            if name != "video_rows" and _crc(arrays[name]) != sums[name]:
+                raise SearchIndexDamaged(f"the index file's {name} do not match their checksum")
         dpath = delta_path(path)
         if dpath.exists():
             try:
@@ -398,6 +462,7 @@ class IvfIndex:
                 if (
                     dh.get("format") == FORMAT
                     and dh.get("base_seq") == index.seq
+                    and dh.get("checksum") == _crc(*(da[name] for name in _DELTA_ARRAYS))
                     and da["tail_codes"].shape[1:] == (index.dim,)
                     and da["tail_bits"].shape[1:] == index.bits.shape[1:]
                     and len(da["dead"]) == len(da["dead_rows"])
@@ -474,21 +539,34 @@ class IvfIndex:
         self._set_delta(seq, codes, scales, bits, norms, lists, ids, vids, np.asarray(self.ids[dead_rows]), dead_rows)
 
     def save_delta(self, path: Path) -> None:
-        _write(
-            delta_path(path),
-            {"format": FORMAT, "base_seq": self.seq, "seq": self.delta_seq},
-            {
-                "tail_codes": self.tail_codes,
-                "tail_scales": self.tail_scales,
-                "tail_bits": self.tail_bits,
-                "tail_norms": self.tail_norms,
-                "tail_lists": self.tail_lists,
-                "tail_ids": self.tail_ids,
-                "tail_vids": self.tail_vids,
-                "dead": self.dead,
-                "dead_rows": self.dead_rows,
-            },
-        )
+        arrays = {name: np.asarray(getattr(self, name)) for name in _DELTA_ARRAYS}
+        header = {"format": FORMAT, "base_seq": self.seq, "seq": self.delta_seq, "checksum": _crc(*arrays.values())}
+        _write(delta_path(path), header, arrays)
+
+    # -- checking ----------------------------------------------------------------------------------
+    def check_lists(self, lists: np.ndarray) -> None:
+        """Check the rows of ``lists`` (list numbers) against their checksums, each list once per
+        loaded index; raises SearchIndexDamaged at the first that does not match."""
+        lists = np.asarray(lists, np.int64)
+        todo = lists[~self._checked[lists]]
+        for i in np.unique(todo):
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+            if _crc(*self._list_rows(self, lo, hi)) != int(self.list_sums[i]):
+                raise SearchIndexDamaged(f"list {i} of the index file does not match its checksum")
+            self._checked[i] = True
+
+    def check_video_rows(self) -> None:
+        """Check the per-video row table (read by filtered searches) against its checksum, once."""
+        if self._video_rows_checked:
+            return
+        if _crc(self.video_rows) != self.header["checksums"]["video_rows"]:
+            raise SearchIndexDamaged("the index file's video_rows do not match their checksum")
+        self._video_rows_checked = True
+
+    def check_all(self) -> None:
+        """Check every list and table of the file (``vidsearch status --check``)."""
+        self.check_video_rows()
+        self.check_lists(np.arange(len(self.centroids)))
 
     @property
     def delta_size(self) -> int:
@@ -547,7 +625,9 @@ class IvfIndex:
             lists.sort()  # read the file front to back
             starts, ends = self.offsets[lists], self.offsets[lists + 1]
             rows, row_lists = _ranges(starts, ends), np.repeat(lists, ends - starts)
+            self.check_lists(lists)
         else:
+            self.check_video_rows()
             # the filter's rows, by the per-video table: work in proportion to the filter, not the library
             keys = self.video_keys
             at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
@@ -560,6 +640,7 @@ class IvfIndex:
                 chosen[np.argpartition(-closeness, probe - 1)[:probe]] = True
                 inside = chosen[row_lists]
                 rows, row_lists = rows[inside], row_lists[inside]
+            self.check_lists(row_lists)
         if len(self.dead_rows):
             alive = self._alive_rows()[rows]
             rows, row_lists = rows[alive], row_lists[alive]
@@ -619,6 +700,10 @@ class IvfIndex:
             delta=self.delta_size,
             build_seconds=float(self.header.get("build_seconds", 0.0)),
         )
+
+
+_DELTA_ARRAYS = ("tail_codes", "tail_scales", "tail_bits", "tail_norms", "tail_lists", "tail_ids", "tail_vids",
+                 "dead", "dead_rows")
 
 
 def _dot(codes: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -130,6 +130,27 @@ def _m5_when_where(db: Any) -> None:
     )
 
 
+def _m6_checksums(db: Any) -> None:
+    # A checksum on each video's file name and on each moment's video, times and vector
+    # (vidsearch.store.health): answers are verified as they are read, and `status --check` verifies all.
+    from vidsearch.store.health import moment_checksum, path_checksum
+
+    db.execute("ALTER TABLE videos ADD COLUMN checksum INTEGER")
+    db.execute("ALTER TABLE moments ADD COLUMN checksum INTEGER")
+    videos = db.execute("SELECT id, path FROM videos").fetchall()
+    db.executemany("UPDATE videos SET checksum=? WHERE id=?", [(path_checksum(bytes(p)), i) for i, p in videos])
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='moment_vectors'").fetchone() is None:
+        return  # no vectors yet
+    moments = db.execute('SELECT id, video_id, start, "end" FROM moments')
+    rows = {mid: (vid, start, end) for mid, vid, start, end in moments}
+    updates = [
+        (moment_checksum(*rows[mid], bytes(vector)), mid)
+        for mid, vector in db.execute("SELECT moment_id, embedding FROM moment_vectors")
+        if mid in rows
+    ]
+    db.executemany("UPDATE moments SET checksum=? WHERE id=?", updates)
+
+
 MIGRATIONS = [
     _m0_initial,
     _m1_vector_log,
@@ -137,6 +158,7 @@ MIGRATIONS = [
     _m3_moment_setting,
     _m4_moment_thumbnails,
     _m5_when_where,
+    _m6_checksums,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

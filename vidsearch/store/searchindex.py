@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,8 @@ class SearchIndex:
 
     @property
     def path(self) -> Path:
-        return ivf.index_path(self.store.path)
+        # beside the real file, as SQLite's own -wal is: every path to the index shares one
+        return ivf.index_path(Path(os.path.realpath(self.store.path)))
 
     def current(self, *, build: bool = True) -> ivf.IvfIndex | None:
         """The index brought up to date, or None when the exact scan is used. ``build=False`` only
@@ -102,6 +104,34 @@ class SearchIndex:
         pending = self.store.change_counter() - index.delta_seq
         note = f", {pending} changes to apply" if pending > 0 else ""
         return f"{stats.kind}, built in {stats.build_seconds:.1f} s{note}", stats.file_bytes
+
+    def discard(self) -> None:
+        """Forget the index, in memory and on disk (it disagreed with the database); the next
+        search builds a new one from the database."""
+        self._index, self._checked = None, -1
+        for path in (self.path, ivf.delta_path(self.path)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def verify(self) -> list[str]:
+        """Problems of the index file on disk ([] when none, or when there is none): every checksum,
+        and its moments against the database's. A damaged file is removed (rebuilt when needed)."""
+        if not self.path.exists():
+            return []
+        try:
+            index = ivf.IvfIndex.load(self.path)
+            index.check_all()
+        except _UNREADABLE as exc:
+            self.discard()
+            return [f"the search index {self.path} is damaged ({exc}); removed, the next search rebuilds it"]
+        if index.delta_seq == self.store.change_counter():
+            ids = np.setdiff1d(np.concatenate([np.asarray(index.ids), index.tail_ids]), index.dead)
+            held = np.asarray([r[0] for r in self.store.db.execute("SELECT id FROM moments ORDER BY id")], np.int64)
+            if not np.array_equal(np.unique(ids), held):
+                self.discard()
+                return [f"the search index {self.path} holds other moments than the database; removed, "
+                        "the next search rebuilds it"]
+        return []
 
     @staticmethod
     def try_save(save: Callable[[Path], None], path: Path) -> None:
