@@ -571,8 +571,14 @@ def _default_find(text: str) -> PlaceMatch | None:
 def _tidy(text: str) -> str:
     text = re.sub(r"\s+([,;.!?])", r"\1", text)
     text = re.sub(r"([,;])\s*(?=[,;.!?]|$)", "", text)
-    text = re.sub(r"\s{2,}", " ", text).strip(" ,;-–")
-    return re.sub(r"\b(?:and|or|from|in|of|during|on)$", "", text, flags=re.I).strip(" ,;-–")
+    text = _strip_dangling(re.sub(r"\s{2,}", " ", text))
+    return _strip_dangling(re.sub(r"\b(?:and|or|from|in|of|during|on)$", "", text, flags=re.I))
+
+
+def _strip_dangling(text: str) -> str:
+    """Without the separators a cut word left at either end ("2021 - beach" -> "beach"); a hyphen
+    joined to a word stays, since "-rain" means "not rain"."""
+    return re.sub(r"^[\s,;–]*(?:-+(?=\s|$)[\s,;–]*)*|(?:[\s,;–]+-*)+$|\s+-+$", "", text).strip(" ,;–")
 
 
 def read_filters(
