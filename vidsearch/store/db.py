@@ -24,6 +24,7 @@ from vidsearch import config
 from vidsearch.errors import IndexMismatchError, UsageError
 from vidsearch.store.migrations import migrate
 from vidsearch.store.searchindex import SearchIndex
+from vidsearch.store.textindex import TextCounts, TextIndex
 from vidsearch.types import ESCALATED, MomentCost, VideoInfo
 
 KNN_MAX_K = 4096  # sqlite-vec refuses larger k
@@ -92,6 +93,7 @@ class IndexInfo:
     budget_escalations: int = 0
     # moments per budget setting ("faithful", "fast", ...; "" where none was recorded)
     budget_settings: dict[str, int] = field(default_factory=dict)
+    words: TextCounts = field(default_factory=TextCounts)  # what is said and shown in words
 
 
 class Store:
@@ -110,6 +112,7 @@ class Store:
         self.path = path
         self.db = conn
         self._index = SearchIndex(self)
+        self.text = TextIndex(self)  # what moments say and show in words, and the files' names
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
 
@@ -218,6 +221,7 @@ class Store:
         """Forget every moment, vector and the model binding (for --rebuild); roots stay."""
         with self.transaction():
             self.db.execute("DROP TABLE IF EXISTS moment_vectors")
+            self.text.drop_vectors()
             self.db.execute("DELETE FROM moments")
             self.db.execute("DELETE FROM videos")
             for key in ("model", "model_id", "dim"):
@@ -265,6 +269,7 @@ class Store:
             "UPDATE videos SET path=?, root_id=?, size=?, mtime_ns=? WHERE id=?",
             (_fs(path), root_id, size, mtime_ns, video_id),
         )
+        self.text.name_video(video_id, _fs(path), root_id)
 
     def touch_video(self, video_id: int, size: int, mtime_ns: int) -> None:
         self.db.execute("UPDATE videos SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, video_id))
@@ -272,6 +277,7 @@ class Store:
     def delete_video(self, video_id: int) -> None:
         if self._has_table("moment_vectors"):
             self.db.execute("DELETE FROM moment_vectors WHERE video_id=?", (video_id,))
+        self.text.forget_vectors(video_id)  # the rest of its words go with it (foreign keys, triggers)
         self.db.execute("DELETE FROM moments WHERE video_id=?", (video_id,))
         self.db.execute("DELETE FROM videos WHERE id=?", (video_id,))
 
@@ -322,6 +328,8 @@ class Store:
                 ),
             )
             video_id = int(self.db.last_insert_rowid())
+            self.text.name_video(video_id, raw, root_id)
+            screen: list[tuple[int, str]] = []
             if error is None and vectors is not None and len(moments):
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 for i, (start, end) in enumerate(moments):
@@ -339,6 +347,8 @@ class Store:
                         "INSERT INTO moment_vectors(moment_id, embedding, video_id) VALUES(?,?,?)",
                         (moment_id, vectors[i].tobytes(), video_id),
                     )
+                    screen.append((moment_id, cost.screen_text))
+                self.text.save_screen_text(video_id, screen)
         return video_id
 
     def video_ids_under(self, prefixes: Iterable[str | os.PathLike[str]]) -> list[int]:
@@ -484,8 +494,10 @@ class Store:
                 cache[mid] = np.frombuffer(emb, dtype=np.float32)
         return np.stack([cache[m] for m in moment_ids])
 
-    def _read_vector_chunks(self, moment_ids: list[int], into: dict[int, np.ndarray]) -> list[int]:
-        """Read vectors straight from sqlite-vec's storage (its rowids table + chunk blobs).
+    def _read_vector_chunks(
+        self, moment_ids: list[int], into: dict[int, np.ndarray], table: str = "moment_vectors"
+    ) -> list[int]:
+        """Read vectors of the vec0 ``table`` straight from sqlite-vec's storage (its rowids table + chunk blobs).
 
         Why: a ``moment_id IN (...)`` read through the vec0 table costs time that grows with the
         library (about a second for 150 vectors at a million moments, measured), while opening the
@@ -496,12 +508,12 @@ class Store:
         import apsw
 
         dim = self.dim or 0
-        if not dim or not self._has_table("moment_vectors_rowids"):
+        if not dim or not self._has_table(f"{table}_rowids"):
             return moment_ids
         width = dim * 4
         try:
             rows = self.db.execute(
-                "SELECT rowid, chunk_id, chunk_offset FROM moment_vectors_rowids"
+                f"SELECT rowid, chunk_id, chunk_offset FROM {table}_rowids"
                 " WHERE rowid IN (SELECT value FROM json_each(?))",
                 (json.dumps(moment_ids),),
             ).fetchall()
@@ -509,7 +521,7 @@ class Store:
             try:
                 for mid, chunk, offset in rows:
                     if blob is None:
-                        blob = self.db.blob_open("main", "moment_vectors_vector_chunks00", "vectors", chunk, False)
+                        blob = self.db.blob_open("main", f"{table}_vector_chunks00", "vectors", chunk, False)
                     else:
                         blob.reopen(chunk)
                     if (offset + 1) * width > blob.length():
@@ -615,6 +627,7 @@ class Store:
             budgets=dict(sorted(budgets.items(), key=lambda kv: -kv[1])),
             budget_escalations=escalations,
             budget_settings=settings,
+            words=self.text.counts(),
         )
 
     def failures(self) -> list[tuple[str, str]]:
