@@ -159,6 +159,17 @@ def write_hits(
         raise ValueError(f"unknown format {fmt!r}")
 
 
+SAID_WIDTH = 48  # characters of the line said shown in the table (the whole line is in --json)
+
+
+def said_line(hit: Hit) -> str:
+    """The line said during a hit, quoted, as the table shows it ("" when nothing was said)."""
+    speech = hit.details.get("speech")
+    if not isinstance(speech, dict) or not speech.get("text"):
+        return ""
+    return f'"{speech["text"]}"'
+
+
 def _write_table(hits: Sequence[Hit], out: IO[str], *, color: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -168,9 +179,13 @@ def _write_table(hits: Sequence[Hit], out: IO[str], *, color: bool) -> None:
     table.add_column("score", justify="right")
     table.add_column("time", no_wrap=True)
     table.add_column("file", overflow="fold")
+    said = [said_line(hit) for hit in hits]
+    if any(said):
+        table.add_column("said", overflow="ellipsis", max_width=SAID_WIDTH, no_wrap=True)
     for rank, hit in enumerate(hits, 1):
         span = f"{format_time(hit.start)}-{format_time(hit.end)}"
         name = display_path(hit.path) + ("" if hit.available else "  (offline)")
-        table.add_row(str(rank), f"{hit.score:.3f}", span, name)
+        row = [str(rank), f"{hit.score:.3f}", span, name]
+        table.add_row(*row, *([said[rank - 1]] if any(said) else []))
     console = Console(file=out, no_color=not color, highlight=False, soft_wrap=False)
     console.print(table)

@@ -37,6 +37,7 @@ class SearchOptions:
     min_score: float | None = None
     min_match: float | None = None  # absolute match cut-off (None: the model's default)
     whole_weight: float | None = None  # share of the whole-sentence score (None: model default)
+    said: str | None = None  # --said TEXT: moments where TEXT (its words or meaning) was said
 
 
 @dataclass
