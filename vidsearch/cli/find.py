@@ -35,7 +35,7 @@ def find(
         list[str] | None,
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
-            'dog", -term), order ("A then B").',
+            'dog", -term), order ("A then B"), what is said ("someone says happy birthday", a "quoted phrase").',
             show_default=False,
             metavar="QUERY",
         ),
@@ -63,6 +63,16 @@ def find(
             help="A reference clip: PATH, PATH@TIME or PATH@START-END (times as seconds or M:SS). "
             "With a QUERY, finds moments like it but changed as the query says; alone, more like it.",
             show_default=False,
+        ),
+    ] = None,
+    said: Annotated[
+        str | None,
+        typer.Option(
+            "--said",
+            help="Moments where TEXT was said (its words or its meaning), in speech or subtitles only: never "
+            "on-screen text, file names or pictures. With a QUERY, moments matching both.",
+            show_default=False,
+            metavar="TEXT",
         ),
     ] = None,
     explain: Annotated[
@@ -98,7 +108,7 @@ def find(
     from vidsearch.query.options import SearchOptions, parse_like
 
     text = " ".join(query or []).strip()
-    if not text and not like and not exclude:
+    if not text and not like and not exclude and not (said or "").strip():
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
     if limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -123,6 +133,7 @@ def find(
         explain=explain,
         min_score=min_score,
         min_match=min_match,
+        said=said.strip() if said and said.strip() else None,
     )
     answered = _ask_service(db, model, device, precision, text, options)
     if answered is not None:  # a running `vidsearch serve` holds the model: no load here
@@ -144,7 +155,7 @@ def find(
         write_hits(hits, fmt, sys.stdout, color=color, print0=print0)
     sys.stdout.flush()
     if not hits:
-        what = repr(text) if text else "the reference clip"
+        what = repr(text) if text else f"--said {said!r}" if said else "the reference clip"
         hint = "" if min_match == 0 else "; --min-match 0 shows the closest moments anyway"
         warn(f"no moment matches {what}{hint}")
         raise typer.Exit(1)

@@ -57,6 +57,15 @@ def status(
             "budget_settings": info.budget_settings,
             "search_index": info.search_index,
             "search_index_bytes": info.search_index_bytes,
+            "speech": {
+                "moments_with_speech": info.words.moments_with_speech,
+                "moments_with_screen_text": info.words.moments_with_screen_text,
+                "videos_with_speech": info.words.videos_with_speech,
+                "videos_with_subtitles": info.words.videos_with_subtitles,
+                "hours_transcribed": round(info.words.transcribed_seconds / 3600, 4),
+                "speech_errors": info.words.speech_errors,
+                "pending": info.words.speech_pending,
+            },
         }
         print(to_json_line(record))  # roots with undecodable bytes stay valid JSON
         return
@@ -78,9 +87,23 @@ def status(
     if named:
         below = " (frames below the model's minimum size)" if "fast" in named else ""
         lines.append("settings: " + ", ".join(f"{name} {count}" for name, count in named.items()) + below)
+    lines.append(_speech_line(info))
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _speech_line(info: Any) -> str:
+    """What the index holds of what was said, in one line."""
+    words = info.words
+    line = (
+        f"speech:   {words.moments_with_speech} moments with words said, {words.transcribed_seconds / 3600:.2f} h "
+        f"transcribed, {words.videos_with_subtitles} videos with subtitles, {words.speech_errors} without "
+        f"readable sound or subtitles"
+    )
+    if words.speech_pending:
+        line += f"; {words.speech_pending} videos not read yet (vidsearch index reads them)"
+    return line
 
 
 def models(

@@ -118,3 +118,22 @@ ExcludeOption = Annotated[
     list[str] | None,
     typer.Option("--not", help="Leave out moments showing this (repeatable).", show_default=False),
 ]
+# index and watch: what is said in the videos
+NoSpeechOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-speech",
+        help="Do not transcribe speech (subtitle files and streams are still read). Videos indexed this way "
+        "get their speech transcribed by a later run without it.",
+    ),
+]
+SpeechModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--speech-model",
+        help="Speech model: tiny.en (the default, installed with vidsearch: English only), another "
+        "faster-whisper size (base, small, large-v3, ...: any language, downloaded once), a Hub id of a "
+        "CTranslate2 Whisper model, or a local folder holding one.",
+        show_default=False,
+    ),
+]
