@@ -198,9 +198,11 @@ def stale_speech(
         if names is None:
             continue  # the folder is not readable now: leave its videos as they are
         known = sources.get(video.id)
+        # a folder without subtitle files (most of them) has nothing to sign: no need to ask per video
+        signature = sidecar_signature(video.path, names=names) if names else ""
         if (
             known is None
-            or known.sidecar_signature != sidecar_signature(video.path, names=names)
+            or known.sidecar_signature != signature
             or (settings.transcribe and not known.transcribed and known.source is None)
         ):
             due.append((video, names))
