@@ -61,6 +61,12 @@ class _OnDemand:
         self.reader = reader
 
     def transcribe(self, path: str, *, progress: Callable[[float], None] | None = None) -> Transcript:
+        if self.reader._transcriber is None:
+            from vidsearch.speech.audio import audio_track
+
+            # a file without sound says so before the model loads: a library of silent clips (screen
+            # recordings, time-lapses) never pays for loading it
+            audio_track(path)
         return self.reader.transcriber().transcribe(path, progress=progress)
 
 
