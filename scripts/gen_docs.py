@@ -35,6 +35,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("vidsearch index ~/Videos /media/usb/Camera", "Add two roots and index them."),
         ("vidsearch index", "Re-check every root already registered."),
         ("vidsearch index --model lite --rebuild", "Re-index everything with another model."),
+        ("vidsearch index ~/Videos --no-speech", "Pictures and subtitle files only; no transcription."),
+        ("vidsearch index --speech-model small", "Transcribe with a larger, multilingual Whisper."),
     ],
     "find": [
         ('vidsearch find "fireworks over a river" -n 5', "The five best moments."),
@@ -47,6 +49,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ('vidsearch find "kids opening presents" -f html > hits.html', "A contact sheet of thumbnails."),
         ('vidsearch find "kids at the beach last summer"', "Time words in the query filter by date."),
         ("vidsearch find --near lisbon --since 2023 --sort date", "Every video filmed in Lisbon since 2023."),
+        ('vidsearch find "someone says happy birthday"', "What was said, with the line in a column."),
+        ('vidsearch find --said "the train leaves at seven"', "In speech and subtitles only."),
     ],
     "play": [
         ('vidsearch play "a dog on a beach"', "Play the moments in $VIDSEARCH_PLAYER, mpv or VLC."),
@@ -76,7 +80,8 @@ ENVIRONMENT = [
      "(or the files appended)."),
     ("VIDSEARCH_DEBUG", "Set to 1 to see Python tracebacks instead of one-line error messages."),
     ("NO_COLOR", "When set, output has no colour. Output is plain whenever stdout is not a terminal."),
-    ("HF_HOME", "Where Hugging Face models are cached (the multimodal models' weights)."),
+    ("HF_HOME", "Where Hugging Face models are cached (the multimodal models' weights, speech models other "
+     "than the bundled one)."),
     ("HF_HUB_OFFLINE", "Set to 1 to never contact the Hugging Face Hub; models must then be in the cache."),
 ]
 EXIT_STATUS = [

@@ -22,6 +22,17 @@ def _undo_checksums(db: Any) -> None:
     db.execute("ALTER TABLE moments DROP COLUMN checksum")
 
 
+def _undo_words(db: Any) -> None:
+    tables = ("moment_words", "video_names", "moment_text", "speech_lines", "speech_sources")
+    triggers = db.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger'").fetchall()
+    for name, sql in triggers:
+        if any(table in sql for table in tables):
+            db.execute(f"DROP TRIGGER {name}")
+    db.execute("DROP TABLE IF EXISTS speech_vectors")
+    for table in tables:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 # UNDO[v] takes schema v + 1 back to v
 UNDO = {
     2: lambda db: db.execute("ALTER TABLE moments DROP COLUMN budget"),
@@ -29,6 +40,7 @@ UNDO = {
     4: lambda db: db.execute("DROP TABLE moment_thumbnails"),
     5: _undo_when_where,
     6: _undo_checksums,
+    7: _undo_words,
 }
 
 

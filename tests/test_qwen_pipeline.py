@@ -60,3 +60,27 @@ def test_exit_layer_is_recorded_and_fixed_for_the_index(tmp_path: Path, deep_qwe
     assert status["model"] == f"{deep_qwen_dir}:exit4" and status["model_id"].endswith(":exit4")
     hit = json.loads(run("find", "red", "--json", "--db", db).stdout.splitlines()[0])
     assert hit["cost"]["exit_layer"] == 4
+
+
+def test_what_was_said_is_embedded_and_found_with_the_multimodal_model(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "a.mp4", [Scene(solid((200, 30, 30)), 4)], fps=8, size=(96, 64))
+    write_video(lib / "b.mp4", [Scene(solid((30, 30, 200)), 4)], fps=8, size=(96, 64))
+    (lib / "b.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nThe lighthouse keeper waves\n")
+    db = str(tmp_path / "q.db")
+    run("index", str(lib), "--db", db, "--model", str(tiny_qwen_dir), "--device", "cpu", "--precision", "fp32",
+        "--no-speech")
+    status = json.loads(run("status", "--json", "--db", db).stdout)
+    assert status["speech"]["moments_with_speech"] >= 1 and status["speech"]["videos_with_subtitles"] == 1
+
+    found = run("find", "--said", "lighthouse keeper", "--json", "--db", db).stdout
+    hits = [json.loads(line) for line in found.splitlines()]
+
+    assert [Path(h["path"]).name for h in hits] == ["b.mp4"]
+    assert hits[0]["speech"]["text"] == "The lighthouse keeper waves"
+    from vidsearch.store import Store
+
+    with Store.open(Path(db), create=False) as store:  # the speech vectors are the model's, of its size
+        said = store.text.speech_vectors([m for (m,) in store.db.execute("SELECT moment_id FROM moment_text")])
+        assert said and all(v.shape == (store.dim,) for v in said.values())

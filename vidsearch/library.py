@@ -28,6 +28,7 @@ from vidsearch.output.present import plural
 if TYPE_CHECKING:
     from vidsearch.embed.base import Embedder
     from vidsearch.index.indexer import IndexProgress, IndexStats
+    from vidsearch.index.speech import SpeechReader
     from vidsearch.index.watch import Watcher, WatchEvent
     from vidsearch.query.options import SearchOptions
     from vidsearch.store import IndexInfo, Store, StoredMoment
@@ -186,19 +187,23 @@ class Library:
         progress: IndexProgress | None = None,
         cancel: Callable[[], bool] | None = None,
         on_auto: Callable[[str], None] | None = None,
+        speech: bool = True,
+        speech_model: str | None = None,
     ) -> IndexStats:
         """Index every video under ``paths`` (they become library roots); with no paths, every root
         already registered. Only what changed is done. ``rebuild`` forgets every vector first (to
         re-index with another model). ``exit_layer`` reads a multimodal model's embeddings at that
         decoder layer; ``budget`` is its budget setting (faithful, fast, full: see
-        ``vidsearch.embed.budget``). ``on_auto`` hears why ``auto`` chose the model, when it did. Holds the writer
-        lock (IndexLockedError when another process writes).
+        ``vidsearch.embed.budget``). ``on_auto`` hears why ``auto`` chose the model, when it did. What is said
+        in each video is read too: subtitles, and speech transcribed by ``speech_model`` (default: the bundled
+        English Whisper tiny.en) unless ``speech`` is False; videos indexed before get their words without
+        their pictures being read again. Holds the writer lock (IndexLockedError when another process writes).
         """
         from vidsearch.index.indexer import SilentProgress
 
         progress = progress or SilentProgress()
         try:
-            return self._index(paths, rebuild, exit_layer, budget, progress, cancel, on_auto)
+            return self._index(paths, rebuild, exit_layer, budget, progress, cancel, on_auto, speech, speech_model)
         except BaseException:
             if self.created and not self.store.model:
                 self._forget_new_index()  # a failed first run leaves no empty index (nor its lock) behind
@@ -213,6 +218,8 @@ class Library:
         progress: IndexProgress,
         cancel: Callable[[], bool] | None,
         on_auto: Callable[[str], None] | None,
+        speech: bool,
+        speech_model: str | None,
     ) -> IndexStats:
         from vidsearch.index.indexer import update_index
         from vidsearch.locks import writer_lock
@@ -233,6 +240,7 @@ class Library:
                 on_auto(why)
             check_available(name)  # before the scan: a model that cannot load fails in a moment
             budget = check_budget(name, budget)
+            reader = self.speech_reader(speech, speech_model)
             loaded: list[Embedder] = []
 
             def get_embedder() -> Embedder:
@@ -240,7 +248,9 @@ class Library:
                 return loaded[-1]
 
             try:
-                stats = update_index(self.store, roots, get_embedder, progress, model_name=name, cancel=cancel)
+                stats = update_index(
+                    self.store, roots, get_embedder, progress, model_name=name, cancel=cancel, speech=reader
+                )
             finally:
                 for embedder in loaded:  # the model is released as soon as indexing ends
                     embedder.close()
@@ -255,17 +265,30 @@ class Library:
         for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(base + suffix)
+    def speech_reader(self, transcribe: bool = True, model: str | None = None) -> SpeechReader:
+        """What reads the words of videos while indexing: subtitles, and speech unless ``transcribe`` is
+        False, with the speech ``model`` (default: the bundled English one) on this library's device.
+        Raises ModelUnavailableError at once when that model is not on this machine."""
+        from vidsearch.index.speech import SpeechReader, SpeechSettings
+        from vidsearch.speech.model import BUNDLED_SPEECH_MODEL
+
+        reader = SpeechReader(SpeechSettings(transcribe, model or BUNDLED_SPEECH_MODEL, self.device))
+        reader.check()
+        return reader
 
     def watcher(
         self,
         roots: Sequence[str | os.PathLike[str]] = (),
         *,
         on_event: Callable[[WatchEvent], None] | None = None,
+        speech: bool = True,
+        speech_model: str | None = None,
         **options: Any,
     ) -> Watcher:
         """A :class:`vidsearch.index.watch.Watcher` that keeps this index current; ``run()`` it.
 
-        ``roots`` default to every library root. ``options`` go to the Watcher (settle, poll, stop...).
+        ``roots`` default to every library root. ``speech`` and ``speech_model`` are as in :meth:`index`.
+        ``options`` go to the Watcher (settle, poll, stop...).
         """
         from vidsearch.index.watch import Watcher
         from vidsearch.models import load_embedder
@@ -285,6 +308,7 @@ class Library:
             lambda: load_embedder(name, device=device, precision=precision),
             model_name=name,
             on_event=on_event,
+            speech=self.speech_reader(speech, speech_model),
             **options,
         )
 

@@ -94,6 +94,9 @@ class MomentCost:
     # the budget setting it was embedded under: "faithful" (frames as the model was trained on), "fast"
     # (frames below the model's minimum size, opted into), "full"; "" where none was recorded
     setting: str = ""
+    # What the model read on screen (the lite model's OCR), kept so its exact words can be searched;
+    # not a cost, so not in ``as_dict``. "" where the model reads no text or there was none.
+    screen_text: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {

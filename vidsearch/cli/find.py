@@ -44,7 +44,7 @@ def find(
         typer.Argument(
             help='What to look for, in plain words: clauses ("a, b"), negation ("not raining", "without the '
             'dog", or -term inside the quoted query: "dog -cat"), order ("A then B"), when and where ("in 2021", '
-            '"last summer", "in lisbon").',
+            '"last summer", "in lisbon"), what is said ("someone says happy birthday", a "quoted phrase").',
             show_default=False,
             metavar="QUERY",
         ),
@@ -88,6 +88,16 @@ def find(
             "graphics or sixel: kitty, iTerm2, WezTerm, foot, xterm -ti vt340, Konsole).",
         ),
     ] = False,
+    said: Annotated[
+        str | None,
+        typer.Option(
+            "--said",
+            help="Moments where TEXT was said (its words or its meaning), in speech or subtitles only: never "
+            "on-screen text, file names or pictures. With a QUERY, moments matching both.",
+            show_default=False,
+            metavar="TEXT",
+        ),
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show how the query was read and why each hit scored as it did.")
     ] = False,
@@ -145,7 +155,7 @@ def find(
 
     text = " ".join(query or []).strip()
     filtering = since is not None or until is not None or near is not None or camera is not None
-    if not text and not like and not exclude and not filtering:
+    if not text and not like and not exclude and not filtering and not (said or "").strip():
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
     if sort not in SORTS:
         raise UsageError(f"unknown --sort {sort!r}; choose one of {', '.join(SORTS)}")
@@ -187,6 +197,7 @@ def find(
         camera=camera,
         sort=sort,
         today=today.isoformat(),
+        said=said.strip() if said and said.strip() else None,
     )
     found = _ask_service(db, model, device, precision, text, options)
     if found is None:  # no running `vidsearch serve` holds the model: load it here
@@ -215,7 +226,7 @@ def find(
     for note in found.notes:
         warn(note)
     if not hits:
-        what = repr(text) if text else "the reference clip"
+        what = repr(text) if text else f"--said {said!r}" if said else "the reference clip"
         hint = "" if min_match == 0 else "; --min-match 0 shows the closest moments anyway"
         warn(f"no moment matches {what}{hint}")
         raise typer.Exit(1)

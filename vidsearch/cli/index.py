@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vidsearch.cli.common import open_library, warn
-from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption, complete_root
+from vidsearch.cli.options import (
+    DbOption,
+    DeviceOption,
+    ModelOption,
+    NoSpeechOption,
+    PrecisionOption,
+    SpeechModelOption,
+    complete_root,
+)
 
 if TYPE_CHECKING:
     from vidsearch.index.indexer import IndexStats
@@ -54,10 +62,14 @@ def index(
             "cheaper, measure it first with `vidsearch models --check-budget fast`). Kept per moment.",
         ),
     ] = "faithful",
+    no_speech: NoSpeechOption = False,
+    speech_model: SpeechModelOption = None,
 ) -> None:
     """Index every video under PATHS (recursively). Running it again does only what changed.
 
-    With no PATHS, re-checks every library root already registered.
+    What is said is indexed too: subtitle files beside a video (same name, .srt/.vtt/.ass) and subtitle
+    streams inside it, else its speech, transcribed offline. With no PATHS, re-checks every library root
+    already registered.
     """
     from vidsearch import config
     from vidsearch.cli.progress import IndexBar
@@ -83,8 +95,9 @@ def index(
         try:
             with IndexBar(quiet=quiet) as bar:
                 stats = library.index(
-                    paths, rebuild=rebuild, exit_layer=exit_layer, budget=budget, progress=bar, on_auto=warn
-                )
+                    paths, rebuild=rebuild, exit_layer=exit_layer, budget=budget, progress=bar, on_auto=warn,
+                    speech=not no_speech, speech_model=speech_model,
+                )  # fmt: skip
         except KeyboardInterrupt:
             # each video is written in one transaction: what was done is kept, the file in progress is not
             done = f" after {plural(bar.files_done, 'file')}" if bar.files_done else ""
@@ -110,6 +123,12 @@ def _summary(stats: IndexStats, model: str) -> None:
         f"{stats.video_seconds / 60:.1f} min of video{speed}) in {stats.elapsed:.1f} s with {model}"
     )
     warn("; ".join(stats.counts()))
+    if stats.speech_read:
+        listened = f", {stats.audio_seconds / 3600:.2f} h of audio transcribed" if stats.audio_seconds else ""
+        kept = f" ({stats.speech_refreshed} with their pictures kept)" if stats.speech_refreshed else ""
+        warn(f"read what is said in {stats.speech_read} file(s){kept} in {stats.speech_seconds:.1f} s{listened}")
+    if stats.speech_skipped:  # each was said as it happened ("skipping speech in PATH: reason")
+        warn(f"no speech read from {len(stats.speech_skipped)} file(s); their pictures are indexed")
     if stats.skipped:
         warn(f"skipped {len(stats.skipped)} new:")
         for path, reason in stats.skipped[:20]:

@@ -80,6 +80,15 @@ def status(
             "thumbnail_bytes_per_moment": round(info.thumbnail_bytes / info.thumbnails, 1) if info.thumbnails else 0.0,
             "check": "full" if check else "quick",
             "problems": problems,
+            "speech": {
+                "moments_with_speech": info.words.moments_with_speech,
+                "moments_with_screen_text": info.words.moments_with_screen_text,
+                "videos_with_speech": info.words.videos_with_speech,
+                "videos_with_subtitles": info.words.videos_with_subtitles,
+                "hours_transcribed": round(info.words.transcribed_seconds / 3600, 4),
+                "speech_errors": info.words.speech_errors,
+                "pending": info.words.speech_pending,
+            },
         }
         if info.when_where is not None:
             record.update(_when_where_record(info.when_where))
@@ -109,6 +118,7 @@ def status(
     if info.when_where is not None:
         lines += _when_where_lines(info.when_where)
     lines.append(f"health:   {health} ({depth})")
+    lines.append(_speech_line(info))
     lines.append("roots:" if info.roots else "roots:    none (vidsearch index PATH adds one)")
     lines += [f"  {display_path(p)}" + ("" if online else "  (offline)") for p, online in info.roots]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -157,6 +167,19 @@ def _when_where_lines(summary: FactsSummary) -> list[str]:
     if summary.cameras:
         lines.append("cameras:  " + ", ".join(f"{name} {count}" for name, count in summary.cameras))
     return lines
+
+
+def _speech_line(info: Any) -> str:
+    """What the index holds of what was said, in one line."""
+    words = info.words
+    line = (
+        f"speech:   {words.moments_with_speech} moments with words said, {words.transcribed_seconds / 3600:.2f} h "
+        f"transcribed, {words.videos_with_subtitles} videos with subtitles, {words.speech_errors} without "
+        f"readable sound or subtitles"
+    )
+    if words.speech_pending:
+        line += f"; {words.speech_pending} videos not read yet (vidsearch index reads them)"
+    return line
 
 
 def models(

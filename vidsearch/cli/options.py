@@ -175,3 +175,22 @@ SortOption = Annotated[
         autocompletion=lambda incomplete: [s for s in ("score", "date", "path") if s.startswith(incomplete)],
     ),
 ]
+# index and watch: what is said in the videos
+NoSpeechOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-speech",
+        help="Do not transcribe speech (subtitle files and streams are still read). Videos indexed this way "
+        "get their speech transcribed by a later run without it.",
+    ),
+]
+SpeechModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--speech-model",
+        help="Speech model: tiny.en (the default, installed with vidsearch: English only), another "
+        "faster-whisper size (base, small, large-v3, ...: any language, downloaded once), a Hub id of a "
+        "CTranslate2 Whisper model, or a local folder holding one.",
+        show_default=False,
+    ),
+]

@@ -87,6 +87,35 @@ class IndexBar:
         else:
             warn(line)
 
+    def speech_skipped(self, path: str, reason: str) -> None:
+        self._print(f"skipping speech in {display_path(path)}: {reason}")
+
+    def speech_refresh(self, done: int, total: int) -> None:
+        if done == 0:
+            if not self.quiet:
+                self._print(f"reading what is said in {total} indexed video(s); their pictures are kept")
+            if not self.live:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            if self.progress is not None:
+                self.progress.stop()
+            self.progress = Progress(
+                TextColumn("[bold]speech"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=Console(file=sys.stderr), transient=True,
+            )  # fmt: skip
+            self.progress.start()
+            self.task = self.progress.add_task("speech", total=total)
+        elif self.progress is not None:
+            self.progress.update(self.task, completed=done)
+
+    def _print(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress.console.print(line, markup=False, highlight=False)
+        else:
+            warn(line)
+
     def note(self, message: str) -> None:
         if self.quiet:
             return

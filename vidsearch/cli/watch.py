@@ -8,12 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vidsearch.cli.common import open_library, warn
-from vidsearch.cli.options import DbOption, DeviceOption, ModelOption, PrecisionOption
+from vidsearch.cli.options import (
+    DbOption,
+    DeviceOption,
+    ModelOption,
+    NoSpeechOption,
+    PrecisionOption,
+    SpeechModelOption,
+)
 
 if TYPE_CHECKING:
     from vidsearch.index.watch import WatchEvent
 
-QUIET_KINDS = frozenset({"skipped", "root-offline", "root-online", "polling", "stopped"})
+QUIET_KINDS = frozenset({"skipped", "speech-skipped", "root-offline", "root-online", "polling", "stopped"})
 
 
 def watch(
@@ -45,12 +52,15 @@ def watch(
     json_lines: Annotated[
         bool, typer.Option("--json", help="One JSON object per event on stderr, for logs.")
     ] = False,
+    no_speech: NoSpeechOption = False,
+    speech_model: SpeechModelOption = None,
 ) -> None:
     """Watch folders and keep the index current until stopped (Ctrl-C or SIGTERM).
 
     First catches up with what changed while nothing was watching, then indexes new and changed files
     once they have settled, keeps the vectors of moved and renamed files and folders, drops deleted
-    ones, and keeps the moments of a root that goes away (unplugged drive) until it comes back.
+    ones, and keeps the moments of a root that goes away (unplugged drive) until it comes back. A
+    subtitle file that appears or changes beside a video gets that video's words read again.
     """
     import signal
     import threading
@@ -70,7 +80,9 @@ def watch(
     stop = threading.Event()
     with open_library(db, create=True, model=model, device=device, precision=precision) as library:
         _, why = library.model_name()
-        watcher = library.watcher(paths, on_event=show, settle=settle, poll=poll, stop=stop)
+        watcher = library.watcher(
+            paths, on_event=show, settle=settle, poll=poll, stop=stop, speech=not no_speech, speech_model=speech_model
+        )
     if why:
         warn(why)
 
@@ -103,6 +115,8 @@ def event_line(event: WatchEvent) -> str:
         return f"removed {path}{detail}"
     if event.kind == "skipped":
         return f"skipping {path}: {event.message}"
+    if event.kind == "speech-skipped":
+        return f"skipping speech in {path}: {event.message}"
     if event.kind == "root-offline":
         return f"root offline, keeping its moments: {path}"
     if event.kind == "root-online":

@@ -38,6 +38,18 @@ class Embedder(Protocol):
         ...
 
 
+def embed_documents(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Texts found in moments (what was said, subtitles) as the model's (n, dim) unit vectors, to be
+    compared with its query vectors.
+
+    A model whose corpus side differs from its query side (an instruction) says so with an
+    ``embed_documents`` method; for the others a text is embedded as a query is.
+    """
+    documents = getattr(embedder, "embed_documents", None)
+    vectors = documents(texts) if documents is not None else embedder.embed_queries(texts)
+    return np.asarray(vectors, np.float32).reshape(len(texts), embedder.dim)
+
+
 @dataclass(frozen=True)
 class MatchScale:
     """A model's cosine levels: ``unrelated`` maps to match 0, ``clear`` to 1; ``cutoff`` is the

@@ -117,6 +117,13 @@ _SCENE_WEIGHT = 0.35
 # do not show (benchmarks/real_eval.py): the lite model's picture of a scene is too coarse to say
 # more surely that something is absent.
 MATCH_SCALE = MatchScale(unrelated=0.15, clear=0.6, cutoff=0.11)
+# The same for a query against what was said in a moment (sentence against sentence, both read by the
+# sentence model): in benchmarks/speech.py's 16 spoken sentences, a query in the words said reaches
+# cosine 0.63-0.99 (median 0.80) with its own sentence and at most 0.41 (median 0.28) with another; in
+# other words its own reaches 0.19-0.79 (median 0.47). Clear is 0.75 and the cut-off (the same 0.11 of
+# the scale) falls at cosine 0.35, above what a sentence on the same topic reaches ("the tide is coming
+# in" and "we found a crab under the rock": 0.29).
+SPEECH_MATCH_SCALE = MatchScale(unrelated=0.30, clear=0.75, cutoff=0.11)
 
 # OCR gates and budget.
 _EDGE_STEP = 48  # grey-level jump that counts as a sharp edge (text strokes are sharp)
@@ -529,6 +536,18 @@ class LiteEmbedder:
             return np.zeros((0, DIM), np.float32)
         return np.asarray(encoder.encode([t.strip() for t in texts]), np.float32)
 
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts found in moments (what was said, subtitles) as (n, 384) unit vectors, in the queries' space.
+
+        The sentence model reads a text alike on either side; the torch encoder is used where indexing
+        has loaded it (faster on batches), else the numpy one (the same vectors).
+        """
+        if not texts:
+            return np.zeros((0, DIM), np.float32)
+        if self._text is not None:
+            return np.asarray(self._text.encode([t.strip() for t in texts]), np.float32)
+        return self.embed_queries(texts)
+
     def embed_moments(self, segments: Sequence[Segment]) -> tuple[np.ndarray, list[MomentCost]]:
         """Return an (n, 384) float32 array of unit vectors and one cost record per segment.
 
@@ -563,7 +582,9 @@ class LiteEmbedder:
                 vector = visual
             out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
             seconds = look["seconds"] + (text_seconds if i in text_row else 0.0)
-            costs.append(MomentCost(frames=look["frames"], seconds=seconds, budget=look["budget"]))
+            costs.append(
+                MomentCost(frames=look["frames"], seconds=seconds, budget=look["budget"], screen_text=look["text"])
+            )
         return out, costs
 
     def describe_moment(self, segment: Segment, top: int = 5) -> dict[str, object]:

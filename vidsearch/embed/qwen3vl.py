@@ -343,12 +343,19 @@ class QwenVLEmbedder:
         """Embed query texts (with the retrieval instruction); return (n, dim) float32 unit rows."""
         return self._embed_texts(texts, None)[0]
 
-    def _embed_texts(self, texts: Sequence[str], layers: Sequence[int] | None) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts found in moments (what was said, subtitles) as the model embeds its corpus: with
+        the document instruction, like the moments' pictures. Returns (n, dim) float32 unit rows."""
+        return self._embed_texts(texts, None, DOCUMENT_INSTRUCTION)[0]
+
+    def _embed_texts(
+        self, texts: Sequence[str], layers: Sequence[int] | None, instruction: str = QUERY_INSTRUCTION
+    ) -> np.ndarray:
         out = np.zeros((len(layers or [None]), len(texts), self.dim), np.float32)
         step = self.batch_size * 4  # text-only rows are short; batch more of them
         for start in range(0, len(texts), step):
             chunk = list(texts[start : start + step])
-            prompts = [self._prompt(QUERY_INSTRUCTION, video=False, text=t) for t in chunk]
+            prompts = [self._prompt(instruction, video=False, text=t) for t in chunk]
             inputs = self._processor(text=prompts, padding=True, return_tensors="pt")
             out[:, start : start + len(chunk)] = self._forward(inputs, layers)
         return out

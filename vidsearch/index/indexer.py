@@ -1,7 +1,9 @@
 """Bring the index in step with the library: the incremental loop behind `vidsearch index` and `watch`.
 
-scan (stat only) -> what is new, changed, moved, gone -> decode -> segment -> embed -> store, one
-video per transaction, so an interrupted run leaves a consistent index and the next run resumes.
+scan (stat only) -> what is new, changed, moved, gone -> decode -> segment -> embed -> what is said
+(``vidsearch.index.speech``) -> store, one video per transaction, so an interrupted run leaves a
+consistent index and the next run resumes. Videos whose pictures are current but whose words are
+missing or stale get their words read on their own (``_refresh_speech``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from vidsearch.embed.base import Embedder
 from vidsearch.errors import MediaError
 from vidsearch.index.backfill import read_outdated_facts
+from vidsearch.index.speech import Heard, SpeechReader, save_heard, spoken_moments, stale_speech
 from vidsearch.media.facts import NAME_OR_MTIME_SOURCES, ReadFacts, facts_from_probe
 from vidsearch.media.frames import sample_interval
 from vidsearch.media.metadata import FROM_MTIME
@@ -52,6 +55,11 @@ class IndexStats:
     thumbnail_seconds: float = 0.0  # encoding thumbnails (and decoding for those made afterwards)
     thumbnails_added: int = 0  # moments indexed before thumbnails existed that got theirs in this run
     elapsed: float = 0.0
+    speech_read: int = 0  # videos whose words were read (with their pictures, or on their own)
+    speech_refreshed: int = 0  # of which videos whose pictures were kept (words missing or stale)
+    speech_seconds: float = 0.0  # wall time reading words (subtitles, audio, transcription)
+    audio_seconds: float = 0.0  # audio the speech model listened to
+    speech_skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): pictures kept
     facts_read: int = 0  # videos indexed before whose recording time, place and camera were read now
 
     def counts(self) -> list[str]:
@@ -99,6 +107,15 @@ class IndexProgress(Protocol):
 
     def thumbnails(self, done: int, total: int) -> None:
         """``done`` of ``total`` moments indexed earlier have been given thumbnails in this run."""
+        ...
+
+    def speech_skipped(self, path: str, reason: str) -> None:
+        """The words of ``path`` could not be read (its pictures are indexed)."""
+        ...
+
+    def speech_refresh(self, done: int, total: int) -> None:
+        """Words of indexed videos being read on their own: ``done`` of ``total`` (0 when starting)."""
+        ...
 
 
 class SilentProgress:
@@ -120,6 +137,12 @@ class SilentProgress:
     def thumbnails(self, done: int, total: int) -> None:
         pass
 
+    def speech_skipped(self, path: str, reason: str) -> None:
+        pass
+
+    def speech_refresh(self, done: int, total: int) -> None:
+        pass
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -138,11 +161,14 @@ def update_index(
     min_len: float = 2.0,
     max_len: float = 10.0,
     cancel: Callable[[], bool] | None = None,
+    speech: SpeechReader | None = None,
 ) -> IndexStats:
     """Index every video under ``roots`` (registering them as library roots) and return what was done.
 
     ``get_embedder`` is called at most once, and only when some file needs embedding; its vectors
-    are recorded in the index as ``model_name``'s. Unchanged files
+    are recorded in the index as ``model_name``'s. ``speech`` reads what is said in each video
+    (None: words are not read at all); the words of unchanged videos are read too where they are
+    missing or stale, keeping their pictures. Unchanged files
     (same path, size and mtime) cost one ``stat``; moved files keep their vectors; files gone from an
     online root are dropped; a root that is missing is reported offline and its moments are kept.
     When ``cancel()`` turns true the run stops between frames and raises :class:`Cancelled`; the file
@@ -162,7 +188,11 @@ def update_index(
             store.delete_video(video.id)
             stats.removed += 1
 
-    _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
+    _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel, speech)
+    if speech is not None:
+        online = [rid for rid, root in root_ids if root not in stats.offline_roots]
+        settled = [v for rid in online for v in store.videos_under(rid).values()]
+        _refresh_speech(store, settled, speech, get_embedder, stats, progress, model_name, cancel)
     add_missing_thumbnails(store, stats, progress, cancel)
     stats.facts_read = read_outdated_facts(store, progress, cancel)
     stats.elapsed = time.perf_counter() - t0
@@ -179,6 +209,7 @@ def _run_jobs(
     min_len: float,
     max_len: float,
     cancel: Callable[[], bool] | None,
+    speech: SpeechReader | None = None,
 ) -> None:
     embedder: Embedder | None = None
     for job in jobs:
@@ -187,7 +218,72 @@ def _run_jobs(
         if embedder is None:
             embedder = get_embedder()
             store.bind_model(model_name, embedder.model_id, embedder.dim)
-        _index_file(store, embedder, job, stats, progress, min_len=min_len, max_len=max_len, cancel=cancel)
+        _index_file(
+            store, embedder, job, stats, progress, min_len=min_len, max_len=max_len, cancel=cancel, speech=speech
+        )
+
+
+def _refresh_speech(
+    store: Store,
+    videos: Sequence[StoredVideo],
+    speech: SpeechReader,
+    get_embedder: Callable[[], Embedder],
+    stats: IndexStats,
+    progress: IndexProgress,
+    model_name: str,
+    cancel: Callable[[], bool] | None,
+) -> None:
+    """Read the words of the indexed ``videos`` whose words are missing or stale, keeping their
+    pictures (``vidsearch.index.speech.stale_speech``); each video's words in one transaction."""
+    due = stale_speech(store, videos, speech.settings)
+    if not due:
+        return
+    progress.speech_refresh(0, len(due))
+    embedder: Embedder | None = None
+    for done, (video, names) in enumerate(due, 1):
+        if cancel is not None and cancel():
+            raise Cancelled
+        spans = [(start, end) for _, start, end in store.moments_of(video.id)]
+        heard = _hear(speech, video.path, stats, progress, cancel, names=names)
+        said: list[tuple[int, str]] = []
+        vectors = None
+        if heard.transcript is not None:
+            if embedder is None:
+                embedder = get_embedder()
+                store.bind_model(model_name, embedder.model_id, embedder.dim)
+            said, vectors = spoken_moments(embedder, spans, heard)
+        with store.transaction():
+            save_heard(store, video.id, heard, said, vectors)
+        stats.speech_refreshed += 1
+        progress.speech_refresh(done, len(due))
+
+
+def _hear(
+    speech: SpeechReader,
+    path: str,
+    stats: IndexStats,
+    progress: IndexProgress,
+    cancel: Callable[[], bool] | None,
+    names: Sequence[str] | None = None,
+) -> Heard:
+    """Read one video's words, counting the time and reporting what was skipped or passed over."""
+
+    def listening(_seconds: float) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled
+
+    t = time.perf_counter()
+    heard = speech.read(path, names=names, progress=listening)
+    stats.speech_seconds += time.perf_counter() - t
+    stats.speech_read += 1
+    if heard.source.transcribed:
+        stats.audio_seconds += heard.source.audio_seconds
+    if heard.problem is not None:
+        stats.speech_skipped.append((path, heard.problem))
+        progress.speech_skipped(path, heard.problem)
+    for passed in heard.passed_over:
+        progress.note(f"subtitles passed over in {path}: {passed}; read {heard.source.origin} instead")
+    return heard
 
 
 def index_paths(
@@ -200,6 +296,7 @@ def index_paths(
     min_len: float = 2.0,
     max_len: float = 10.0,
     cancel: Callable[[], bool] | None = None,
+    speech: SpeechReader | None = None,
 ) -> IndexStats:
     """Bring single files or folders inside the library roots in step with the disk; return what was done.
 
@@ -208,8 +305,9 @@ def index_paths(
     video that is no longer where the index says keeps that video's vectors, bad files are remembered,
     a folder is walked); a path that no longer exists loses its moments (every video under it, for a
     folder) unless its root is missing, in which case the root is marked offline and nothing is
-    deleted. Paths outside every registered root are ignored. ``get_embedder`` and ``cancel`` are
-    as in :func:`update_index`.
+    deleted. Paths outside every registered root are ignored. ``get_embedder``, ``cancel`` and
+    ``speech`` are as in :func:`update_index` (so a video whose subtitle file changed gets its words
+    read again when its own path comes here).
     """
     progress = progress or SilentProgress()
     stats = IndexStats()
@@ -217,6 +315,7 @@ def index_paths(
     roots = store.roots()
     jobs: list[_Job] = []
     gone: list[str] = []
+    settled: list[str] = []
     for raw in paths:
         path = os.path.abspath(raw)
         root = root_of(path, [(rid, r) for rid, r, _ in roots])
@@ -238,8 +337,13 @@ def index_paths(
             job = _classify(store, f, root_id, {}, {}, stats, progress)
             if job is not None:
                 jobs.append(job)
+            else:
+                settled.append(f.path)
     # existing files first: a file that moved between roots (seen as delete + create) keeps its vectors
-    _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel)
+    _run_jobs(store, jobs, get_embedder, stats, progress, model_name, min_len, max_len, cancel, speech)
+    if speech is not None:
+        known = [v for v in map(store.video_by_path, settled) if v is not None]
+        _refresh_speech(store, known, speech, get_embedder, stats, progress, model_name, cancel)
     stats.facts_read = read_outdated_facts(store, progress, cancel)
     for path in gone:
         removed = remove_paths(store, [path])
@@ -413,6 +517,7 @@ def _index_file(
     min_len: float,
     max_len: float,
     cancel: Callable[[], bool] | None = None,
+    speech: SpeechReader | None = None,
 ) -> None:
     from vidsearch.media import decode
     from vidsearch.media.segment import Segmenter
@@ -474,20 +579,30 @@ def _index_file(
         _skip(stats, progress, path, reason)
         _save_failure(store, job, info, reason)
         return
+    heard = _hear(speech, path, stats, progress, cancel) if speech is not None else None
+    said: list[tuple[int, str]] = []
+    said_vectors = None
+    if heard is not None:
+        t = time.perf_counter()
+        said, said_vectors = spoken_moments(embedder, moments, heard)
+        stats.embed_seconds += time.perf_counter() - t
     t = time.perf_counter()
-    store.save_video(
-        path=path,
-        root_id=job.root_id,
-        size=job.file.size,
-        mtime_ns=job.file.mtime_ns,
-        fingerprint=job.fingerprint,
-        info=info,
-        moments=moments,
-        vectors=np.concatenate(vectors),
-        costs=costs,
-        thumbnails=thumbnails,
-        facts=facts.facts if facts is not None else None,
-    )
+    with store.transaction():  # the pictures and the words together, or neither
+        video_id = store.save_video(
+            path=path,
+            root_id=job.root_id,
+            size=job.file.size,
+            mtime_ns=job.file.mtime_ns,
+            fingerprint=job.fingerprint,
+            info=info,
+            moments=moments,
+            vectors=np.concatenate(vectors),
+            costs=costs,
+            thumbnails=thumbnails,
+            facts=facts.facts if facts is not None else None,
+        )
+        if heard is not None:
+            save_heard(store, video_id, heard, said, said_vectors)
     stats.store_seconds += time.perf_counter() - t
     stats.indexed += 1
     stats.moments += len(moments)

@@ -34,8 +34,10 @@ from vidsearch.index.indexer import (
     root_of,
     update_index,
 )
+from vidsearch.index.speech import SpeechReader, videos_of_sidecar
 from vidsearch.media.scan import is_video_name, walk_videos
 from vidsearch.output.present import plural
+from vidsearch.speech.subtitles import SIDECAR_EXTENSIONS
 
 DEFAULT_SETTLE = 2.0  # seconds a file must stay unchanged before it is read
 ROOT_CHECK_SECONDS = 3.0  # how often roots are checked for vanishing or coming back
@@ -62,7 +64,8 @@ class WatchEvent:
     """One thing the watcher did or saw, for its output (a line on stderr or a JSON record).
 
     ``kind`` is one of: watching, polling, caught-up, indexing, indexed, moved, removed, skipped,
-    root-offline, root-online, note, stopped.
+    speech-skipped (the words could not be read; the pictures are indexed), root-offline, root-online,
+    note, stopped.
     """
 
     kind: str
@@ -240,6 +243,12 @@ class _EventProgress:
 
     def thumbnails(self, done: int, total: int) -> None:
         pass  # the start and any skipped file come as notes
+    def speech_skipped(self, path: str, reason: str) -> None:
+        self.emit(WatchEvent("speech-skipped", path, message=reason))
+
+    def speech_refresh(self, done: int, total: int) -> None:
+        if done == 0:
+            self.emit(WatchEvent("note", message=f"reading the words of {total} indexed video(s), pictures kept"))
 
 
 class Watcher:
@@ -249,7 +258,9 @@ class Watcher:
     is called at most once, when the first file needs embedding (the model is then kept);
     ``model_name`` is what the index records. ``settle`` is the quiet time in seconds before a changed
     file is read. ``poll`` forces polling for every root (otherwise only where events cannot work).
-    ``on_event`` receives a :class:`WatchEvent` for each thing done. ``stop`` (or :meth:`request_stop`)
+    ``on_event`` receives a :class:`WatchEvent` for each thing done. ``speech`` reads what is said in the
+    videos (None: words are not read); a subtitle file that appears, changes or goes beside a video gets
+    that video's words read again. ``stop`` (or :meth:`request_stop`)
     ends :meth:`run` within a moment; a file being indexed then is rolled back (not saved).
     """
 
@@ -268,6 +279,7 @@ class Watcher:
         stop: threading.Event | None = None,
         min_len: float = 2.0,
         max_len: float = 10.0,
+        speech: SpeechReader | None = None,
     ) -> None:
         self.store_path = store_path
         self.roots = [os.path.abspath(r) for r in roots]
@@ -279,6 +291,7 @@ class Watcher:
         self.on_event = on_event or (lambda event: None)
         self.stop = stop or threading.Event()
         self.min_len, self.max_len = min_len, max_len
+        self.speech = speech
         self._factory = get_embedder
         self._embedder: Embedder | None = None
         self._wake = threading.Event()
@@ -400,7 +413,7 @@ class Watcher:
         if back:
             stats = update_index(
                 self._store, back, self._get_embedder, self._progress, model_name=self.model_name,
-                min_len=self.min_len, max_len=self.max_len, cancel=self._cancelled,
+                min_len=self.min_len, max_len=self.max_len, cancel=self._cancelled, speech=self.speech,
             )
             self._emit(WatchEvent("caught-up", message=_summary(stats)))
 
@@ -488,11 +501,24 @@ class Watcher:
                 self._check_roots()
             elif event.is_dir or is_video_name(event.src):
                 self._pending.touch(event.src, event.at)  # forgotten once settled, if still gone
+            else:
+                self._subtitle_changed(event.src, event.at)
         elif event.is_dir:
             if event.kind == "created":  # a folder made, copied or moved in: follow what it holds
                 self._touch_all(walk_videos(event.src), event.at)
         elif is_video_name(event.src):
             self._pending.touch(event.src, event.at)
+        else:
+            self._subtitle_changed(event.src, event.at)
+
+    def _subtitle_changed(self, path: str, at: float) -> None:
+        """When ``path`` is a subtitle file that appeared, changed or went, its videos get their words
+        read again once they settle (their pictures are unchanged, so only the words are read)."""
+        if self.speech is None or not path.lower().endswith(SIDECAR_EXTENSIONS):
+            return
+        for video in videos_of_sidecar(path):
+            if self._root_for(video) is not None:
+                self._pending.touch(video, at)
 
     def _touch_all(self, files: Iterable[Any], at: float) -> None:
         for f in files:
@@ -503,8 +529,13 @@ class Watcher:
         moved, dropped = move_prefix(self._store, src, dest)
         if moved:
             self._emit(WatchEvent("moved", src, dest, message=f"{moved} videos" if is_dir else ""))
+            if not is_dir and self.speech is not None:
+                self._pending.touch(dest, at)  # a renamed video may have other subtitle files now
         if dropped:
             self._emit(WatchEvent("removed", src, message=f"moved out of the library: {dest}"))
+        if not is_dir:  # a subtitle file renamed: the videos it belonged to, and those it belongs to now
+            self._subtitle_changed(src, at)
+            self._subtitle_changed(dest, at)
         if moved or dropped or self._root_for(dest) is None:
             return
         if is_dir:
@@ -520,7 +551,7 @@ class Watcher:
         if present:
             index_paths(
                 self._store, present, self._get_embedder, self._progress, model_name=self.model_name,
-                min_len=self.min_len, max_len=self.max_len, cancel=self._cancelled,
+                min_len=self.min_len, max_len=self.max_len, cancel=self._cancelled, speech=self.speech,
             )
         arriving = self._pending.sizes()
         for path in gone:

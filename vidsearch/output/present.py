@@ -300,6 +300,17 @@ def write_hits(
         raise ValueError(f"unknown format {fmt!r}")
 
 
+SAID_WIDTH = 48  # characters of the line said shown in the table (the whole line is in --json)
+
+
+def said_line(hit: Hit) -> str:
+    """The line said during a hit, quoted, as the table shows it ("" when nothing was said)."""
+    speech = hit.details.get("speech")
+    if not isinstance(speech, dict) or not speech.get("text"):
+        return ""
+    return f'"{speech["text"]}"'
+
+
 def _write_table(
     hits: Sequence[Hit],
     out: IO[str],
@@ -326,17 +337,23 @@ def _write_table(
     if any(places):
         table.add_column("place", overflow="fold")
     table.add_column("file", overflow="fold")
+    said = [said_line(hit) for hit in hits]
+    if any(said):
+        table.add_column("said", overflow="ellipsis", max_width=SAID_WIDTH, no_wrap=True)
     for rank, (hit, day, place) in enumerate(zip(hits, dates, places, strict=True), 1):
         span = f"{format_time(hit.start)}-{format_time(hit.end)}"
         name = display_path(hit.path) + ("" if hit.available else "  (offline)")
         row: list[Any] = [str(rank), f"{hit.score:.3f}", span] + [day] * any(dates) + [place] * any(places) + [name]
+        row += [said[rank - 1]] * any(said)
         if picture is not None:
             moment = first_moment(hit)
             still = (stills or {}).get(moment) if moment is not None else None
             row.insert(0, picture(io.BytesIO(still), width=THUMB_CELLS, height="auto") if still else "")
         table.add_row(*row)
         if explain and explain_line(hit):
-            table.add_row(*([""] * (len(row) - 1)), explain_line(hit), style="dim")
+            explained = [""] * len(row)
+            explained[-1 - any(said)] = explain_line(hit)
+            table.add_row(*explained, style="dim")
     # no colour system: Rich writes no escape codes at all (not even bold or dim)
     console = Console(file=out, color_system="auto" if color else None, highlight=False, soft_wrap=False)
     console.print(table)

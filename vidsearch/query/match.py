@@ -16,7 +16,7 @@ import numpy as np
 
 from vidsearch.embed.base import MatchScale
 
-__all__ = ["MatchScale", "combine_matches", "scale_for"]
+__all__ = ["MatchScale", "combine_matches", "scale_for", "speech_scale_for"]
 
 
 def scale_for(model_id: str | None) -> MatchScale | None:
@@ -30,6 +30,18 @@ def scale_for(model_id: str | None) -> MatchScale | None:
 
     if model_id == lite.MODEL_ID:
         return lite.MATCH_SCALE
+    return None
+
+
+def speech_scale_for(model_id: str | None) -> MatchScale | None:
+    """The match scale of a query against what was said in a moment (the model's embedding of the
+    words said), for the model that made an index; None where the model publishes none."""
+    if not model_id:
+        return None
+    from vidsearch.embed import lite
+
+    if model_id == lite.MODEL_ID:
+        return lite.SPEECH_MATCH_SCALE
     return None
 
 

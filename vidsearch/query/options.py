@@ -78,6 +78,7 @@ class SearchOptions:
                 raise UsageError(f"{option} takes a number (got {value!r})")
         if not isinstance(self.explain, bool):
             raise UsageError(f"explain must be true or false (got {self.explain!r})")
+    said: str | None = None  # --said TEXT: moments where TEXT (its words or meaning) was said
 
 
 @dataclass

@@ -6,7 +6,8 @@ moment of this library, 2 = clearly stands out). See ``vidsearch.query.score``. 
 on the model's own absolute scale (``vidsearch.query.match``) lets a search find nothing.
 
 The stages, each a function below: what the query asks for (``_wanted``), which moments could
-answer it (``_candidates``), how well each does (``_clause_scores``), and the hits
+answer it (``_candidates``), how well each does (``_clause_scores`` for the pictures, ``_with_text``
+for what is said, shown in words and named: ``vidsearch.query.spoken``), and the hits
 (``vidsearch.query.hits``).
 """
 
@@ -19,15 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from vidsearch.embed.base import Embedder
+from vidsearch.embed.base import Embedder, MatchScale
 from vidsearch.errors import UsageError
 from vidsearch.query import ParsedQuery, parse_query
 from vidsearch.query.contrast import alternatives
 from vidsearch.query.filters import PlaceWords, filmed_at, filtered_video_ids, intersect, read_search_filters
 from vidsearch.query.hits import merge_adjacent, merge_hit_lists, merge_scored, sequence_hits, with_similarity
-from vidsearch.query.match import combine_matches, scale_for
+from vidsearch.query.match import combine_matches, scale_for, speech_scale_for
 from vidsearch.query.options import Explanation, SearchOptions
 from vidsearch.query.reference import NEAR_DUPLICATE, check_like, compose, describe_like, reference_vector
+from vidsearch.query.spoken import SpokenQuery, candidate_ids, combine, explain_text, spoken_text, text_evidence
+from vidsearch.query.spoken import with_speech_lines as _with_speech_lines
 from vidsearch.store import Candidate, Store
 from vidsearch.types import Hit
 
@@ -71,6 +74,8 @@ class _Wanted:
     steps: list[list[int]]  # positive clauses per step of "A then B" (one step otherwise)
     ref_vec: np.ndarray | None = None
     excluded: set[int] = field(default_factory=set)  # the reference's own moments
+    spoken: SpokenQuery | None = None  # what the query's words look for in what is said, shown, named
+    said: SpokenQuery | None = None  # --said: what must have been said
 
     @property
     def sequential(self) -> bool:
@@ -79,6 +84,10 @@ class _Wanted:
     def query_vectors(self) -> list[np.ndarray]:
         """The vectors whose nearest moments are the candidates."""
         return list(self.pos_vecs) + ([self.whole_vec] if self.whole_vec is not None else [])
+
+    @property
+    def text_queries(self) -> list[SpokenQuery]:
+        return [q for q in (self.spoken, self.said) if q is not None]
 
 
 def find(
@@ -99,12 +108,13 @@ def find(
     filters = read_search_filters(store, text, options)
     if explanation is not None:
         explanation.lines.extend(filters.lines)
-    if not filters.text and not options.exclude and options.like is None and not filters.active:
+    said = (options.said or "").strip()
+    if not filters.text and not options.exclude and options.like is None and not filters.active and not said:
         raise UsageError('the query is empty; say what to look for, e.g. vidsearch find "a dog on a beach"')
     video_ids = intersect(restrict_ids(store, options.within), filtered_video_ids(store, filters))
     if explanation is not None and filters.active:
         explanation.lines.append(f"filters keep {len(video_ids or ())} video(s)")
-    if filters.only_filters and not options.exclude and options.like is None:
+    if filters.only_filters and not options.exclude and options.like is None and not said:
         hits = _listed(store, video_ids or [], options.limit, 0.0)
         return _ordered(store, hits, options.sort)  # "score": as listed, in time order
     hits = _ranked(store, embedder, filters.text, options, explanation, video_ids)
@@ -121,7 +131,8 @@ def _ranked(
     explanation: Explanation | None,
     video_ids: list[int] | None,
 ) -> list[Hit]:
-    """The best ``options.limit`` hits for ``text`` (and/or a reference clip) among ``video_ids``."""
+    """The best ``options.limit`` hits for ``text`` (and/or a reference clip, and/or ``--said``) among
+    ``video_ids``: by what moments show, and by what they say, show in words and are named."""
     from vidsearch.query import ScoreParams, combine_detailed, explain
 
     parsed = parse_query(text, extra_not=options.exclude) if (text.strip() or options.exclude) else None
@@ -133,9 +144,8 @@ def _ranked(
     moments, mat = _candidates(store, wanted, options, video_ids)
     if not moments:
         return []
-    sims, z = _clause_scores(store, wanted, mat, explanation)
     n_pos, n_neg = len(wanted.pos_vecs), len(wanted.neg_vecs)
-    pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
+    sims, z = _clause_scores(store, wanted, mat, explanation) if n_pos or n_neg else (None, None)
     params = ScoreParams(neg_weight=NEG_WEIGHT, neg_margin=NEG_MARGIN)
     starts = np.array([m.start for m in moments])
 
@@ -147,7 +157,8 @@ def _ranked(
     if wanted.whole_vec is not None:
         w = options.whole_weight if options.whole_weight is not None else _whole_weight(embedder)
 
-    if len(wanted.steps) > 1:
+    if len(wanted.steps) > 1 and sims is not None and z is not None:
+        pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
         step_match = None
         if scale is not None:
             step_match = [combine_matches(scale.of(sims[list(step)]), None, 0.0) for step in wanted.steps]
@@ -155,33 +166,42 @@ def _ranked(
         ordered = sequence_hits(moments, wanted.steps, pos_z, neg_z, params, times, options, wanted.pos_texts,
                                 step_match, cutoff)
         if ordered:
-            return ordered
+            return _with_speech_lines(store, ordered, _said_words(wanted), {})
         # No moment is followed by another in that order: a short clip (one moment) may still show
         # every step, so look for moments matching all of them.
         if explanation is not None:
             explanation.lines.append("no moment is followed by another in that order: one moment showing every step")
 
+    scores: np.ndarray | None = None
     match: np.ndarray | None = None
-    if scale is not None and text_rows:
-        whole_match = scale.of(sims[-1]) if wanted.whole_vec is not None else None
-        match = combine_matches(scale.of(sims[text_rows]), whole_match, w)
-    combined = combine_detailed(pos_z if n_pos else None, neg_z if n_neg else None, params)
-    scores = combined.scores.copy()
-    if wanted.whole_vec is not None:
-        scores = (1 - w) * scores + w * z[-1]
-        if explanation is not None:
-            explanation.lines.append(f"whole sentence, {w:.2f} of the score: {wanted.whole!r}")
-    if n_pos == 0:
-        scores = scores + 1e-3 * _spread(starts)  # only negations: stable order, earlier first
+    penalty: np.ndarray | float = 0.0
     details: dict[int, Any] = {}
-    if options.explain:
-        for i, m in enumerate(moments):
-            details[m.moment_id] = combined.explain(i, wanted.pos_texts, wanted.neg_texts)
-            if wanted.whole_vec is not None:
-                whole_z = round(float(z[-1, i]), 3)
-                details[m.moment_id] |= {"score": round(float(scores[i]), 3), "whole": whole_z, "whole_weight": w}
-            if match is not None:
-                details[m.moment_id]["match"] = round(float(match[i]), 3)
+    if sims is not None and z is not None:
+        pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
+        if scale is not None and text_rows:
+            whole_match = scale.of(sims[-1]) if wanted.whole_vec is not None else None
+            match = combine_matches(scale.of(sims[text_rows]), whole_match, w)
+        combined = combine_detailed(pos_z if n_pos else None, neg_z if n_neg else None, params)
+        penalty = combined.penalty
+        scores = combined.scores.copy()
+        if wanted.whole_vec is not None:
+            scores = (1 - w) * scores + w * z[-1]
+            if explanation is not None:
+                explanation.lines.append(f"whole sentence, {w:.2f} of the score: {wanted.whole!r}")
+        if n_pos == 0:
+            scores = scores + 1e-3 * _spread(starts)  # only negations: stable order, earlier first
+        if options.explain:
+            for i, m in enumerate(moments):
+                details[m.moment_id] = combined.explain(i, wanted.pos_texts, wanted.neg_texts)
+                if wanted.whole_vec is not None:
+                    whole_z = round(float(z[-1, i]), 3)
+                    details[m.moment_id] |= {"score": round(float(scores[i]), 3), "whole": whole_z, "whole_weight": w}
+                if match is not None:
+                    details[m.moment_id]["match"] = round(float(match[i]), 3)
+    explained = details if options.explain else None
+    speech_scale = speech_scale_for(store.get_meta("model_id"))
+    scores, match, heard = _with_text(store, wanted, moments, scores, match, penalty, speech_scale, explained,
+                                      explanation)  # fmt: skip
     keep = np.isfinite(scores)
     if options.min_score is not None:
         keep &= scores >= options.min_score
@@ -190,7 +210,8 @@ def _ranked(
     scored = [with_similarity(m, float(s)) for m, s, k in zip(moments, scores, keep, strict=True) if k]
     matches = {m.moment_id: float(match[i]) for i, m in enumerate(moments)} if match is not None else {}
     looks = {m.moment_id: mat[i] for i, m in enumerate(moments)}
-    return merge_scored(scored, options.merge_gap, details, matches, looks)[: options.limit]
+    hits = merge_scored(scored, options.merge_gap, details, matches, looks)[: options.limit]
+    return _with_speech_lines(store, hits, _said_words(wanted), heard)
 
 
 def _with_place_words(
@@ -264,8 +285,14 @@ def _wanted(
     whole = parsed.whole if parsed and len(pos_texts) > 1 and not parsed.sequential else None
     # what each negated clause could have been instead ("rainy" for "sunny"): see query.contrast
     alt_texts = [alternatives(t) for t in neg_texts]
-    texts = pos_texts + neg_texts + ([whole] if whole else []) + [a for alts in alt_texts for a in alts]
+    # what the text side looks for: the words said or shown, in the query and in --said
+    spoken, about_speech = spoken_text(parsed.whole) if parsed and pos_texts else (None, False)
+    said = (options.said or "").strip() or None
+    extra = [t for t in (spoken, said) if t]
+    texts = pos_texts + neg_texts + ([whole] if whole else []) + [a for alts in alt_texts for a in alts] + extra
     vectors = embedder.embed_queries(texts) if texts else np.zeros((0, embedder.dim), np.float32)
+    extra_vecs = vectors[len(texts) - len(extra) :]
+    vectors = vectors[: len(texts) - len(extra)]
     n_pos, n_neg = len(pos_texts), len(neg_texts)
     wanted = _Wanted(
         parsed=parsed,
@@ -278,7 +305,14 @@ def _wanted(
         whole=whole,
         whole_vec=vectors[n_pos + n_neg] if whole else None,
         steps=[[pos_texts.index(c.text) for c in step] for step in parsed.steps] if parsed else [],
+        spoken=SpokenQuery(spoken, extra_vecs[0], about_speech=about_speech) if spoken else None,
+        said=SpokenQuery(said, extra_vecs[-1], speech_only=True, about_speech=True) if said else None,
     )
+    if explanation is not None:
+        if wanted.spoken is not None and about_speech:
+            explanation.lines.append(f"said: {spoken!r} (in what was said and in file names)")
+        if wanted.said is not None:
+            explanation.lines.append(f"--said: {said!r} (in what was said only)")
     if options.like is None:
         return wanted
     wanted.ref_vec, wanted.excluded = reference_vector(store, embedder, options.like)
@@ -307,9 +341,15 @@ def _candidates(
     for q in query_vecs:
         for c in store.nearest(q, k, video_ids):
             cand.setdefault(c.moment_id, c)
-    if not query_vecs:
+    if not query_vecs and wanted.said is None:
         ids = store.sample_moment_ids(4 * LIBRARY_SAMPLE, within=video_ids)
         cand = {c.moment_id: c for c in store.candidates({i: 0.0 for i in ids})}
+    # moments found by what is said in them, the words they show and the names they are filed under
+    found: set[int] = set()
+    for text_query in wanted.text_queries:
+        found |= candidate_ids(store, text_query, video_ids, query_vecs)
+    for c in store.candidates({i: 0.0 for i in found - set(cand)}):
+        cand[c.moment_id] = c
     if wanted.sequential:
         cand.update(_whole_videos(store, cand.values()))
     for mid in wanted.excluded:
@@ -352,6 +392,67 @@ def _clause_scores(
             shown = ", ".join(repr(a) for a in alts[:4]) + (", ..." if len(alts) > 4 else "")
             explanation.lines.append(f"{wanted.neg_texts[i]!r} counts only where it fits better than: {shown}")
     return sims, z
+
+
+def _with_text(
+    store: Store,
+    wanted: _Wanted,
+    moments: Sequence[Candidate],
+    scores: np.ndarray | None,
+    match: np.ndarray | None,
+    penalty: np.ndarray | float,
+    speech_scale: MatchScale | None,
+    details: dict[int, Any] | None,
+    explanation: Explanation | None,
+) -> tuple[np.ndarray, np.ndarray | None, dict[int, str]]:
+    """The pictures' scores and matches (None with --said alone) with the text side's evidence:
+    what the query's words find joins the pictures' (``spoken.combine``); --said must be met as well,
+    like one more clause (soft AND). Negated clauses cost the text side what they cost the pictures.
+    Also returns the moments that the text side found rather than their pictures, with how
+    (``"meaning"`` or ``"words"``), so their hits can be narrowed to the line said."""
+    from vidsearch.query.score import soft_min
+
+    heard: dict[int, str] = {}
+
+    def weigh(query: SpokenQuery, pictures: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        evidence = text_evidence(store, query, moments, speech_scale)
+        spoken, words = evidence.scores()
+        spoken, words = spoken - penalty, words - penalty
+        floor = pictures if pictures is not None else np.full(len(moments), -np.inf)
+        for i, m in enumerate(moments):
+            if max(spoken[i], words[i]) > floor[i]:
+                heard.setdefault(m.moment_id, "meaning" if spoken[i] >= words[i] else "words")
+            if details is not None:
+                details.setdefault(m.moment_id, {})["said" if query.speech_only else "text"] = explain_text(evidence, i)
+        return spoken, words, evidence.matches()
+
+    if wanted.spoken is not None and scores is not None:
+        spoken, words, text_match = weigh(wanted.spoken, scores)
+        scores = combine([scores, spoken, words])
+        if match is not None:
+            match = np.maximum(match, text_match)
+    if wanted.said is not None:
+        spoken, words, said_match = weigh(wanted.said, None)
+        said = combine([spoken, words])
+        if scores is None:
+            scores, match = said, said_match
+        else:
+            scores = soft_min(np.stack([scores, said]), axis=0)
+            if match is not None:
+                match = np.minimum(match, said_match)
+    assert scores is not None  # a query without clauses has --said (find checks)
+    if details is not None:
+        for i, m in enumerate(moments):
+            details.setdefault(m.moment_id, {})["score"] = float(scores[i])
+    if explanation is not None and wanted.text_queries:
+        explanation.lines.append("score: the best of pictures, speech and words, plus a share of the others")
+    return scores, match, heard
+
+
+def _said_words(wanted: _Wanted) -> str | None:
+    """The words whose line a hit shows (what --said or the query says was said, else the query)."""
+    query = wanted.said or wanted.spoken
+    return query.text if query is not None else None
 
 
 def _whole_weight(embedder: Embedder) -> float:

@@ -9,19 +9,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from vidsearch.speech.errors import SpeechError, SubtitleError
 from vidsearch.speech.subtitles import read_subtitles
 from vidsearch.speech.types import Transcript
 
-if TYPE_CHECKING:
-    from vidsearch.speech.transcribe import Transcriber
+
+class Transcribes(Protocol):
+    """What ``read_speech`` needs of a speech model: ``vidsearch.speech.transcribe.Transcriber`` (or
+    something that loads one when first asked)."""
+
+    def transcribe(self, path: str, *, progress: Callable[[float], None] | None = None) -> Transcript: ...
 
 
 def read_speech(
     path: str | os.PathLike[str],
-    transcriber: Transcriber | None,
+    transcriber: Transcribes | None,
     *,
     languages: Sequence[str] | None = None,
     names: Iterable[str] | None = None,

@@ -136,6 +136,11 @@ def _sidecar_tags(stem: str, name: str) -> tuple[str | None, bool] | None:
     return language, forced
 
 
+def is_sidecar_of(video_name: str, name: str) -> bool:
+    """Whether a subtitle file called ``name`` belongs to the video called ``video_name`` (same folder)."""
+    return _sidecar_tags(Path(video_name).stem, name) is not None
+
+
 def find_sidecars(
     video_path: str | os.PathLike[str],
     *,

@@ -26,6 +26,7 @@ from vidsearch.errors import IndexMismatchError, IndexStorageError, SearchIndexD
 from vidsearch.store.health import damaged, has_sqlite_header, moment_checksum, path_checksum, storage_errors
 from vidsearch.store.migrations import migrate
 from vidsearch.store.searchindex import SearchIndex
+from vidsearch.store.textindex import TextCounts, TextIndex
 from vidsearch.store.thumbnails import Thumbnails
 from vidsearch.store.videofacts import FactsSummary, FactsTable
 from vidsearch.types import ESCALATED, MomentCost, MomentThumbnails, VideoFacts, VideoInfo
@@ -164,6 +165,7 @@ class IndexInfo:
     thumbnails: int = 0  # moments that have their thumbnails
     thumbnail_bytes: int = 0  # their size in all (counted in size_bytes)
     when_where: FactsSummary | None = None  # dates, positions, places and cameras of the videos
+    words: TextCounts = field(default_factory=TextCounts)  # what is said and shown in words
 
 
 class Store:
@@ -184,6 +186,7 @@ class Store:
         self._index = SearchIndex(self)
         self.thumbnails = Thumbnails(self)
         self.facts = FactsTable(self)  # when, where and with what each video was filmed
+        self.text = TextIndex(self)  # what moments say and show in words, and the files' names
         self._vector_cache: dict[int, np.ndarray] = {}
         self._vector_cache_seq = -1
         self.read_only = False  # opened from read-only media: searched, never written
@@ -335,6 +338,7 @@ class Store:
         """Forget every moment, vector and the model binding (for --rebuild); roots stay."""
         with self.transaction():
             self.db.execute("DROP TABLE IF EXISTS moment_vectors")
+            self.text.drop_vectors()
             self.db.execute("DELETE FROM moments")
             self.db.execute("DELETE FROM videos")
             for key in ("model", "model_id", "dim"):
@@ -419,6 +423,7 @@ class Store:
             "UPDATE videos SET path=?, root_id=?, size=?, mtime_ns=?, checksum=? WHERE id=?",
             (raw, root_id, size, mtime_ns, path_checksum(raw), video_id),
         )
+        self.text.name_video(video_id, _fs(path), root_id)
 
     def touch_video(self, video_id: int, size: int, mtime_ns: int) -> None:
         self.db.execute("UPDATE videos SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, video_id))
@@ -426,6 +431,7 @@ class Store:
     def delete_video(self, video_id: int) -> None:
         if self._has_table("moment_vectors"):
             self.db.execute("DELETE FROM moment_vectors WHERE video_id=?", (video_id,))
+        self.text.forget_vectors(video_id)  # the rest of its words go with it (foreign keys, triggers)
         self.db.execute("DELETE FROM moments WHERE video_id=?", (video_id,))
         self.db.execute("DELETE FROM videos WHERE id=?", (video_id,))
 
@@ -482,6 +488,8 @@ class Store:
             video_id = int(self.db.last_insert_rowid())
             if facts is not None:
                 self.facts.write(video_id, facts)
+            self.text.name_video(video_id, raw, root_id)
+            screen: list[tuple[int, str]] = []
             if error is None and vectors is not None and len(moments):
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 for i, (start, end) in enumerate(moments):
@@ -503,6 +511,8 @@ class Store:
                     pictures = thumbnails[i] if i < len(thumbnails) else None
                     if pictures is not None:
                         self.thumbnails.add(moment_id, pictures)
+                    screen.append((moment_id, cost.screen_text))
+                self.text.save_screen_text(video_id, screen)
         return video_id
 
     def video_ids_under(self, prefixes: Iterable[str | os.PathLike[str]]) -> list[int]:
@@ -753,8 +763,10 @@ class Store:
             stray = next(m for m in vectors if m not in known)
             raise damaged(self.path, f"vector {stray} belongs to no moment")
 
-    def _read_vector_chunks(self, moment_ids: list[int], into: dict[int, np.ndarray]) -> list[int]:
-        """Read vectors straight from sqlite-vec's storage (its rowids table + chunk blobs).
+    def _read_vector_chunks(
+        self, moment_ids: list[int], into: dict[int, np.ndarray], table: str = "moment_vectors"
+    ) -> list[int]:
+        """Read vectors of the vec0 ``table`` straight from sqlite-vec's storage (its rowids table + chunk blobs).
 
         Why: a ``moment_id IN (...)`` read through the vec0 table costs time that grows with the
         library (about a second for 150 vectors at a million moments, measured), while opening the
@@ -765,12 +777,12 @@ class Store:
         import apsw
 
         dim = self.dim or 0
-        if not dim or not self._has_table("moment_vectors_rowids"):
+        if not dim or not self._has_table(f"{table}_rowids"):
             return moment_ids
         width = dim * 4
         try:
             rows = self.db.execute(
-                "SELECT rowid, chunk_id, chunk_offset FROM moment_vectors_rowids"
+                f"SELECT rowid, chunk_id, chunk_offset FROM {table}_rowids"
                 " WHERE rowid IN (SELECT value FROM json_each(?))",
                 (json.dumps(moment_ids),),
             ).fetchall()
@@ -778,7 +790,7 @@ class Store:
             try:
                 for mid, chunk, offset in rows:
                     if blob is None:
-                        blob = self.db.blob_open("main", "moment_vectors_vector_chunks00", "vectors", chunk, False)
+                        blob = self.db.blob_open("main", f"{table}_vector_chunks00", "vectors", chunk, False)
                     else:
                         blob.reopen(chunk)
                     if (offset + 1) * width > blob.length():
@@ -888,6 +900,7 @@ class Store:
             thumbnails=thumbnails,
             thumbnail_bytes=thumbnail_bytes,
             when_where=self.facts.summary(),
+            words=self.text.counts(),
         )
 
     def failures(self) -> list[tuple[str, str]]:

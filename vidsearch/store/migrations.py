@@ -151,6 +151,81 @@ def _m6_checksums(db: Any) -> None:
     db.executemany("UPDATE moments SET checksum=? WHERE id=?", updates)
 
 
+def _m7_words(db: Any) -> None:
+    # What is said in each video (speech or subtitles: where it came from, its lines with times) and
+    # what each moment says and shows in words, searchable by exact words (FTS5, kept in step by
+    # triggers) beside the file and folder names. Speech is read after the pictures, so a video may
+    # have no speech_sources row yet (an index from before, or a run that stopped between the two);
+    # the next `index` reads it without touching the pictures. The speech vectors (the model's
+    # embedding of each moment's words) are a vec0 table made with the model's size
+    # (vidsearch.store.textindex). The tokenizer stems English (porter) over unicode61, which folds
+    # case and accents, so "birthdays" finds "Birthday" and "cafe" finds "Café". IF NOT EXISTS: running
+    # it again on a file that has them is harmless.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS speech_sources(
+            video_id INTEGER PRIMARY KEY REFERENCES videos(id) ON DELETE CASCADE,
+            source TEXT,
+            origin TEXT NOT NULL DEFAULT '',
+            language TEXT,
+            transcribed INTEGER NOT NULL DEFAULT 0,
+            sidecar_signature TEXT NOT NULL DEFAULT '',
+            audio_seconds REAL NOT NULL DEFAULT 0,
+            speech_seconds REAL NOT NULL DEFAULT 0,
+            error TEXT,
+            read_at REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS speech_lines(
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            text TEXT NOT NULL,
+            words TEXT
+        );
+        CREATE INDEX IF NOT EXISTS speech_lines_video ON speech_lines(video_id, start);
+        CREATE TABLE IF NOT EXISTS moment_text(
+            moment_id INTEGER PRIMARY KEY REFERENCES moments(id) ON DELETE CASCADE,
+            video_id INTEGER NOT NULL,
+            speech TEXT NOT NULL DEFAULT '',
+            screen TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX IF NOT EXISTS moment_text_video ON moment_text(video_id);
+        CREATE VIRTUAL TABLE IF NOT EXISTS moment_words USING fts5(
+            speech, screen, content='moment_text', content_rowid='moment_id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER IF NOT EXISTS moment_text_insert AFTER INSERT ON moment_text BEGIN
+            INSERT INTO moment_words(rowid, speech, screen) VALUES (NEW.moment_id, NEW.speech, NEW.screen);
+        END;
+        CREATE TRIGGER IF NOT EXISTS moment_text_delete AFTER DELETE ON moment_text BEGIN
+            INSERT INTO moment_words(moment_words, rowid, speech, screen)
+                VALUES ('delete', OLD.moment_id, OLD.speech, OLD.screen);
+        END;
+        CREATE TRIGGER IF NOT EXISTS moment_text_update AFTER UPDATE ON moment_text BEGIN
+            INSERT INTO moment_words(moment_words, rowid, speech, screen)
+                VALUES ('delete', OLD.moment_id, OLD.speech, OLD.screen);
+            INSERT INTO moment_words(rowid, speech, screen) VALUES (NEW.moment_id, NEW.speech, NEW.screen);
+        END;
+        CREATE VIRTUAL TABLE IF NOT EXISTS video_names USING fts5(
+            name, tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER IF NOT EXISTS videos_named_delete AFTER DELETE ON videos BEGIN
+            DELETE FROM video_names WHERE rowid = OLD.id;
+        END;
+        """
+    )
+    from vidsearch.store.textindex import name_words
+
+    db.execute("DELETE FROM video_names")
+    roots = {rid: bytes(path) for rid, path in db.execute("SELECT id, path FROM roots").fetchall()}
+    for video_id, path, root_id in db.execute("SELECT id, path, root_id FROM videos").fetchall():
+        db.execute(
+            "INSERT INTO video_names(rowid, name) VALUES (?, ?)",
+            (video_id, name_words(bytes(path), roots.get(root_id))),
+        )
+
+
 MIGRATIONS = [
     _m0_initial,
     _m1_vector_log,
@@ -159,6 +234,7 @@ MIGRATIONS = [
     _m4_moment_thumbnails,
     _m5_when_where,
     _m6_checksums,
+    _m7_words,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
