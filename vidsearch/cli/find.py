@@ -28,6 +28,7 @@ from vidsearch.cli.options import (
 
 if TYPE_CHECKING:
     from vidsearch.library import Found
+    from vidsearch.query.options import SearchOptions
     from vidsearch.types import Hit
 
 FORMAT_HELP = (
@@ -147,9 +148,7 @@ def find(
     from vidsearch.device import one_thread_for_small_maths
 
     one_thread_for_small_maths()  # before numpy loads
-    from vidsearch import config
     from vidsearch.errors import UsageError
-    from vidsearch.output.present import FORMATS, write_hits
     from vidsearch.query.dates import date_range
     from vidsearch.query.options import SORTS, SearchOptions, parse_like
 
@@ -165,17 +164,7 @@ def find(
     date_range(since, until, today)  # a bad date fails here, before any model or index is opened
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    if json_lines:
-        if fmt not in (None, "jsonl"):
-            raise UsageError(f"--json is short for --format jsonl; it does not go with --format {fmt}")
-        fmt = "jsonl"
-    if print0:
-        if fmt not in (None, "paths"):
-            raise UsageError(f"--print0 prints paths; it does not go with --format {fmt}")
-        fmt = "paths"
-    fmt = fmt or ("table" if sys.stdout.isatty() else "tsv")
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt = _output_format(fmt, json_lines, print0)
     if play:
         from vidsearch.output.player import find_player
 
@@ -199,32 +188,9 @@ def find(
         today=today.isoformat(),
         said=said.strip() if said and said.strip() else None,
     )
-    found = _ask_service(db, model, device, precision, text, options)
-    if found is None:  # no running `vidsearch serve` holds the model: load it here
-        serve_next = config.autoserve() and not no_serve
-        idle = config.serve_idle() if serve_next else 0.0  # a bad setting is refused before any work
-        loaded: list[str] = []
-        with open_library(db, create=False, model=model, device=device, precision=precision) as library:
-            library.on_model_load = lambda name: _loading(name, loaded, serve_next, idle)
-            found = library.find(text, options)
-        if loaded and serve_next:  # only a find that had to load the model gains from a warm one
-            from vidsearch import service
-
-            service.start_background(idle)
+    found = _search(db, model, device, precision, text, options, serve=not no_serve)
     hits = found.hits
-    for line in found.explanation:  # how the query was read
-        warn(line)
-    if fmt != "table":  # file names go out as their exact bytes
-        sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-    stills = _stills(db, hits) if hits and (fmt == "html" or (thumbs and _show_thumbs(fmt))) else None
-    if hits or fmt != "table":  # an empty table would be only its header
-        write_hits(hits, fmt, sys.stdout, color=config.color(sys.stdout), print0=print0, explain=explain,
-                   stills=stills, title=text)
-    sys.stdout.flush()
-    if explain and fmt not in ("table", "jsonl"):
-        _explain_on_stderr(hits)
-    for note in found.notes:
-        warn(note)
+    _show(found, fmt, db=db, print0=print0, explain=explain, thumbs=thumbs, title=text)
     if not hits:
         what = repr(text) if text else f"--said {said!r}" if said else "the reference clip"
         hint = "" if min_match == 0 else "; --min-match 0 shows the closest moments anyway"
@@ -238,6 +204,71 @@ def find(
         from vidsearch.output.player import play as play_hits
 
         play_hits(hits, player)
+
+
+def _output_format(fmt: str | None, json_lines: bool, print0: bool) -> str:
+    """The output format asked for (--format, --json, --print0), else table on a terminal and TSV
+    when piped; UsageError for an unknown one or options that contradict each other."""
+    from vidsearch.errors import UsageError
+    from vidsearch.output.present import FORMATS
+
+    if json_lines:
+        if fmt not in (None, "jsonl"):
+            raise UsageError(f"--json is short for --format jsonl; it does not go with --format {fmt}")
+        fmt = "jsonl"
+    if print0:
+        if fmt not in (None, "paths"):
+            raise UsageError(f"--print0 prints paths; it does not go with --format {fmt}")
+        fmt = "paths"
+    fmt = fmt or ("table" if sys.stdout.isatty() else "tsv")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _search(
+    db: Path | None, model: str | None, device: str, precision: str, text: str, options: SearchOptions, serve: bool
+) -> Found:
+    """The running query service's answer, else a search here; a search here that had to load the
+    model starts the service for the next query (unless ``serve`` is False or the setting says no)."""
+    from vidsearch import config
+
+    found = _ask_service(db, model, device, precision, text, options)
+    if found is not None:
+        return found
+    serve_next = serve and config.autoserve()
+    idle = config.serve_idle() if serve_next else 0.0  # a bad setting is refused before any work
+    loaded: list[str] = []
+    with open_library(db, create=False, model=model, device=device, precision=precision) as library:
+        library.on_model_load = lambda name: _loading(name, loaded, serve_next, idle)
+        found = library.find(text, options)
+    if loaded and serve_next:  # only a search that had to load the model gains from a warm one
+        from vidsearch import service
+
+        service.start_background(idle)
+    return found
+
+
+def _show(found: Found, fmt: str, *, db: Path | None, print0: bool, explain: bool, thumbs: bool, title: str) -> None:
+    """The hits on stdout in ``fmt``; how the query was read, the breakdowns the format has no room
+    for and the library's notes on stderr."""
+    from vidsearch import config
+    from vidsearch.output.present import write_hits
+
+    hits = found.hits
+    for line in found.explanation:  # how the query was read
+        warn(line)
+    if fmt != "table":  # file names go out as their exact bytes
+        sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    stills = _stills(db, hits) if hits and (fmt == "html" or (thumbs and _show_thumbs(fmt))) else None
+    if hits or fmt != "table":  # an empty table would be only its header
+        write_hits(hits, fmt, sys.stdout, color=config.color(sys.stdout), print0=print0, explain=explain,
+                   stills=stills, title=title)
+    sys.stdout.flush()
+    if explain and fmt not in ("table", "jsonl"):
+        _explain_on_stderr(hits)
+    for note in found.notes:
+        warn(note)
 
 
 def _show_thumbs(fmt: str) -> bool:
