@@ -43,7 +43,6 @@ from search import PER_VIDEO, library  # benchmarks/search.py: the same generate
 
 import vidsearch
 from vidsearch.embed import lite
-from vidsearch.store import Store
 
 SUBJECTS = ["a dog", "two children", "an old man", "a red car", "a cat", "a cyclist", "a sailboat", "a chef",
             "a horse", "a street band", "a skier", "a kite", "a train", "a woman with an umbrella"]
@@ -67,22 +66,38 @@ class Version:
     socket: Path = Path()
 
 
-def build_library(path: Path, n: int) -> None:
-    """A lite-model index of ``n`` generated moments (40 per video) and its compact index file."""
+def write_vectors(path: Path, n: int) -> None:
+    """The generated library's vectors and video numbers (benchmarks/search.py), saved for the builders."""
     vectors, vids, _ = library(n)
-    with Store.open(path) as store:
-        store.bind_model("lite", lite.MODEL_ID, lite.DIM)
-        videos = int(vids.max())
-        for lo in range(0, videos, 500):  # one transaction per 500 videos: far fewer syncs
-            with store.transaction():
-                for v in range(lo, min(videos, lo + 500)):
-                    rows = slice(v * PER_VIDEO, min(n, (v + 1) * PER_VIDEO))
-                    store.save_video(
-                        path=f"/library/{v % 20:02d}/{v % 200:03d}/video{v}.mp4", root_id=None, size=1,
-                        mtime_ns=1, fingerprint=str(v), info=None,
-                        moments=[(float(i), float(i + 1)) for i in range(rows.stop - rows.start)],
-                        vectors=vectors[rows],
-                    )
+    np.savez(path, vectors=vectors, vids=vids)
+
+
+# Run with each version's code (PYTHONPATH), so each index file is in the schema its version writes:
+# the arguments are the saved vectors, the index file and the moments per video.
+BUILD = """
+import sys
+import numpy as np
+from vidsearch.embed import lite
+from vidsearch.store import Store
+
+data = np.load(sys.argv[1])
+vectors, vids, per_video = data["vectors"], data["vids"], int(sys.argv[3])
+n = len(vectors)
+with Store.open(sys.argv[2]) as store:
+    store.bind_model("lite", lite.MODEL_ID, lite.DIM)
+    videos = int(vids.max())
+    for lo in range(0, videos, 500):  # one transaction per 500 videos: far fewer syncs
+        with store.transaction():
+            for v in range(lo, min(videos, lo + 500)):
+                rows = slice(v * per_video, min(n, (v + 1) * per_video))
+                store.save_video(
+                    path=f"/library/{v % 20:02d}/{v % 200:03d}/video{v}.mp4", root_id=None, size=1,
+                    mtime_ns=1, fingerprint=str(v), info=None,
+                    moments=[(float(i), float(i + 1)) for i in range(rows.stop - rows.start)],
+                    vectors=vectors[rows],
+                )
+    store.refresh_search_index()
+"""
 
 
 def source_of(revision: str, into: Path) -> Path:
@@ -208,10 +223,10 @@ def main() -> None:
     parser.add_argument("--extra-path", action="append", default=[],
                         help="a folder of packages put first on every version's path, e.g. another typer "
                         "(pip install --target DIR --no-deps 'typer<0.29')")
-    parser.add_argument("--build", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--vectors", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.build:
-        build_library(Path(args.build[0]), int(args.build[1]))
+    if args.vectors:
+        write_vectors(Path(args.vectors[0]), int(args.vectors[1]))
         return
     EXTRA_PATH.extend(args.extra_path)
     ok, why = lite.available()
@@ -229,23 +244,27 @@ def main() -> None:
         for version in versions:
             version.socket = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp")) / "s.sock"  # AF_UNIX paths: short
         for n in (int(s) for s in args.sizes.split(",") if s):
-            source = store_dir / f"lite-{n}.db"
-            if not source.exists():
-                started = time.perf_counter()
-                # in a process of its own: a child's peak memory starts from its parent's, so a parent
-                # grown by generating vectors would show in every timed process's figure
-                subprocess.run([sys.executable, __file__, "--build", str(source.with_suffix(".tmp")), str(n)],
-                               check=True)
-                os.replace(source.with_suffix(".tmp"), source)
-                print(f"(generated the {n}-moment library in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
             db_of = {}
-            for i, version in enumerate(versions):  # a copy each: index file formats may differ
+            for i, version in enumerate(versions):  # each version writes its own: index schemas differ
+                source = store_dir / f"lite-{n}-{version.name}.db"
+                if not source.exists():
+                    started = time.perf_counter()
+                    saved = work / f"vectors-{n}.npz"
+                    if not saved.exists():
+                        # in a process of its own: a child's peak memory starts from its parent's, so a
+                        # parent grown by generating vectors would show in every timed process's figure
+                        subprocess.run([sys.executable, __file__, "--vectors", str(saved), str(n)], check=True)
+                    env = environment(version, work / "pycache", False)
+                    subprocess.run([sys.executable, "-c", BUILD, str(saved), str(source.with_suffix(".tmp")),
+                                    str(PER_VIDEO)], env=env, check=True)
+                    os.replace(source.with_suffix(".tmp"), source)
+                    print(f"(built the {n}-moment library for {version.name} in "
+                          f"{time.perf_counter() - started:.0f} s)", file=sys.stderr)
                 db_of[version.name] = work / f"v{i}-{n}.db"
                 shutil.copyfile(source, db_of[version.name])
-                env = environment(version, work / "pycache", False)
                 subprocess.run([sys.executable, "-c", "import sys; from vidsearch.store import Store; "
                                 "Store.open(sys.argv[1]).refresh_search_index()", str(db_of[version.name])],
-                               env=env, check=True)
+                               env=environment(version, work / "pycache", False), check=True)
             for i, version in enumerate(versions):  # a fresh query cache per library: new queries stay new
                 version.cache = work / f"cache-{i}-{n}"
             results, service_rss = measure(db_of, versions, work / "pycache", args.repeats, not args.no_service)
