@@ -261,6 +261,13 @@ def test_query_controls_more_like_this_and_errors(served, indexed) -> None:  # t
     other.mkdir()
     inside = client.get("/api/find", {"q": "red", "within": str(other), "min_match": 0}).json()["hits"]
     assert inside == []
+    # date, place and camera controls: the command line's filters (the clips were made today)
+    assert {c["field"] for c in info["controls"]} >= {"since", "until", "near", "radius_km", "camera", "said"}
+    now = client.get("/api/find", {"q": "red", "since": "last week", "min_match": 0}).json()["hits"]
+    later = client.get("/api/find", {"q": "red", "since": "2999", "min_match": 0}).json()["hits"]
+    assert now and later == []
+    far = client.get("/api/find", {"q": "red", "near": "lisbon", "radius_km": "x"})
+    assert far.status == 400 and "radius" in far.json()["error"]
     # "more like this" on a hit: find --like on that moment's file and span, without the moment itself
     red, (path, start, end) = next((m, v) for m, v in _moment_ids(db).items() if v[0].endswith("red.mp4"))
     like = client.get("/api/find", {"like": red, "min_match": 0}).json()["hits"]

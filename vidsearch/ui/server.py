@@ -82,9 +82,30 @@ def _texts(values: list[str]) -> tuple[str, ...]:
 
 # The filters offered beside the query box. A new SearchOptions filter (dates, places, cameras) is one
 # row here with the parser its command-line option uses; rows whose field SearchOptions lacks are left out.
+def _text(values: list[str]) -> str | None:
+    return values[-1].strip() or None if values else None
+
+
+def _kilometres(values: list[str]) -> float | None:
+    raw = _text(values)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"radius must be a number of kilometres (got {raw!r})") from None
+
+
 CONTROLS: tuple[Control, ...] = (
     Control("within", "in", "path", "Only files at or under this folder.", _paths, many=True),
     Control("exclude", "not", "text", "Leave out moments showing this.", _texts, many=True),
+    Control("said", "said", "text", "Only moments where this was said (speech or subtitles).", _text),
+    Control("since", "since", "text", "Filmed on or after: YYYY, YYYY-MM, YYYY-MM-DD or words ('last summer').",
+            _text),
+    Control("until", "until", "text", "Filmed on or before: YYYY, YYYY-MM, YYYY-MM-DD or words.", _text),
+    Control("near", "near", "text", "Filmed near a place: a city, region or country, or LAT,LON.", _text),
+    Control("radius_km", "km", "number", "Kilometres around 'near' (default: by the place's size).", _kilometres),
+    Control("camera", "camera", "text", "Filmed with a camera whose make or model holds this text.", _text),
 )
 
 
@@ -135,7 +156,8 @@ class UiApp:
             start, end = _number(params, "like_start"), _number(params, "like_end")
             settings["like"] = LikeRef(moment.path, moment.start if start is None else start,
                                        moment.end if end is None else end)
-        if not text and "like" not in settings and not settings.get("exclude"):
+        filtering = any(settings.get(name) for name in ("said", "since", "until", "near", "camera"))
+        if not text and "like" not in settings and not settings.get("exclude") and not filtering:
             raise UsageError('say what to look for, e.g. "a dog on a beach"')
         return text, SearchOptions(**settings)
 
