@@ -49,6 +49,9 @@ SUBJECTS = ["a dog", "two children", "an old man", "a red car", "a cat", "a cycl
 ACTIONS = ["running", "jumping into a lake", "crossing a bridge", "at night", "in the snow", "near the sea",
            "closing a door", "laughing", "under heavy rain", "on a mountain road", "in a kitchen"]
 EXTRA_PATH: list[str] = []  # --extra-path: folders put before every version's source (other package versions)
+# Every version's process starts here: `python -m` and `-c` put the working folder first on the path,
+# which in a checkout would import that checkout's vidsearch whatever PYTHONPATH says.
+NEUTRAL = tempfile.gettempdir()
 
 
 @dataclass
@@ -122,8 +125,8 @@ def run_once(args: list[str], env: dict[str, str], runs: Runs) -> None:
     """Run ``python -m vidsearch ARGS`` to its end; record its wall time and peak resident memory."""
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "vidsearch", *args], env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen([sys.executable, "-m", "vidsearch", *args], env=env, cwd=NEUTRAL,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         runs.wall.append(time.perf_counter() - started)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -135,7 +138,7 @@ def run_once(args: list[str], env: dict[str, str], runs: Runs) -> None:
 
 
 def start_service(env: dict[str, str], socket: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "vidsearch", "serve", "--idle", "900"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "vidsearch", "serve", "--idle", "900"], env=env, cwd=NEUTRAL,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not socket.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -256,7 +259,7 @@ def main() -> None:
                         subprocess.run([sys.executable, __file__, "--vectors", str(saved), str(n)], check=True)
                     env = environment(version, work / "pycache", False)
                     subprocess.run([sys.executable, "-c", BUILD, str(saved), str(source.with_suffix(".tmp")),
-                                    str(PER_VIDEO)], env=env, check=True)
+                                    str(PER_VIDEO)], env=env, cwd=NEUTRAL, check=True)
                     os.replace(source.with_suffix(".tmp"), source)
                     print(f"(built the {n}-moment library for {version.name} in "
                           f"{time.perf_counter() - started:.0f} s)", file=sys.stderr)
@@ -264,7 +267,7 @@ def main() -> None:
                 shutil.copyfile(source, db_of[version.name])
                 subprocess.run([sys.executable, "-c", "import sys; from vidsearch.store import Store; "
                                 "Store.open(sys.argv[1]).refresh_search_index()", str(db_of[version.name])],
-                               env=environment(version, work / "pycache", False), check=True)
+                               env=environment(version, work / "pycache", False), cwd=NEUTRAL, check=True)
             for i, version in enumerate(versions):  # a fresh query cache per library: new queries stay new
                 version.cache = work / f"cache-{i}-{n}"
             results, service_rss = measure(db_of, versions, work / "pycache", args.repeats, not args.no_service)
