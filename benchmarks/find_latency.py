@@ -258,6 +258,8 @@ def main() -> None:
                         # parent grown by generating vectors would show in every timed process's figure
                         subprocess.run([sys.executable, __file__, "--vectors", str(saved), str(n)], check=True)
                     env = environment(version, work / "pycache", False)
+                    for stale in source.parent.glob(source.with_suffix(".tmp").name + "*"):
+                        stale.unlink()  # a build that was stopped half-way
                     subprocess.run([sys.executable, "-c", BUILD, str(saved), str(source.with_suffix(".tmp")),
                                     str(PER_VIDEO)], env=env, cwd=NEUTRAL, check=True)
                     os.replace(source.with_suffix(".tmp"), source)
