@@ -360,6 +360,7 @@ def test_thumbs_draws_pictures_on_a_terminal_that_shows_them(
     from vidsearch.output import present
 
     db, _ = indexed
+    monkeypatch.setenv("COLUMNS", "250")  # room for the file names beside the date and the pictures
     args = ["find", "red", "--db", str(db), "--thumbs", "-n", "2", "--min-match", "0", "-f", "table"]
     plain = CliRunner().invoke(app, args)  # not a terminal that shows pictures: the table, and why not
     assert plain.exit_code == 0, plain.output

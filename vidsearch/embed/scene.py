@@ -41,7 +41,8 @@ _HUES = (("red", 345, 360), ("red", 0, 15), ("orange", 15, 40), ("yellow", 40, 7
 
 
 def _hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hue in degrees, saturation and value in 0..1, of a thumbnail (longest side THUMB)."""
+    """Hue in degrees, saturation and value in 0..1, of a thumbnail (longest side THUMB, the frame's
+    shape kept)."""
     hue, sat, val = frames.hsv(frames.thumbnail(image, THUMB))
     return (hue * 360.0).astype(np.float32), sat.astype(np.float32), val.astype(np.float32)
 
@@ -69,7 +70,8 @@ def frame_cues(image: np.ndarray) -> dict[str, float]:
     """The strength (0..1) of every cue in ``NAMES`` for one RGB frame (HxWx3 uint8)."""
     hue, sat, val = _hsv(image)
     shares = colour_shares(hue, sat, val)
-    third, half = THUMB // 3, THUMB // 2
+    rows = val.shape[0]  # the thumbnail keeps the frame's shape: thirds and halves of its own height
+    third, half = max(1, rows // 3), rows // 2
     top = colour_shares(hue[:third], sat[:third], val[:third])
     bottom = colour_shares(hue[half:], sat[half:], val[half:])
     light, top_light = float(val.mean()), float(val[:third].mean())
