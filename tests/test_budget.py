@@ -53,6 +53,7 @@ def library(tmp_path_factory) -> dict[str, Segment]:
     return out
 
 
+@pytest.mark.slow
 def test_static_costs_less_than_moving_less_than_text_less_than_busy(library):
     budgets = {name: choose_budget(moment, 8, 256) for name, moment in library.items()}
     assert budgets["static"] == Budget(2, 128, budgets["static"].reason)
@@ -67,6 +68,7 @@ def test_static_costs_less_than_moving_less_than_text_less_than_busy(library):
     assert pixels["static"] * 10 < pixels["busy"]
 
 
+@pytest.mark.slow
 def test_without_a_side_the_budget_keeps_the_reference_size_and_saves_frames(library):
     budgets = {name: choose_budget(moment, 8, None) for name, moment in library.items()}
     assert {b.side for b in budgets.values()} == {None}
@@ -92,6 +94,7 @@ def test_budget_never_exceeds_the_full_budget_and_frame_counts_are_even(library)
             assert budget.side <= side
 
 
+@pytest.mark.slow
 def test_bigger_source_video_decides_the_same(tmp_path):
     # decode scales frames to 256; a 640x360 noise video is still busy, a still one still static
     big = (640, 360)
@@ -110,6 +113,7 @@ def test_signals_of_few_frames_are_safe():
     assert measure(resized.frames).cuts == 1
 
 
+@pytest.mark.slow
 def test_qwen_embedder_spends_per_moment_and_groups_equal_budgets(tiny_qwen_dir, library, monkeypatch):
     pytest.importorskip("transformers")
     from vidsearch.embed import qwen3vl
@@ -178,6 +182,7 @@ def test_only_cheap_budgets_that_did_not_settle_escalate():
     assert escalate(cheap, 0.02, full, Policy(settle_drift=0.05)) is None
 
 
+@pytest.mark.slow
 def test_qwen_embeds_again_where_the_visual_features_kept_moving(tiny_qwen_dir, library, monkeypatch):
     pytest.importorskip("transformers")
     from vidsearch.embed import qwen3vl

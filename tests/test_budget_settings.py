@@ -58,6 +58,7 @@ def tokens_per_frame_pair(cost) -> float:
     return cost.visual_tokens / (cost.frames // 2)
 
 
+@pytest.mark.slow
 def test_faithful_budgets_never_go_below_the_minimum_and_fast_does(embedder):
     moments = [still(1), busy(2), still(3, seconds=2.0), busy(4, seconds=10.0, size=(32, 40))]
     _, faithful = embedder.embed_moments(moments)
@@ -73,6 +74,7 @@ def test_faithful_budgets_never_go_below_the_minimum_and_fast_does(embedder):
     assert faithful[3].frames == 10
 
 
+@pytest.mark.slow
 def test_frames_of_the_reference_size_reach_the_model(embedder):
     # 48x64 frames, tiny model (factor 16): 48*64 = 3,072 < 32,768 -> b = sqrt(32768/3072) = 3.26599;
     # 48*3.26599 = 156.8 -> /16 = 9.8 -> ceil 10 -> 160; 64*3.26599 = 209.0 -> /16 = 13.06 -> 14 -> 224
@@ -82,6 +84,7 @@ def test_frames_of_the_reference_size_reach_the_model(embedder):
     assert list(metadata.frames_indices) == [0, 1000, 2500, 3500]  # 4 of 8 frames 0.5 s apart: 0, 2, 5, 7
 
 
+@pytest.mark.slow
 def test_a_still_moment_showing_the_same_picture_shares_the_earlier_vector(embedder):
     first, again, other = still(7), still(7, noise_level=2), still(8)
     again = Segment(4.0, 8.0, tuple(Frame(f.time + 4.0, f.image) for f in again.frames))
@@ -95,11 +98,13 @@ def test_a_still_moment_showing_the_same_picture_shares_the_earlier_vector(embed
     assert unshared[1].visual_tokens > 0
 
 
+@pytest.mark.slow
 def test_unknown_budget_setting_lists_the_choices(tiny_qwen_dir):
     with pytest.raises(UsageError, match="faithful .*fast"):
         qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="fp32", budget="cheap")
 
 
+@pytest.mark.slow
 def test_check_budget_agrees_with_itself_and_not_with_an_absurd_budget(embedder, indexed, tiny_qwen_dir):
     from vidsearch.embed.agreement import check_budget
     from vidsearch.store import Store
@@ -117,6 +122,7 @@ def test_check_budget_agrees_with_itself_and_not_with_an_absurd_budget(embedder,
     assert absurd.candidate_tokens < absurd.reference_tokens
 
 
+@pytest.mark.slow
 def test_models_check_budget_command_reports_fast_against_the_reference(indexed):
     from typer.testing import CliRunner
 
@@ -162,6 +168,7 @@ def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     return out
 
 
+@pytest.mark.slow
 def test_default_index_is_faithful_and_fast_is_stored_and_shown(indexed, library, tiny_qwen_dir, tmp_path):
     found = run("find", "a red square", "--json", "--db", str(indexed)).stdout
     hits = [json.loads(line) for line in found.splitlines()]
@@ -184,6 +191,7 @@ def test_default_index_is_faithful_and_fast_is_stored_and_shown(indexed, library
     assert f"settings: fast {fast_status['moments']} (frames below the model's minimum size)" in text
 
 
+@pytest.mark.slow
 def test_fast_budget_is_refused_for_the_lite_model(library, tmp_path):
     out = run("index", str(library), "--db", str(tmp_path / "l.db"), "--model", "lite", "--budget", "fast", ok=False)
     assert "--budget fast applies to multimodal models" in out.stderr

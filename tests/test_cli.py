@@ -53,6 +53,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"lib": lib, "db": base / "index.db", "first": first, "second": second}  # type: ignore[dict-item]
 
 
+@pytest.mark.slow
 def test_index_summary_and_skip_line(indexed: dict) -> None:  # type: ignore[type-arg]
     first = indexed["first"]
     assert first.stdout == ""  # results only on stdout; index prints none
@@ -64,6 +65,7 @@ def test_index_summary_and_skip_line(indexed: dict) -> None:  # type: ignore[typ
     assert "1 file skipped as unreadable (0 new, 1 known" in indexed["second"].stderr
 
 
+@pytest.mark.slow
 def test_find_returns_the_right_file_at_the_right_time(indexed: dict) -> None:  # type: ignore[type-arg]
     out = run("find", "welcome to lisbon", "--json", "-n", "3", "--db", str(indexed["db"]))
     rows = [json.loads(line) for line in out.stdout.splitlines()]
@@ -75,11 +77,13 @@ def test_find_returns_the_right_file_at_the_right_time(indexed: dict) -> None:  
     float(score)
 
 
+@pytest.mark.slow
 def test_find_in_restricts_to_a_folder(indexed: dict) -> None:  # type: ignore[type-arg]
     out = run("find", "welcome to lisbon", "--in", str(indexed["lib"] / "2024"), "--db", str(indexed["db"]))
     assert {line.split("\t")[0] for line in out.stdout.splitlines()} == {str(indexed["lib"] / "2024" / "party.mov")}
 
 
+@pytest.mark.slow
 def test_status_tells_counts_and_model(indexed: dict) -> None:  # type: ignore[type-arg]
     out = run("status", "--json", "--db", str(indexed["db"]))
     info = json.loads(out.stdout)
@@ -90,12 +94,14 @@ def test_status_tells_counts_and_model(indexed: dict) -> None:  # type: ignore[t
     assert "model:    lite" in text and str(indexed["db"]) in text
 
 
+@pytest.mark.slow
 def test_asking_another_model_explains_the_way_out(indexed: dict) -> None:  # type: ignore[type-arg]
     out = run("find", "cat", "--model", "qwen3-vl-2b", "--db", str(indexed["db"]), check_code=2)
     assert "built with model 'lite'" in out.stderr and "--rebuild" in out.stderr
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -120,6 +126,7 @@ def test_bad_input_gets_a_short_error_and_exit_2(args: tuple[str, ...], message:
     assert not Path(os.environ["VIDSEARCH_DB"]).exists()  # a mistake leaves no empty index behind
 
 
+@pytest.mark.slow
 def test_help_and_version_do_not_import_torch() -> None:
     code = "import sys, vidsearch.cli; print('torch' in sys.modules, 'av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -130,6 +137,7 @@ def test_help_and_version_do_not_import_torch() -> None:
         assert option in helptext
 
 
+@pytest.mark.slow
 def test_unfetchable_model_fails_fast_and_names_the_way_out(tmp_path: Path) -> None:
     import time
 
@@ -143,12 +151,14 @@ def test_unfetchable_model_fails_fast_and_names_the_way_out(tmp_path: Path) -> N
     assert not Path(os.environ["VIDSEARCH_DB"]).exists()  # no empty index left behind
 
 
+@pytest.mark.slow
 def test_models_lists_what_is_usable_and_what_auto_picks() -> None:
     out = run("models", "--device", "cpu").stdout
     assert "* lite" in out and "Qwen/Qwen3-VL-Embedding-2B" in out
     assert "auto picks here" in out
 
 
+@pytest.mark.slow
 def test_killed_index_run_resumes_without_duplicates(tmp_path: Path) -> None:
     import signal
     import time
@@ -229,6 +239,7 @@ def test_find_says_when_results_are_on_an_offline_root(tmp_path: Path, monkeypat
     assert "offline root" in result.stderr
 
 
+@pytest.mark.slow
 def test_status_json_survives_an_undecodable_root(tmp_path: Path) -> None:
     from vidsearch.store import Store
 

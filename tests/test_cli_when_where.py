@@ -58,6 +58,7 @@ def _rows(out: subprocess.CompletedProcess[str]) -> list[dict]:  # type: ignore[
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_lisbon_finds_the_clip_filmed_there(indexed: tuple[Path, Path]) -> None:
     lib, db = indexed
     rows = _rows(run(db, "find", "lisbon", "--json"))
@@ -67,6 +68,7 @@ def test_lisbon_finds_the_clip_filmed_there(indexed: tuple[Path, Path]) -> None:
     assert (rows[0]["lat"], rows[0]["lon"]) == (38.7223, -9.1393)
 
 
+@pytest.mark.slow
 def test_a_year_in_the_query_filters_and_explain_says_so(indexed: tuple[Path, Path]) -> None:
     lib, db = indexed
     out = run(db, "find", "beach in 2021", "--json", "--explain")
@@ -76,6 +78,7 @@ def test_a_year_in_the_query_filters_and_explain_says_so(indexed: tuple[Path, Pa
     assert str(lib / "VID_20220704_120000.mp4") in both  # the 2022 sign is there without the year
 
 
+@pytest.mark.slow
 def test_a_title_with_a_year_still_works_as_text(indexed: tuple[Path, Path]) -> None:
     lib, db = indexed
     out = run(db, "find", "2001: a space odyssey poster", "--json", "--explain")
@@ -83,6 +86,7 @@ def test_a_title_with_a_year_still_works_as_text(indexed: tuple[Path, Path]) -> 
     assert "dates:" not in out.stderr
 
 
+@pytest.mark.slow
 def test_filter_options_table_and_sort(indexed: tuple[Path, Path]) -> None:
     lib, db = indexed
     # only filters: the videos that pass, in the order they were filmed
@@ -96,6 +100,7 @@ def test_filter_options_table_and_sort(indexed: tuple[Path, Path]) -> None:
     assert [r["path"] for r in by_path] == sorted(r["path"] for r in by_path)
 
 
+@pytest.mark.slow
 def test_play_takes_the_same_filters(indexed: tuple[Path, Path], tmp_path: Path) -> None:
     lib, db = indexed
     played = tmp_path / "played.txt"
@@ -116,6 +121,7 @@ def test_play_takes_the_same_filters(indexed: tuple[Path, Path], tmp_path: Path)
     assert play("--near", "lisbon", "--camera", "iphone") == ["IMG_0420.MOV"]  # only filters: what passes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -132,6 +138,7 @@ def test_bad_filter_values_exit_2_with_one_line(
     assert message in out.stderr and "Traceback" not in out.stderr and out.stdout == ""
 
 
+@pytest.mark.slow
 def test_status_shows_dates_positions_places_and_cameras(indexed: tuple[Path, Path]) -> None:
     _, db = indexed
     text = run(db, "status").stdout

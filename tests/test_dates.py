@@ -145,6 +145,7 @@ def test_beach_in_2021_keeps_only_2021_clips_by_the_day_where_they_were_filmed()
 
 
 # ---- places inside a query ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_query_that_is_only_filters() -> None:
     read = read_filters("videos from lisbon in 2023", TODAY)
     assert read.text == "videos"
@@ -155,6 +156,7 @@ def test_a_query_that_is_only_filters() -> None:
         parse_query(read.text)
 
 
+@pytest.mark.slow  # the first reads the table of world places
 @pytest.mark.parametrize(
     ("query", "text", "place", "kind"),
     [

@@ -54,6 +54,7 @@ def normalised_state_at(emb, layer: int, segment: Segment) -> np.ndarray:
     return torch.nn.functional.normalize(state, dim=-1).numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", [3, 5])
 def test_exit_at_layer_k_equals_the_full_models_normed_state_at_k(deep_dir, full, layer):
     early = qwen3vl.load(str(deep_dir), device="cpu", precision="fp32", frame_side=SIDE, exit_layer=layer)
@@ -79,6 +80,7 @@ def test_exit_at_layer_k_equals_the_full_models_normed_state_at_k(deep_dir, full
         early.close()
 
 
+@pytest.mark.slow
 def test_exit_layer_is_part_of_the_model_id(deep_dir, full):
     early = qwen3vl.load(str(deep_dir), device="cpu", frame_side=SIDE, exit_layer=4, dim=16)
     try:
@@ -101,6 +103,7 @@ def test_exit_layer_is_part_of_the_model_id(deep_dir, full):
         same.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", [0, 2, DEPTH + 1])
 def test_impossible_exit_layers_are_refused(deep_dir, full, layer):
     # layers 1-2 get visual features from the vision tower; exiting there would drop them
@@ -134,6 +137,7 @@ def indexed(deep_dir, full, tmp_path_factory):
     return db
 
 
+@pytest.mark.slow
 def test_check_exit_reports_agreement_per_layer(indexed, deep_dir, full):
     from vidsearch.embed.agreement import check_exit
     from vidsearch.store import Store
@@ -154,6 +158,7 @@ def test_check_exit_reports_agreement_per_layer(indexed, deep_dir, full):
         check_exit(store, str(deep_dir), [1], ["a dog"], embedder=full)
 
 
+@pytest.mark.slow
 def test_models_check_exit_command_prints_a_row_per_layer(indexed):
     import json
 
@@ -170,6 +175,7 @@ def test_models_check_exit_command_prints_a_row_per_layer(indexed):
     assert bad.exit_code != 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not __import__("vidsearch.device", fromlist=["x"]).cpu_int8_available(),
                     reason="this torch has no quantized CPU engine")  # fmt: skip
 def test_models_check_precision_compares_int8_with_the_float_model(indexed):

@@ -54,6 +54,7 @@ def test_reencode_is_frame_accurate(video: Path, tmp_path: Path) -> None:
     assert colour(frames[4]) == (0, 200, 0) and colour(frames[5]) == (200, 0, 0)  # 3.9 green, 4.0 red
 
 
+@pytest.mark.slow
 def test_audio_is_kept_in_both_modes(tmp_path: Path) -> None:
     src = tmp_path / "talk.mp4"
     with av.open(str(src), "w") as c:
@@ -116,6 +117,7 @@ def clip_cli(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess
     )
 
 
+@pytest.mark.slow
 def test_clip_command_from_a_find_line_on_stdin(video: Path, tmp_path: Path) -> None:
     out = tmp_path / "best.mp4"
     tsv = f"{video}\t8.000\t10.000\t1.2345\n"

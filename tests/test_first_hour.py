@@ -54,6 +54,7 @@ def library(tmp_path: Path) -> dict[str, Path]:
 
 
 # ---- 1. options -------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["find", "play"])
 def test_a_mistyped_option_fails_naming_the_option_meant(command: str) -> None:
     out = run(command, "a guitar", "--limt", "2", "--explain", code=2)
@@ -66,11 +67,13 @@ def test_a_minus_term_outside_the_quotes_says_how_to_write_it() -> None:
     assert "No such option: -subway." in out.stderr and 'find "guitar -subway"' in out.stderr
 
 
+@pytest.mark.slow
 def test_other_commands_name_the_option_meant_too() -> None:
     assert "No such option: --qiet. Did you mean --quiet?" in run("index", "--qiet", code=2).stderr
     assert "No such option: --verson. Did you mean --version?" in run("--verson", code=2).stderr
 
 
+@pytest.mark.slow
 def test_options_after_the_query_still_count(library: dict[str, Path]) -> None:
     db = str(library["db"])
     out = run("find", "--db", db, "--min-match", "0", "--explain", "--", "guitar", "-subway", "-n", "4")
@@ -91,12 +94,14 @@ def test_a_search_without_find_is_pointed_at_find(args: tuple[str, ...], suggest
     assert "No such command" in out.stderr and suggestion in out.stderr
 
 
+@pytest.mark.slow
 def test_json_and_another_format_are_refused_together() -> None:
     out = run("find", "dog", "--json", "-f", "tsv", code=2)
     assert "--json" in out.stderr and "--format tsv" in out.stderr and out.stdout == ""
 
 
 # ---- 5. roots and offline drives --------------------------------------------------------------------
+@pytest.mark.slow
 def test_piped_output_leaves_offline_hits_out_unless_asked(library: dict[str, Path]) -> None:
     db, drive = str(library["db"]), str(library["drive"])
     piped = run("find", "a dog", "--db", db, "--min-match", "0", "-n", "20")
@@ -112,6 +117,7 @@ def test_piped_output_leaves_offline_hits_out_unless_asked(library: dict[str, Pa
     assert table.stdout.count("(offline)") == 3
 
 
+@pytest.mark.slow
 def test_roots_are_listed_added_and_removed(library: dict[str, Path], tmp_path: Path) -> None:
     db, home, drive = str(library["db"]), str(library["home"]), str(library["drive"])
     listed = run("roots", "--db", db).stdout.splitlines()
@@ -138,6 +144,7 @@ def test_roots_are_listed_added_and_removed(library: dict[str, Path], tmp_path: 
     assert "no such file or folder" in run("roots", "add", str(tmp_path / "missing"), "--db", db, code=2).stderr
 
 
+@pytest.mark.slow
 def test_removing_a_root_inside_another_keeps_its_videos(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     db, home = tmp_path / "lib.db", tmp_path / "Videos"
@@ -159,6 +166,7 @@ def test_removing_a_root_inside_another_keeps_its_videos(tmp_path: Path) -> None
     assert "4 moments" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_path_that_cannot_hold_videos_is_refused_as_a_root(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a video")
@@ -178,6 +186,7 @@ def test_a_path_that_cannot_hold_videos_is_refused_as_a_root(tmp_path: Path) -> 
 
 
 # ---- 6. --explain -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_explain_is_a_short_line_under_each_hit_piped_or_not(library: dict[str, Path]) -> None:
     db = str(library["db"])
     query = ("a guitar, on a stage, not raining", "--db", db, "--min-match", "0", "-n", "3", "--explain")
@@ -200,6 +209,7 @@ def test_explain_is_a_short_line_under_each_hit_piped_or_not(library: dict[str, 
 
 
 # ---- 7. slow failures -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_bad_reference_clip_is_told_before_any_model_loads(tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     with Store.open(db) as store:  # an index whose model cannot be loaded here (offline, not cached)
@@ -218,11 +228,13 @@ def test_a_bad_reference_clip_is_told_before_any_model_loads(tmp_path: Path) -> 
 
 
 # ---- 8. small things ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_clip_of_a_reversed_span_does_not_talk_about_like(tmp_path: Path) -> None:
     out = run("clip", f"{tmp_path / 'f.mp4'}@0:05-0:02", code=2)
     assert "end time must come after the start" in out.stderr and "--like" not in out.stderr
 
 
+@pytest.mark.slow
 def test_a_keyframe_clip_says_it_starts_early(tmp_path: Path) -> None:
     video = write_video(tmp_path / "v.mp4", [Scene(solid((0, 200, 0)), 4), Scene(solid((200, 0, 0)), 4)], fps=10)
     out = run("clip", f"{video}@3.5-6", "-o", str(tmp_path / "c.mp4"))
@@ -232,6 +244,7 @@ def test_a_keyframe_clip_says_it_starts_early(tmp_path: Path) -> None:
     assert exact.stderr == ""
 
 
+@pytest.mark.slow
 def test_nothing_found_prints_no_table_header(library: dict[str, Path]) -> None:
     out = run("find", "a dog", "--db", str(library["db"]), "--min-match", "1", "-f", "table", code=1)
     assert out.stdout == "" and "no moment matches 'a dog'" in out.stderr
@@ -258,6 +271,7 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_no_color_means_no_escape_codes_at_all(library: dict[str, Path]) -> None:
     args = ["find", "a dog", "--db", str(library["db"]), "--min-match", "0", "-n", "2"]
     plain = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
@@ -267,6 +281,7 @@ def test_no_color_means_no_escape_codes_at_all(library: dict[str, Path]) -> None
     assert "clip" in bare and "\x1b[" not in bare
 
 
+@pytest.mark.slow
 def test_models_never_prints_an_empty_reason() -> None:
     out = run("models", "--device", "cpu").stdout
     assert "usable" in out and not re.search(r"usable:\s*$", out, flags=re.M)
@@ -286,6 +301,7 @@ def indexed_once(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"lib": lib, "env": env, "out": out}
 
 
+@pytest.mark.slow
 def test_index_summary_speaks_in_singulars_and_gives_no_advice_models_refutes(indexed_once: dict) -> None:  # type: ignore[type-arg]
     err = indexed_once["out"].stderr
     assert "indexed 1 new or changed file (1 moment," in err
@@ -296,6 +312,7 @@ def test_index_summary_speaks_in_singulars_and_gives_no_advice_models_refutes(in
     assert "qwen3-vl-2b" not in err  # models calls it unusable here, so index does not suggest it
 
 
+@pytest.mark.slow
 def test_watch_counts_unreadable_files_as_status_does(indexed_once: dict) -> None:  # type: ignore[type-arg]
     env = {**os.environ, **indexed_once["env"]}
     status = run("status", env=indexed_once["env"]).stdout
@@ -319,6 +336,7 @@ def test_watch_counts_unreadable_files_as_status_does(indexed_once: dict) -> Non
     assert watched and watched.group(1) == counted.group(1), caught_up["message"]
 
 
+@pytest.mark.slow
 def test_a_failed_first_index_leaves_no_file_behind(tmp_path: Path) -> None:
     write_video(tmp_path / "v.mp4", [Scene(solid((200, 0, 0)), 2)], fps=5)
     db = tmp_path / "new.db"
@@ -326,6 +344,7 @@ def test_a_failed_first_index_leaves_no_file_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]  # no new.db, -wal, -shm, .lock
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_index_says_the_index_is_kept(tmp_path: Path) -> None:
     import apsw
 
@@ -361,6 +380,7 @@ def test_ctrl_c_during_index_says_the_index_is_kept(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_serve_removes_its_socket_on_sigterm(tmp_path: Path) -> None:
     sock = tmp_path / "run" / "s.sock"
     env = {**os.environ, "VIDSEARCH_SOCKET": str(sock)}

@@ -119,6 +119,7 @@ def _find(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vidsearch", "find", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_find_rejects_bad_format_choices_with_exit_2() -> None:
     bad = _find("dog", "--format", "xml")
     assert bad.returncode == 2 and "choose one of table, jsonl, tsv, paths, m3u, edl" in bad.stderr

@@ -94,6 +94,7 @@ def test_moved_and_renamed_files_keep_their_vectors(library: Path, tmp_path: Pat
         assert hit.path == str(library / "elsewhere" / "still red.mp4")
 
 
+@pytest.mark.slow
 def test_changed_file_is_re_embedded_and_deleted_file_dropped(library: Path, tmp_path: Path) -> None:
     with Store.open(tmp_path / "i.db") as store:
         _index(store, [library])
@@ -106,6 +107,7 @@ def test_changed_file_is_re_embedded_and_deleted_file_dropped(library: Path, tmp
         assert all("three scenes" not in h.path for h in hits)
 
 
+@pytest.mark.slow
 def test_bad_files_are_skipped_counted_and_remembered(library: Path, tmp_path: Path) -> None:
     (library / "empty.mp4").write_bytes(b"")
     (library / "noise.mkv").write_bytes(os.urandom(5000))

@@ -105,12 +105,14 @@ def _find_exit_code(db: Path) -> tuple[int, str]:
     return out.returncode, out.stderr
 
 
+@pytest.mark.slow
 def test_a_bad_query_exits_2_without_the_service(small_index: Path) -> None:
     code, err = _find_exit_code(small_index)
     assert code == 2, err
     assert "filler words" in err
 
 
+@pytest.mark.slow
 def test_a_bad_query_exits_2_through_the_service(small_index: Path, running: Path) -> None:
     assert service.request({"op": "ping"}) is not None
     with pytest.raises(QueryError):  # the service's error comes back as the same class
@@ -126,6 +128,7 @@ def _options():  # type: ignore[no-untyped-def]
     return SearchOptions()
 
 
+@pytest.mark.slow
 def test_the_library_never_imports_the_command_line() -> None:
     code = (
         "import sys, vidsearch, vidsearch.library, vidsearch.service.server, vidsearch.index.watch; "

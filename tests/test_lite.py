@@ -12,7 +12,8 @@ from vidsearch.embed import lite, scene
 from vidsearch.types import Frame, Segment
 
 ok, why = lite.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}")
+# every test here runs the bundled model on real pictures: seconds each
+pytestmark = [pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}"), pytest.mark.slow]
 
 
 def _clip_dir() -> Path:
@@ -86,7 +87,6 @@ def test_constructing_is_cheap_and_describes_itself() -> None:
     assert e.ocr_calls == 0
 
 
-@pytest.mark.slow
 def test_title_on_screen_is_found_at_its_time(model: lite.LiteEmbedder, tmp_path: Path) -> None:
     from videogen import Scene, image, moving_square, solid, write_video
 
@@ -112,7 +112,6 @@ def test_title_on_screen_is_found_at_its_time(model: lite.LiteEmbedder, tmp_path
     assert costs[2].budget.startswith("OCR on 0 frames (")  # a plain colour is text-free
 
 
-@pytest.mark.slow
 def test_real_footage_is_found_by_what_it_shows(model: lite.LiteEmbedder) -> None:
     clips = _clip_dir()
     if not (clips / "bikes.mp4").is_file():

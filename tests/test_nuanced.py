@@ -18,7 +18,8 @@ from vidsearch.query.search import find, plain_find
 from vidsearch.store import Store
 
 ok, why = lite.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}")
+# every test here runs the bundled model on real pictures: seconds each
+pytestmark = [pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}"), pytest.mark.slow]
 
 CARDS = {
     "rainy_beach.mp4": ["RAINY BEACH"],

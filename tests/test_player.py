@@ -73,6 +73,7 @@ def test_commands_carry_the_times() -> None:
     assert player_command(custom, two) == ["myplayer", "--seek=5.000", "/v/a.mp4"]
 
 
+@pytest.mark.slow
 def test_play_without_any_player_exits_2_before_searching(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # no mpv, vlc or opener
     done = subprocess.run(
@@ -83,6 +84,7 @@ def test_play_without_any_player_exits_2_before_searching(tmp_path: Path) -> Non
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ['"mpv', "mpv 'x", "   ", "mpv \\"])
 def test_a_player_setting_that_is_not_a_command_line_exits_2_in_one_line(value: str) -> None:
     env = {**os.environ, "VIDSEARCH_PLAYER": value}
@@ -135,6 +137,7 @@ def first_frame_colour(args: list[str], tmp_path: Path) -> tuple[int, ...]:
     return tuple(int(round(v / 20)) * 20 for v in pixels.mean(axis=(0, 1)))
 
 
+@pytest.mark.slow
 @needs_mpv
 def test_mpv_plays_the_edl_moments_in_order_from_their_starts(
     videos: tuple[Path, Path], tmp_path: Path
@@ -164,6 +167,7 @@ def test_mpv_plays_the_edl_moments_in_order_from_their_starts(
     assert first_frame_colour(["--start=2.2", str(edl)], tmp_path) == (20, 20, 20)
 
 
+@pytest.mark.slow
 @needs_mpv
 def test_play_starts_mpv_at_the_moment(videos: tuple[Path, Path], capfd: pytest.CaptureFixture[str]) -> None:
     a, _ = videos
@@ -194,6 +198,7 @@ def test_mpv_opens_the_m3u_entries(videos: tuple[Path, Path], tmp_path: Path) ->
     assert count == "2" and float(duration) == pytest.approx(12.0, abs=0.2)  # the file with a newline opened
 
 
+@pytest.mark.slow
 @needs_mpv
 def test_mpv_plays_every_moment_of_files_whose_names_hold_edl_syntax(
     videos: tuple[Path, Path], tmp_path: Path

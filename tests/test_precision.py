@@ -130,6 +130,7 @@ def torch_ao_int8(monkeypatch):
     monkeypatch.setattr(device, "onednn_int8_usable", lambda *a: False)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not device.cpu_int8_available(), reason="this torch has no quantized CPU engine")
 @pytest.mark.parametrize("bf16_hardware", [False, True])
 def test_int8_dynamic_embeddings_agree_with_fp32(tiny_qwen_dir, fp32, bf16_hardware, torch_ao_int8, monkeypatch):
@@ -293,6 +294,7 @@ def _mapped_ranges(path) -> list[tuple[int, int]]:
     return ranges
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/self/maps (Linux)")
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 def test_streamed_load_maps_the_token_table_and_matches_from_pretrained(tiny_qwen_dir, precision, monkeypatch):

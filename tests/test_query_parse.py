@@ -161,6 +161,7 @@ def test_explain_lists_every_clause_with_polarity_and_step() -> None:
     assert "must NOT show: 'dog'" in text
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_any_text_parses_or_raises_query_error(text: str) -> None:
@@ -207,6 +208,7 @@ _WORDS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_WORDS, max_size=10).map(" ".join))
 def test_query_like_text_parses_or_raises_query_error(text: str) -> None:

@@ -58,6 +58,7 @@ def test_tiny_checkpoint_builds_fast(tiny_qwen_dir, tmp_path):
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_embeds_moments_as_unit_vectors(embedder):
     assert isinstance(embedder, Embedder)
     vectors, costs = embedder.embed_moments([clip(1, step=1.0), clip(2, step=1.0), clip(3, n=5, step=1.0)])
@@ -72,12 +73,14 @@ def test_embeds_moments_as_unit_vectors(embedder):
     assert all(c.seconds > 0 and c.exit_layer is None for c in costs)
 
 
+@pytest.mark.slow
 def test_same_input_same_vector(embedder):
     first, _ = embedder.embed_moments([clip(7)])
     again, _ = embedder.embed_moments([clip(7)])
     np.testing.assert_array_equal(first, again)
 
 
+@pytest.mark.slow
 def test_batching_gives_the_same_vectors_as_one_at_a_time(embedder):
     moments = [clip(1), clip(2, size=(64, 48)), clip(3, n=4), clip(4), clip(5, n=12)]
     batched, _ = embedder.embed_moments(moments)
@@ -142,6 +145,7 @@ def test_composed_query_combines_clip_and_text(embedder):
     assert float(night[0] @ plain[0]) < 0.9999
 
 
+@pytest.mark.slow
 def test_matryoshka_dim_truncates_and_renormalises(tiny_qwen_dir, embedder):
     small = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="fp32", frame_side=FRAME_SIDE, dim=16)
     try:
@@ -158,6 +162,7 @@ def test_matryoshka_dim_truncates_and_renormalises(tiny_qwen_dir, embedder):
         qwen3vl.load(str(tiny_qwen_dir), device="cpu", dim=10_000)
 
 
+@pytest.mark.slow
 def test_loads_by_hub_id_from_a_hugging_face_cache(tiny_qwen_dir, embedder, tmp_path, monkeypatch):
     # the layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/...}
     cache = tmp_path / "cache"
@@ -214,6 +219,7 @@ def test_odd_frame_count_is_refused(tiny_qwen_dir):
         qwen3vl.load(str(tiny_qwen_dir), device="cpu", frames_per_moment=7)
 
 
+@pytest.mark.slow
 def test_closed_embedder_refuses_work(tiny_qwen_dir):
     emb = qwen3vl.load(str(tiny_qwen_dir), device="cpu", frame_side=FRAME_SIDE)
     emb.close()
@@ -233,6 +239,7 @@ def test_importing_vidsearch_does_not_load_torch_or_this_module():
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_cpu_bf16_is_close_to_fp32(tiny_qwen_dir, embedder):
     half = qwen3vl.load(str(tiny_qwen_dir), device="cpu", precision="bf16", frame_side=FRAME_SIDE)
     try:
@@ -259,6 +266,7 @@ def test_cuda_bf16_matches_cpu_fp32(tiny_qwen_dir, embedder):
         gpu.close()
 
 
+@pytest.mark.slow
 def test_patch_embedding_runs_as_one_matmul_with_the_convolutions_result(tiny_qwen_dir, embedder):
     """The vision tower's patch convolution becomes a matmul (much faster on the CPU), same numbers."""
     from transformers import AutoModel
@@ -279,6 +287,7 @@ def test_patch_embedding_runs_as_one_matmul_with_the_convolutions_result(tiny_qw
     assert isinstance(embedder._model.visual.patch_embed.proj, qwen_load.PatchMatmul)  # load() swaps it
 
 
+@pytest.mark.slow
 def test_a_forward_pass_holds_at_most_its_share_of_patches(embedder, monkeypatch):
     """On the CPU big moments go one per pass (bounded memory); small ones still share passes."""
     assert embedder.patches_per_forward == qwen3vl.CPU_PATCHES_PER_FORWARD  # load() on the CPU sets it

@@ -25,6 +25,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return out
 
 
+@pytest.mark.slow
 def test_index_and_find_with_a_local_qwen_folder(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -49,6 +50,7 @@ def test_index_and_find_with_a_local_qwen_folder(tmp_path: Path, tiny_qwen_dir: 
     assert "like the reference, blue" in json.dumps(rows[0]["explain"])  # one composed input, not a mix
 
 
+@pytest.mark.slow
 def test_exit_layer_is_recorded_and_fixed_for_the_index(tmp_path: Path, deep_qwen_dir: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -62,6 +64,7 @@ def test_exit_layer_is_recorded_and_fixed_for_the_index(tmp_path: Path, deep_qwe
     assert hit["cost"]["exit_layer"] == 4
 
 
+@pytest.mark.slow
 def test_what_was_said_is_embedded_and_found_with_the_multimodal_model(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()

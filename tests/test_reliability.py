@@ -41,6 +41,7 @@ def one_line_error(out: subprocess.CompletedProcess[str], code: int) -> str:
 
 
 # ---- special files named like videos ----------------------------------------------------------
+@pytest.mark.slow
 def test_a_fifo_or_device_link_given_on_the_command_line_is_skipped_not_read(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "x.mp4")  # open() on it would wait for a writer forever
     (tmp_path / "zero.mp4").symlink_to("/dev/zero")  # and this would never end
@@ -53,6 +54,7 @@ def test_a_fifo_or_device_link_given_on_the_command_line_is_skipped_not_read(tmp
     assert not db.exists()  # nothing was made for it
 
 
+@pytest.mark.slow
 def test_special_files_in_a_folder_get_a_skip_line_once_and_are_remembered(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -78,6 +80,7 @@ def test_special_files_in_a_folder_get_a_skip_line_once_and_are_remembered(tmp_p
     assert "indexed 1 new or changed" in third.stderr and "3 known" in third.stderr, third.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ROOT, reason="making a device node needs root")
 def test_a_device_node_inside_a_folder_gets_a_skip_line(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
@@ -88,6 +91,7 @@ def test_a_device_node_inside_a_folder_gets_a_skip_line(tmp_path: Path) -> None:
     assert f"skipping {lib / 'null.mp4'}: not a regular file: a character device" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_folder_of_only_bad_files_exits_non_zero(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -128,6 +132,7 @@ def _write_frames(path: Path, width: int, height: int, frames: int, codec: str, 
     return path
 
 
+@pytest.mark.slow
 def test_a_gigantic_picture_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -138,6 +143,7 @@ def test_a_gigantic_picture_is_refused_before_it_is_decoded(tmp_path: Path) -> N
     assert f"skipping {lib / 'huge.mp4'}: " in out.stderr and "8200x8200 pictures (67.2 megapixels)" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_one_pixel_video_is_indexed_without_numpy_warnings(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -201,6 +207,7 @@ def corrupt(db: Path, table: str, *, values_only: bool = False) -> None:
         f.write(rng.randbytes(size - skip))
 
 
+@pytest.mark.slow
 def test_a_new_index_and_its_folders_are_private(indexed: dict[str, Path], tmp_path: Path) -> None:
     db = indexed["db"]
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
@@ -213,6 +220,7 @@ def test_a_new_index_and_its_folders_are_private(indexed: dict[str, Path], tmp_p
     assert stat.S_IMODE(old.stat().st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_a_damaged_page_is_one_line_exit_7_and_rebuild_keeps_it_aside(indexed: dict[str, Path], tmp_path: Path) -> None:
     db = copy_index(indexed, tmp_path)
     corrupt(db, "moments")
@@ -228,6 +236,7 @@ def test_a_damaged_page_is_one_line_exit_7_and_rebuild_keeps_it_aside(indexed: d
     assert run("status", "--db", str(db)).returncode == 0
 
 
+@pytest.mark.slow
 def test_garbled_vectors_are_never_ranked_and_status_check_names_them(indexed: dict[str, Path], tmp_path: Path) -> None:
     db = copy_index(indexed, tmp_path)
     corrupt(db, "moment_vectors_vector_chunks00", values_only=True)  # SQLite itself sees nothing wrong
@@ -252,6 +261,7 @@ def small_disk(folder: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_exit_6_and_loses_nothing(indexed: dict[str, Path], tmp_path: Path) -> None:
     more = tmp_path / "more"
     more.mkdir()
@@ -271,6 +281,7 @@ def test_a_full_disk_is_one_line_exit_6_and_loses_nothing(indexed: dict[str, Pat
         assert top_hit(db, "snowy mountain")[0] == str(more / "snow.mp4")
 
 
+@pytest.mark.slow
 def test_an_index_on_read_only_media_is_searched_and_index_says_why_not(
     indexed: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -283,6 +294,7 @@ def test_an_index_on_read_only_media_is_searched_and_index_says_why_not(
         assert f"the index {db} cannot be written" in line and "--db" in line
 
 
+@pytest.mark.slow
 def test_a_symlink_to_the_index_takes_the_same_writer_lock(indexed: dict[str, Path], tmp_path: Path) -> None:
     from vidsearch.locks import writer_lock
 

@@ -40,6 +40,7 @@ def test_walk_reports_problems_and_survives_loops(tmp_path: Path) -> None:
     assert problems == []
 
 
+@pytest.mark.slow
 def test_rescan_of_10000_files_takes_seconds(tmp_path: Path) -> None:
     for d in range(100):
         folder = tmp_path / f"d{d}"

@@ -60,12 +60,14 @@ def _recall(store: Store, k: int, video_ids: list[int] | None = None) -> float:
     return float(np.mean(found))
 
 
+@pytest.mark.slow
 def test_compact_index_finds_what_exact_search_finds(big_store: Store) -> None:
     assert _recall(big_store, 10) >= 0.95
     assert big_store.search_index_path.exists()
     assert "IVF int8" in big_store.info().search_index  # status can say what search uses
 
 
+@pytest.mark.slow
 def test_ranking_is_by_exact_cosine(big_store: Store) -> None:
     q = _queries(1)[0]
     hits = big_store.nearest(q, 10)
@@ -75,6 +77,7 @@ def test_ranking_is_by_exact_cosine(big_store: Store) -> None:
     assert np.allclose(sims, exact, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["/lib/b", "/lib/a"])  # 10 % and 90 % of the library
 def test_filtered_search_returns_full_count_and_keeps_recall(big_store: Store, folder: str) -> None:
     ids = big_store.video_ids_under([folder])
@@ -85,6 +88,7 @@ def test_filtered_search_returns_full_count_and_keeps_recall(big_store: Store, f
     assert _recall(big_store, 10, ids) >= 0.95
 
 
+@pytest.mark.slow
 def test_index_follows_adds_deletes_and_moves(big_store: Store) -> None:
     q = _queries(1)[0]
     before = big_store.change_counter()
@@ -111,6 +115,7 @@ def test_index_follows_adds_deletes_and_moves(big_store: Store) -> None:
     again.close()
 
 
+@pytest.mark.slow
 def test_large_change_rebuilds_and_corrupt_file_is_rebuilt(big_store: Store) -> None:
     big_store.nearest(_queries(1)[0], 5)
     path = big_store.search_index_path
@@ -128,6 +133,7 @@ def test_large_change_rebuilds_and_corrupt_file_is_rebuilt(big_store: Store) -> 
     fresh.close()
 
 
+@pytest.mark.slow
 def test_compact_drops_the_covered_log_and_keeps_results(big_store: Store) -> None:
     q = _queries(1)[0]
     want = [h.moment_id for h in big_store.nearest(q, 10)]
@@ -148,6 +154,7 @@ def test_small_library_uses_exact_scan_without_index_file(tmp_path: Path) -> Non
     assert "exact" in (store.info().search_index or "")
 
 
+@pytest.mark.slow
 def test_vectors_read_from_chunks_match_the_vec0_table(big_store: Store) -> None:
     import json
 
@@ -160,6 +167,7 @@ def test_vectors_read_from_chunks_match_the_vec0_table(big_store: Store) -> None
     assert np.array_equal(got, np.stack([np.frombuffer(rows[i], np.float32) for i in ids]))
 
 
+@pytest.mark.slow
 def test_a_long_running_reader_survives_another_process_compacting(big_store: Store) -> None:
     q = _queries(1)[0]
     reader = Store.open(big_store.path)  # e.g. the query service
@@ -174,6 +182,7 @@ def test_a_long_running_reader_survives_another_process_compacting(big_store: St
     reader.close()
 
 
+@pytest.mark.slow
 def test_an_index_file_of_an_older_format_is_rebuilt_not_read(big_store: Store) -> None:
     q = _queries(1)[0]
     want = [h.moment_id for h in big_store.nearest(q, 10)]
@@ -201,6 +210,7 @@ def test_sign_bit_distance_counts_the_signs_that_differ(dim: int) -> None:
     assert np.array_equal(ann_mod._hamming(packed, ann_mod.sign_bits(query[None] - mean)[0]), expected)
 
 
+@pytest.mark.slow
 def test_calibration_sample_comes_from_the_index_and_spreads_over_the_library(big_store: Store) -> None:
     big_store.refresh_search_index()
     sample = big_store.library_sample(200)
@@ -219,6 +229,7 @@ def test_calibration_sample_comes_from_the_index_and_spreads_over_the_library(bi
     assert not [sql for sql in reads if "moment_vectors" in sql]  # no vector read from SQLite
 
 
+@pytest.mark.slow
 def test_filtered_search_sees_videos_added_after_the_build(big_store: Store) -> None:
     q = _queries(1)[0]
     big_store.nearest(q, 5)
@@ -258,6 +269,7 @@ def _nan_scales(a: dict[str, np.ndarray]) -> None:
     a["scales"] = np.full_like(a["scales"], np.nan)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fix_checksums", [False, True], ids=["stale-checksums", "recomputed-checksums"])
 @pytest.mark.parametrize("change", [_shuffle_ids, _random_ids, _random_codes, _nan_scales],
                          ids=["shuffled-ids", "random-ids", "random-codes", "nan-scales"])

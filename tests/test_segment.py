@@ -84,6 +84,7 @@ def frames_at(times: list[float], colours: list[tuple[int, int, int]]) -> list[F
     return out
 
 
+@pytest.mark.slow
 def test_segmenter_streams_with_bounded_memory() -> None:
     # A two-hour single shot sampled every second: segments must come out while pushing.
     segmenter = Segmenter(min_len=2.0, max_len=10.0)

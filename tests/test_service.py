@@ -162,6 +162,7 @@ def test_repeated_query_needs_no_model(library: Path, monkeypatch: pytest.Monkey
     assert FakeEmbedder.loads == 1  # the second run read the query's vector from the cache
 
 
+@pytest.mark.slow
 def test_service_and_direct_find_share_one_query_cache(library: Path, running: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
@@ -247,6 +248,7 @@ def test_the_loading_note_names_the_model_and_the_service(capsys: pytest.Capture
     assert loaded == ["qwen3-vl-embedding-2b", "lite"]
 
 
+@pytest.mark.slow
 def test_a_background_service_answers_then_exits_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
@@ -284,6 +286,7 @@ def _raw(sock_path: Path, data: bytes, timeout: float = 5.0) -> dict[str, Any]:
         return dict(json.loads(s.makefile("rb").readline()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [b"[]\n", b'"find"\n', b"not json\n", b'{"op": "find", "db": 1}\n',
                                   b'{"op": "find", "db": "/x.db", "text": "a", "options": []}\n',
                                   b'{"op": "find", "db": "/x.db", "text": "a", "options": {"limit": "9"}}\n',
@@ -319,6 +322,7 @@ def test_a_replaced_index_is_reopened_not_answered_from_the_old_file(library: Pa
     assert second is not None and {h.path for h in second.hits} == {"/other/new.mp4"}
 
 
+@pytest.mark.slow
 def test_find_answers_by_itself_when_the_service_is_stopped(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 

@@ -24,6 +24,7 @@ def gen_docs():  # type: ignore[no-untyped-def]
     return module
 
 
+@pytest.mark.slow
 def test_generated_files_are_current() -> None:
     docs = gen_docs()
     stale = docs.stale()
@@ -85,6 +86,7 @@ def bash_complete(*words: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if line]
 
 
+@pytest.mark.slow
 def test_bash_completes_commands_options_formats_and_models() -> None:
     assert bash_complete("vidsearch", "fi") == ["find"]
     assert bash_complete("vidsearch", "find", "--fo") == ["--format"]
@@ -103,6 +105,7 @@ def test_bash_completes_commands_options_formats_and_models() -> None:
     assert bash_complete("vidsearch", "play", "-m", "li") == ["lite"]
 
 
+@pytest.mark.slow
 def test_roots_are_completed_for_in_and_index(tmp_path: Path) -> None:
     from vidsearch.store import Store
 
@@ -132,6 +135,7 @@ def test_root_completion_reads_the_index_the_store_uses(
     assert _index_path(ctx) == default_db_path()
 
 
+@pytest.mark.slow
 def test_zsh_and_fish_protocols_answer() -> None:
     env = {
         **os.environ,
@@ -148,6 +152,7 @@ def test_zsh_and_fish_protocols_answer() -> None:
         assert "_VIDSEARCH_COMPLETE=complete_" + shell in (ROOT / "completions" / name).read_text()
 
 
+@pytest.mark.slow
 def test_completion_is_fast_and_imports_nothing_heavy() -> None:
     probe = (
         "import sys, vidsearch.cli; print(sorted(m for m in ('torch', 'av', 'numpy', 'transformers') "

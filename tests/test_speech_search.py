@@ -202,6 +202,7 @@ def _words(store: Store) -> list[str]:
     return [t for (t,) in store.db.execute("SELECT text FROM speech_lines ORDER BY start")]
 
 
+@pytest.mark.slow
 def test_a_changed_sidecar_is_read_again_without_reembedding(tmp_path: Path) -> None:
     lib = tmp_path / "Videos"
     lib.mkdir()
@@ -228,6 +229,7 @@ def test_a_changed_sidecar_is_read_again_without_reembedding(tmp_path: Path) -> 
         assert _words(library.store) == [] and _snapshot(library.store) == before
 
 
+@pytest.mark.slow
 def test_a_broken_subtitle_file_is_one_skip_line_and_the_pictures_are_indexed(tmp_path: Path) -> None:
     lib = tmp_path / "Videos"
     lib.mkdir()
@@ -298,6 +300,7 @@ def test_an_index_of_the_schema_before_gets_names_and_words(tmp_path: Path) -> N
 # ----------------------------------------------------------------------------- watch a subtitle file
 
 
+@pytest.mark.slow
 def test_watch_reads_a_new_or_changed_subtitle_file_without_reembedding(tmp_path: Path) -> None:
     pytest.importorskip("watchdog")
     from test_watch import Running

@@ -82,6 +82,7 @@ def test_index_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> No
         assert store.info().moments == 3
 
 
+@pytest.mark.slow
 def test_processes_opening_an_old_index_at_once_migrate_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,6 +47,7 @@ def torch_vectors() -> np.ndarray:
     return lite._SentenceEncoder(lite._minilm_dir(), "cpu").encode(TEXTS, batch_size=4)
 
 
+@pytest.mark.slow
 def test_same_vectors_as_the_torch_encoder(numpy_encoder: textenc.SentenceEncoder, torch_vectors: np.ndarray) -> None:
     ours = numpy_encoder.encode(TEXTS, batch_size=4)  # batches of like lengths: long texts pad together
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
@@ -56,6 +57,7 @@ def test_same_vectors_as_the_torch_encoder(numpy_encoder: textenc.SentenceEncode
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_same_vectors_as_sentence_transformers(numpy_encoder: textenc.SentenceEncoder) -> None:
     st = pytest.importorskip("sentence_transformers")
     reference = st.SentenceTransformer(str(lite._minilm_dir()), device="cpu")
@@ -64,6 +66,7 @@ def test_same_vectors_as_sentence_transformers(numpy_encoder: textenc.SentenceEn
     assert cosine.min() >= 0.9999
 
 
+@pytest.mark.slow
 def test_long_text_is_cut_at_the_model_length(numpy_encoder: textenc.SentenceEncoder) -> None:
     tokens = numpy_encoder.tokenizer.encode(LONG).tokens
     assert len(tokens) == textenc.MAX_TOKENS
@@ -75,6 +78,7 @@ def test_long_text_is_cut_at_the_model_length(numpy_encoder: textenc.SentenceEnc
     assert float(a @ c) < 0.999
 
 
+@pytest.mark.slow
 def test_batch_padding_changes_nothing(numpy_encoder: textenc.SentenceEncoder) -> None:
     texts = [t for t in TEXTS if len(t) < 100] + [" ".join(LONG.split()[:40])]  # lengths 2 to 50 tokens
     together = numpy_encoder.encode(texts, batch_size=64)
@@ -120,6 +124,7 @@ def _imported_by_find(db: Path, cache: Path, query: str) -> tuple[set[str], str]
     return modules, out.stdout
 
 
+@pytest.mark.slow
 def test_find_with_the_lite_model_never_imports_torch(tmp_path: Path) -> None:
     db = tmp_path / "index.db"
     _lite_library(db)

@@ -117,6 +117,7 @@ def test_thumbnails_go_with_deleted_and_changed_files(library: Path, tmp_path: P
         assert store.db.execute("SELECT count(*) FROM moment_thumbnails").fetchone()[0] == len(moments)
 
 
+@pytest.mark.slow
 def test_an_index_from_before_thumbnails_gets_them_without_the_model(library: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     with Store.open(db) as store:

@@ -101,6 +101,7 @@ def _moment_ids(db: Path) -> dict[int, tuple[str, float, float]]:
         return {int(i): (os.fsdecode(bytes(p)) if isinstance(p, bytes) else p, s, e) for i, p, s, e in rows}
 
 
+@pytest.mark.slow
 def test_it_listens_on_loopback_only(served) -> None:  # type: ignore[no-untyped-def]
     server, client, _ = served
     assert server.address[0] == "127.0.0.1"
@@ -131,6 +132,7 @@ def test_two_servers_have_their_own_ports_and_tokens(indexed: tuple[Path, Path])
             two.close()
 
 
+@pytest.mark.slow
 def test_requests_without_the_token_are_refused(served, indexed) -> None:  # type: ignore[no-untyped-def]
     _, client, _ = served
     moment = min(_moment_ids(indexed[0]))
@@ -147,6 +149,7 @@ def test_requests_without_the_token_are_refused(served, indexed) -> None:  # typ
     assert client.get("/api/info", headers={"Host": f"evil.example:{client.port}"}).status == 403
 
 
+@pytest.mark.slow
 def test_the_page_carries_the_token_and_loads_nothing_from_elsewhere(served) -> None:  # type: ignore[no-untyped-def]
     _, client, _ = served
     page = client.get("/")
@@ -161,6 +164,7 @@ def test_the_page_carries_the_token_and_loads_nothing_from_elsewhere(served) -> 
         assert b"https://" not in asset.body
 
 
+@pytest.mark.slow
 def test_files_are_served_by_moment_id_only(served, indexed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, client, _ = served
     secret = tmp_path / "secret.txt"
@@ -184,6 +188,7 @@ def test_files_are_served_by_moment_id_only(served, indexed, tmp_path: Path) -> 
     assert client.get(f"/api/play/{unknown}", method="POST").status == 404
 
 
+@pytest.mark.slow
 def test_a_moments_thumbnail_is_a_picture_of_it(served, indexed) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
 
@@ -200,6 +205,7 @@ def test_a_moments_thumbnail_is_a_picture_of_it(served, indexed) -> None:  # typ
         assert strip.status == 200 and Image.open(io.BytesIO(strip.body)).size[0] > picture.size[0]
 
 
+@pytest.mark.slow
 def test_a_video_is_served_in_byte_ranges(served, indexed) -> None:  # type: ignore[no-untyped-def]
     _, client, _ = served
     moment, (path, _, _) = min(_moment_ids(indexed[0]).items())
@@ -220,6 +226,7 @@ def test_a_video_is_served_in_byte_ranges(served, indexed) -> None:  # type: ign
     assert outside.status == 416 and outside.headers["content-range"] == f"bytes */{size}"
 
 
+@pytest.mark.slow
 def test_a_query_answers_with_the_hits_find_prints(served, indexed) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
@@ -246,6 +253,7 @@ def test_a_query_answers_with_the_hits_find_prints(served, indexed) -> None:  # 
     assert best["thumbnail"] is True and best["codec"] == "h264" and best["id"] in best["moments"]
 
 
+@pytest.mark.slow
 def test_query_controls_more_like_this_and_errors(served, indexed) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
@@ -289,6 +297,7 @@ def test_query_controls_more_like_this_and_errors(served, indexed) -> None:  # t
     assert bad.status == 400 and "limit" in bad.json()["error"]
 
 
+@pytest.mark.slow
 def test_open_in_player_plays_that_moment(served, indexed) -> None:  # type: ignore[no-untyped-def]
     _, client, played = served
     moment, (path, start, end) = max(_moment_ids(indexed[0]).items())
@@ -348,6 +357,7 @@ def test_find_writes_a_self_contained_contact_sheet(indexed: tuple[Path, Path]) 
     assert "src=\"http" not in page and "href=\"http" not in page  # nothing fetched from elsewhere
 
 
+@pytest.mark.slow
 def test_thumbs_draws_pictures_on_a_terminal_that_shows_them(
     indexed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

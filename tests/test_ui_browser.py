@@ -73,6 +73,7 @@ def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any,
             server.close()
 
 
+@pytest.mark.slow
 def test_a_query_shows_thumbnails_and_a_hit_plays_from_its_start(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
@@ -119,6 +120,7 @@ def test_a_query_shows_thumbnails_and_a_hit_plays_from_its_start(page, tmp_path:
     assert browser.execute_script("return arguments[0].currentTime;", video) <= end + 0.5
 
 
+@pytest.mark.slow
 def test_a_file_the_browser_cannot_play_says_so_and_offers_the_player(page) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 

@@ -161,6 +161,7 @@ def consistent(store: Store) -> bool:
     return bool(moments == vectors and empty == 0)
 
 
+@pytest.mark.slow
 def test_catch_up_then_create_and_replace_in_place(running: Running, lib: Path, tmp_path: Path) -> None:
     assert running.embedder.moments_embedded == 2  # caught up with the two files already there
     write_video(lib / "trips" / "green.mp4", [Scene(solid(GREEN), 3)], fps=10)
@@ -181,6 +182,7 @@ def test_catch_up_then_create_and_replace_in_place(running: Running, lib: Path, 
     assert indexed.count(str(lib / "red.mp4")) == 2  # catch-up, then once for the replacement
 
 
+@pytest.mark.slow
 def test_slow_copy_is_indexed_once_when_complete(running: Running, lib: Path, tmp_path: Path) -> None:
     source = tmp_path / "camera.mp4"
     write_video(source, [Scene(solid(GREEN), 4)], fps=10, size=(320, 192))
@@ -203,6 +205,7 @@ def test_slow_copy_is_indexed_once_when_complete(running: Running, lib: Path, tm
     assert [e.path for e in running.events if e.kind in ("indexed", "skipped")].count(str(target)) == 1
 
 
+@pytest.mark.slow
 def test_renames_and_moves_keep_vectors(running: Running, lib: Path) -> None:
     embedded = running.embedder.moments_embedded
     (lib / "2024").mkdir()
@@ -219,6 +222,7 @@ def test_renames_and_moves_keep_vectors(running: Running, lib: Path) -> None:
     assert running.embedder.moments_embedded == embedded  # nothing was re-embedded
 
 
+@pytest.mark.slow
 def test_deleted_and_moved_out_files_are_dropped(running: Running, lib: Path, tmp_path: Path) -> None:
     os.remove(lib / "red.mp4")
     shutil.move(str(lib / "trips" / "blue.mov"), str(tmp_path / "blue.mov"))  # out of the roots
@@ -230,6 +234,7 @@ def test_deleted_and_moved_out_files_are_dropped(running: Running, lib: Path, tm
     }
 
 
+@pytest.mark.slow
 def test_move_between_two_roots_keeps_vectors(lib: Path, tmp_path: Path) -> None:
     other = tmp_path / "Phone"
     other.mkdir()
@@ -245,6 +250,7 @@ def test_move_between_two_roots_keeps_vectors(lib: Path, tmp_path: Path) -> None
         r.stop()
 
 
+@pytest.mark.slow
 def test_bad_file_is_reported_once_and_not_retried(running: Running, lib: Path) -> None:
     (lib / "broken.mp4").write_bytes(b"not a video at all")
     running.wait_index(lambda s: [p for p, _ in s.failures()] == [str(lib / "broken.mp4")], "the failure")
@@ -256,6 +262,7 @@ def test_bad_file_is_reported_once_and_not_retried(running: Running, lib: Path) 
     assert [e.path for e in skipped] == [str(lib / "broken.mp4")] and skipped[0].message
 
 
+@pytest.mark.slow
 def test_deleted_root_is_kept_offline_and_resumes(running: Running, lib: Path, tmp_path: Path) -> None:
     shutil.move(str(lib), str(tmp_path / "unplugged"))
     running.wait(lambda: any(e.kind == "root-offline" for e in running.events), "root offline")
@@ -271,6 +278,7 @@ def test_deleted_root_is_kept_offline_and_resumes(running: Running, lib: Path, t
         assert store.roots()[0][2] is True and len(paths(store)) == 3
 
 
+@pytest.mark.slow
 def test_rm_rf_of_a_root_keeps_its_moments(running: Running, lib: Path) -> None:
     moments = Store.open(running.db).info().moments
     shutil.rmtree(lib)
@@ -280,6 +288,7 @@ def test_rm_rf_of_a_root_keeps_its_moments(running: Running, lib: Path) -> None:
         assert store.info().moments == moments and len(paths(store)) == 2
 
 
+@pytest.mark.slow
 def test_find_during_writes_sees_consistent_results(running: Running, lib: Path) -> None:
     for i in range(4):
         write_video(lib / f"noise{i}.mp4", [Scene(noise(i), 3), Scene(solid(GREEN), 3)], fps=10)
@@ -296,6 +305,7 @@ def test_find_during_writes_sees_consistent_results(running: Running, lib: Path)
     assert reads > 3
 
 
+@pytest.mark.slow
 def test_polling_mode_sees_changes(lib: Path, tmp_path: Path) -> None:
     r = Running(tmp_path / "i.db", [lib], poll=True, poll_interval=0.2)
     try:
@@ -337,6 +347,7 @@ def read_until(proc: subprocess.Popen[str], event: str, timeout: float = 60.0) -
     raise AssertionError(f"no {event!r} within {timeout} s: {seen}")
 
 
+@pytest.mark.slow
 def test_second_writer_is_refused_naming_the_watcher(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -354,6 +365,7 @@ def test_second_writer_is_refused_naming_the_watcher(tmp_path: Path) -> None:
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_sigterm_mid_file_exits_quickly_and_leaves_a_consistent_index(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -378,6 +390,7 @@ def test_sigterm_mid_file_exits_quickly_and_leaves_a_consistent_index(tmp_path: 
         assert store.video_by_path(lib / "long.mp4") is None and consistent(store)
 
 
+@pytest.mark.slow
 def test_fifo_and_device_link_dropped_into_a_watched_folder_are_skipped_and_watch_goes_on(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
