@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,22 @@ def deep_qwen_dir(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     torch.manual_seed(3)
     Qwen3VLForConditionalGeneration(config).eval().save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A query service answering on a private socket of its own for one test; its socket path."""
+    from vidsearch import service
+
+    folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))  # AF_UNIX paths must stay short
+    sock = folder / "run" / "service.sock"
+    monkeypatch.setenv(service.ENV_SOCKET, str(sock))
+    monkeypatch.delenv("VIDSEARCH_NO_SERVICE", raising=False)  # turned off for every other test
+    ready = threading.Event()
+    thread = threading.Thread(target=service.serve, args=(sock, 30.0, ready.set), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield sock
+    service.request({"op": "stop"}, sock, timeout=5)
+    thread.join(10)
+    assert not thread.is_alive()

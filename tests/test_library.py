@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -81,19 +78,6 @@ def small_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db
 
 
-@pytest.fixture
-def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))  # AF_UNIX paths must stay short
-    sock = folder / "run" / "service.sock"
-    monkeypatch.setenv(service.ENV_SOCKET, str(sock))
-    monkeypatch.delenv("VIDSEARCH_NO_SERVICE", raising=False)
-    ready = threading.Event()
-    thread = threading.Thread(target=service.serve, args=(sock, 30.0, ready.set), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield sock
-    service.request({"op": "stop"}, sock, timeout=5)
-    thread.join(10)
 
 
 BAD_QUERY = "show me"  # nothing left once filler words are removed: a QueryError

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,20 +70,6 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db
 
 
-@pytest.fixture
-def running(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="vs-", dir="/tmp"))  # AF_UNIX paths must stay short
-    sock = folder / "run" / "service.sock"
-    monkeypatch.setenv(service.ENV_SOCKET, str(sock))
-    monkeypatch.delenv("VIDSEARCH_NO_SERVICE", raising=False)  # conftest turns the service off elsewhere
-    ready = threading.Event()
-    thread = threading.Thread(target=service.serve, args=(sock, 30.0, ready.set), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield sock
-    service.request({"op": "stop"}, sock, timeout=5)
-    thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_service_answers_as_a_direct_find(library: Path, running: Path) -> None:
