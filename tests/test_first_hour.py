@@ -167,6 +167,23 @@ def test_removing_a_root_inside_another_keeps_its_videos(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+def test_indexing_a_folder_inside_a_root_adds_no_root_and_keeps_the_rest(tmp_path: Path) -> None:
+    home = tmp_path / "Videos"
+    trip = home / "trip"
+    trip.mkdir(parents=True)
+    write_video(home / "garden.mp4", [Scene(solid((0, 120, 0)), 2)], fps=5)
+    db = str(tmp_path / "lib.db")
+    run("index", str(home), "--no-speech", "--db", db)
+    write_video(trip / "beach.mp4", [Scene(solid((0, 60, 200)), 2)], fps=5)
+    run("index", str(trip), "--no-speech", "--db", db)
+    listed = run("roots", "--db", db).stdout.splitlines()
+    assert [line.split()[0] for line in listed] == [str(home)]
+    assert "2 videos" in listed[0]
+    # the rest of the root was not walked, so it is not taken for gone either
+    assert json.loads(run("status", "--json", "--db", db).stdout)["videos"] == 2
+
+
+@pytest.mark.slow
 def test_a_path_that_cannot_hold_videos_is_refused_as_a_root(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a video")

@@ -177,7 +177,7 @@ def update_index(
     progress = progress or SilentProgress()
     stats = IndexStats()
     t0 = time.perf_counter()
-    root_ids = [(store.add_root(r), os.path.abspath(r)) for r in roots]
+    root_ids = [_root_to_scan(store, r) for r in roots]
 
     jobs, missing = _plan(store, root_ids, stats, progress)
     progress.planned(len(jobs), sum(j.file.size for j in jobs))
@@ -415,6 +415,17 @@ def move_prefix(store: Store, old: str, new: str) -> tuple[int, int]:
     return moved, dropped
 
 
+def _root_to_scan(store: Store, path: str) -> tuple[int, str]:
+    """(root id, folder to walk) for a path given to ``index``: a folder or file inside a registered
+    root is scanned as part of that root rather than becoming a root of its own, so the roots stay the
+    folders the user chose and removing one never strands the videos of another."""
+    path = os.path.abspath(path)
+    holder = root_of(path, [(rid, r) for rid, r, _ in store.roots()])
+    if holder is not None:
+        return holder[0], path
+    return store.add_root(path), path
+
+
 def _plan(
     store: Store,
     root_ids: Sequence[tuple[int, str]],
@@ -431,7 +442,9 @@ def _plan(
             progress.note(f"root offline, keeping its moments: {root}")
             continue
         store.set_root_online(root_id, True)
-        known.update(store.videos_under(root_id))
+        # only the videos under the walked folder: when it is a part of its root, the rest of the root
+        # is not looked at and must not count as gone
+        known.update({p: v for p, v in store.videos_under(root_id).items() if moved_path(p, root, root) is not None})
         for f in walk_videos(root, on_problem=lambda p, r: _skip(stats, progress, p, r)):
             found.append((f, root_id))
     seen_paths = {f.path for f, _ in found}
