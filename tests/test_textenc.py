@@ -99,7 +99,9 @@ NEVER_ON_FIND = ("torch", "torchvision", "transformers", "av", "cv2", "PIL", "ra
                  # tens of milliseconds each, for nothing a search uses: numpy.ma comes with np.unique's
                  # first call, the budget table is the multimodal model's, the other commands' code
                  "numpy.ma", "vidsearch.embed.budget", "vidsearch.index", "vidsearch.speech.model",
-                 "vidsearch.service.server")
+                 "vidsearch.service.server",
+                 # typer 0.29 validates every option through pydantic (pyproject pins typer below it)
+                 "pydantic")
 
 
 def _lite_library(db: Path) -> None:
