@@ -49,6 +49,7 @@ SUBJECTS = ["a dog", "two children", "an old man", "a red car", "a cat", "a cycl
 ACTIONS = ["running", "jumping into a lake", "crossing a bridge", "at night", "in the snow", "near the sea",
            "closing a door", "laughing", "under heavy rain", "on a mountain road", "in a kitchen"]
 EXTRA_PATH: list[str] = []  # --extra-path: folders put before every version's source (other package versions)
+THIS_PATH: list[str] = []  # --this-path: folders put before this checkout's source only
 # Every version's process starts here: `python -m` and `-c` put the working folder first on the path,
 # which in a checkout would import that checkout's vidsearch whatever PYTHONPATH says.
 NEUTRAL = tempfile.gettempdir()
@@ -113,7 +114,8 @@ def source_of(revision: str, into: Path) -> Path:
 
 def environment(version: Version, pycache: Path, service: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "VIDSEARCH_NO_SERVICE")}
-    env.update(PYTHONPATH=os.pathsep.join([*EXTRA_PATH, str(version.path)]),
+    own = THIS_PATH if version.name == "this" else []
+    env.update(PYTHONPATH=os.pathsep.join([*EXTRA_PATH, *own, str(version.path)]),
                PYTHONPYCACHEPREFIX=str(pycache / version.name), XDG_CACHE_HOME=str(version.cache),
                VIDSEARCH_SOCKET=str(version.socket))
     if not service:
@@ -226,12 +228,16 @@ def main() -> None:
     parser.add_argument("--extra-path", action="append", default=[],
                         help="a folder of packages put first on every version's path, e.g. another typer "
                         "(pip install --target DIR --no-deps 'typer<0.29')")
+    parser.add_argument("--this-path", action="append", default=[],
+                        help="a folder of packages put first for this checkout only: the versions it pins, where "
+                        "this environment holds others (the baseline keeps the environment's)")
     parser.add_argument("--vectors", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.vectors:
         write_vectors(Path(args.vectors[0]), int(args.vectors[1]))
         return
     EXTRA_PATH.extend(args.extra_path)
+    THIS_PATH.extend(args.this_path)
     ok, why = lite.available()
     if not ok:
         sys.exit(f"the lite model is not installed: {why}")

@@ -95,7 +95,13 @@ def test_unreadable_weights_raise_value_error(tmp_path: Path) -> None:
 
 # ---- find with the lite model, as a user runs it ---------------------------------------------------
 NEVER_ON_FIND = ("torch", "torchvision", "transformers", "av", "cv2", "PIL", "rapidocr_onnxruntime", "onnxruntime",
-                 "efficientnet_lite_pytorch", "sentence_transformers", "rich")
+                 "efficientnet_lite_pytorch", "sentence_transformers", "rich",
+                 # tens of milliseconds each, for nothing a search uses: numpy.ma comes with np.unique's
+                 # first call, the budget table is the multimodal model's, the other commands' code
+                 "numpy.ma", "vidsearch.embed.budget", "vidsearch.index", "vidsearch.speech.model",
+                 "vidsearch.service.server",
+                 # typer 0.29 validates every option through pydantic (pyproject pins typer below it)
+                 "pydantic")
 
 
 def _lite_library(db: Path) -> None:
@@ -111,11 +117,15 @@ def _lite_library(db: Path) -> None:
                              info=None, moments=[(i * 2.0, i * 2.0 + 2) for i in range(20)], vectors=vecs)
 
 
-def _imported_by_find(db: Path, cache: Path, query: str) -> tuple[set[str], str]:
+# the command line as `python -m vidsearch` runs it, with the compact index used whatever the library's size
+_COMPACT_MAIN = "from vidsearch.store import Store; Store.ann_min_moments = 0; from vidsearch.cli import main; main()"
+
+
+def _imported_by_find(db: Path, cache: Path, query: str, compact: bool = False) -> tuple[set[str], str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "VIDSEARCH_NO_SERVICE": "1"}
+    run = ["-c", _COMPACT_MAIN] if compact else ["-m", "vidsearch"]
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "vidsearch", "find", query, "--db", str(db), "-f", "tsv",
-         "--min-match", "0"],
+        [sys.executable, "-X", "importtime", *run, "find", query, "--db", str(db), "-f", "tsv", "--min-match", "0"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -135,6 +145,21 @@ def test_find_with_the_lite_model_never_imports_torch(tmp_path: Path) -> None:
         assert not modules & set(NEVER_ON_FIND), sorted(modules & set(NEVER_ON_FIND))
     assert "tokenizers" in new  # the new query ran the encoder...
     assert "tokenizers" not in repeated  # ...the repeated one came from the query cache
+
+
+@pytest.mark.slow
+def test_find_on_the_compact_index_imports_only_what_it_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidsearch.store import Store
+
+    db = tmp_path / "index.db"
+    _lite_library(db)
+    monkeypatch.setattr(Store, "ann_min_moments", 0)
+    with Store.open(db) as store:
+        assert store.refresh_search_index() is not None  # built here: a find only reads it
+    modules, found = _imported_by_find(db, tmp_path / "cache", "a red kite over a beach", compact=True)
+    assert len(found.splitlines()) == 10
+    assert "vidsearch.store.ivf" in modules and "tokenizers" in modules
+    assert not modules & set(NEVER_ON_FIND), sorted(modules & set(NEVER_ON_FIND))
 
 
 @pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])

@@ -205,6 +205,8 @@ def load_embedder(
 def check_budget(name: str, budget: str) -> str:
     """The budget setting's name for model ``name``; UsageError for an unknown one or a non-default
     one on the lite model (which chooses its own frames)."""
+    if budget == "faithful":  # the default: every model takes it, and a query need not load the table
+        return budget
     from vidsearch.embed.budget import setting_named
 
     chosen = setting_named(budget).name

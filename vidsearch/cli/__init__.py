@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -20,16 +21,43 @@ from vidsearch.cli.serve import serve
 from vidsearch.cli.ui import ui
 from vidsearch.cli.watch import watch
 
-app = typer.Typer(
-    name="vidsearch",
-    cls=Group,
-    help="Search your videos by meaning. Index a folder once, then ask for moments in plain words.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# (name, command, the Click class that reads its words), in the order `vidsearch --help` lists them
+COMMANDS: list[tuple[str, Callable[..., None], type[Command]]] = [
+    ("index", index, Command),
+    ("find", find, QueryCommand),
+    ("status", status, Command),
+    ("roots", roots, Command),
+    ("models", models, Command),
+    ("play", play, QueryCommand),
+    ("clip", clip, Command),
+    ("watch", watch, Command),
+    ("serve", serve, Command),
+    ("ui", ui, Command),
+]
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The root command with every command, or with only the command named ``only``.
+
+    Typer turns each registered function into a Click command (reading its signature and type hints)
+    before it parses a word, which costs more for all the commands than the search a user waits for;
+    a run that names its command needs that one alone.
+    """
+    root = typer.Typer(
+        name="vidsearch",
+        cls=Group,
+        help="Search your videos by meaning. Index a folder once, then ask for moments in plain words.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(_root)
+    for name, command, cls in COMMANDS:
+        if only is None or name == only:
+            root.command(cls=cls)(command)
+    return root
 
 
 def _version(value: bool) -> None:
@@ -38,7 +66,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -47,16 +74,16 @@ def _root(
     """Search your videos by meaning. Index a folder once, then ask for moments in plain words."""
 
 
-app.command(cls=Command)(index)
-app.command(cls=QueryCommand)(find)
-app.command(cls=Command)(status)
-app.command(cls=Command)(roots)
-app.command(cls=Command)(models)
-app.command(cls=QueryCommand)(play)
-app.command(cls=Command)(clip)
-app.command(cls=Command)(watch)
-app.command(cls=Command)(serve)
-app.command(cls=Command)(ui)
+app = build_app()  # every command: what --help, the documentation and the tests see
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app for a run with these words: only the command they name, when they name one first
+    (shell completion, and options before a command such as --help, see every command)."""
+    first = args[0] if args else ""
+    if first in {name for name, _, _ in COMMANDS} and "_VIDSEARCH_COMPLETE" not in os.environ:
+        return build_app(first)
+    return app
 
 
 def main() -> None:
@@ -68,7 +95,7 @@ def main() -> None:
     from vidsearch.errors import VidsearchError
 
     try:
-        app()
+        _app_for(sys.argv[1:])()
     except VidsearchError as exc:
         if config.debug():
             raise
