@@ -251,3 +251,12 @@ def test_status_json_survives_an_undecodable_root(tmp_path: Path) -> None:
     info = json.loads(run("status", "--json", "--db", str(db)).stdout)
     assert os.fsencode(info["roots"][0]["path"]) == os.fsencode(str(weird))
     assert "caf\\xe9 videos" in run("status", "--db", str(db)).stdout
+
+
+def test_a_run_naming_its_command_builds_that_command_alone() -> None:
+    # turning every command into a Click command costs a new query more than its search does
+    from vidsearch.cli import _app_for
+
+    assert [c.name or c.callback.__name__ for c in _app_for(["find", "a dog"]).registered_commands] == ["find"]
+    assert len(_app_for(["--help"]).registered_commands) > 5  # the overview lists every command
+    assert len(_app_for(["serch", "dog"]).registered_commands) > 5  # a typo still gets "did you mean"
