@@ -166,3 +166,20 @@ def test_a_missing_table_says_what_to_install(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(GazetteerMissingError, match="place table"):
         Gazetteer.load(tmp_path / "empty", tmp_path / "cache")
+
+
+def test_words_after_in_or_at_that_name_no_big_place_leave_the_table_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidsearch.query.dates import read_filters
+
+    assert find_place("lisbon") is not None  # the table and its compact copy exist
+    places._known_names.cache_clear()
+    read = []
+    monkeypatch.setattr(places, "gazetteer", lambda: read.append(1) or Gazetteer.load())
+    for query in ("a dog on the beach at sunset", "kids playing in the snow", "a picnic in the park"):
+        assert read_filters(query).near is None
+    assert read == []  # answered from the name hashes alone, in milliseconds
+    # the names it passes still reach the table: big places typed in lower case, small ones capitalised
+    assert read_filters("kids playing in lisbon").near is not None
+    assert read_filters("tram in Sintra").near is not None
+    assert read_filters("the beach at paris, texas").near is not None
+    assert len(read) == 3

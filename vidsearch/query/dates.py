@@ -30,6 +30,7 @@ begun by ``today`` (in March 2025, "in July" is July 2024), unless the query nam
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from vidsearch.media.places import PlaceMatch
 
 DEFAULT_NEAR_KM = 10.0  # --near LAT,LON without --radius
-QUERY_PLACE_MIN_PEOPLE = 50_000  # a lower-case city name in a query counts from this size
-QUERY_REGION_MIN_PEOPLE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -225,28 +224,33 @@ _NUM_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six
               "nine": 9, "ten": 10, "twelve": 12, "couple of": 2, "few": 3}  # fmt: skip
 _NUMBER = r"\d{1,3}|" + "|".join(sorted(_NUM_WORDS, key=len, reverse=True)).replace(" ", r"\s+")
 
-# One date expression ("atom"); each alternative is named after how it resolves.
-_ATOM = re.compile(
-    rf"""
-    (?P<iso_day>\b{_YEAR}-[01]\d-[0-3]\d\b)
-  | (?P<iso_month>\b{_YEAR}-[01]\d\b(?!-\d))
-  | (?P<decade>\b(?:the\s+)?(?:(?P<century>19|20)?(?P<tens>\d)0)'?s\b)
-  | (?P<md>\b(?P<md_month>{_MONTH_RE})\.?\s+(?P<md_day>{_DAY})\b(?:,?\s+(?P<md_year>{_YEAR})\b)?)
-  | (?P<dm>\b(?P<dm_day>{_DAY})\s+(?:of\s+)?(?P<dm_month>{_MONTH_RE})\b(?:,?\s+(?P<dm_year>{_YEAR})\b)?)
-  | (?P<rel_named>\b(?P<rel>last|this|next|past)\s+(?P<rel_name>{_HOLIDAY_RE}|{_SEASON_RE}|{_MONTH_RE}|{_WEEKDAY_RE}
-        |week(?:end)?|month|year)\b)
-  | (?P<named_year>\b(?P<ny_name>{_HOLIDAY_RE}|{_SEASON_RE}|{_MONTH_RE})(?:\s+of)?,?\s+(?P<ny_year>{_YEAR})\b)
-  | (?P<ago>\b(?P<ago_n>{_NUMBER})\s+{_unit("ago_unit")}\s+ago\b)
-  | (?P<within>\b(?:(?:in|within|during|over)\s+)?(?:the\s+)?(?:last|past)
-        \s+(?P<within_n>{_NUMBER})\s+{_unit("within_unit")}\b)
-  | (?P<dby>\b(?:the\s+)?day\s+before\s+yesterday\b)
-  | (?P<today>\btoday\b)
-  | (?P<yesterday>\byesterday\b)
-  | (?P<month>\b(?P<m_name>{_MONTH_RE})\b)
-  | (?P<year>\b{_YEAR}\b(?![./:]\d)(?!-[01]\d\b)(?!-[01]\d-))
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
+# One date expression ("atom"); each alternative is named after how it resolves. Compiled on first use:
+# the pattern is large, and most queries hold no date at all (``_may_hold_date`` says which may).
+@functools.cache
+def _atom_re() -> re.Pattern[str]:
+    return re.compile(
+        rf"""
+        (?P<iso_day>\b{_YEAR}-[01]\d-[0-3]\d\b)
+      | (?P<iso_month>\b{_YEAR}-[01]\d\b(?!-\d))
+      | (?P<decade>\b(?:the\s+)?(?:(?P<century>19|20)?(?P<tens>\d)0)'?s\b)
+      | (?P<md>\b(?P<md_month>{_MONTH_RE})\.?\s+(?P<md_day>{_DAY})\b(?:,?\s+(?P<md_year>{_YEAR})\b)?)
+      | (?P<dm>\b(?P<dm_day>{_DAY})\s+(?:of\s+)?(?P<dm_month>{_MONTH_RE})\b(?:,?\s+(?P<dm_year>{_YEAR})\b)?)
+      | (?P<rel_named>\b(?P<rel>last|this|next|past)\s+(?P<rel_name>{_HOLIDAY_RE}|{_SEASON_RE}|{_MONTH_RE}|{_WEEKDAY_RE}
+            |week(?:end)?|month|year)\b)
+      | (?P<named_year>\b(?P<ny_name>{_HOLIDAY_RE}|{_SEASON_RE}|{_MONTH_RE})(?:\s+of)?,?\s+(?P<ny_year>{_YEAR})\b)
+      | (?P<ago>\b(?P<ago_n>{_NUMBER})\s+{_unit("ago_unit")}\s+ago\b)
+      | (?P<within>\b(?:(?:in|within|during|over)\s+)?(?:the\s+)?(?:last|past)
+            \s+(?P<within_n>{_NUMBER})\s+{_unit("within_unit")}\b)
+      | (?P<dby>\b(?:the\s+)?day\s+before\s+yesterday\b)
+      | (?P<today>\btoday\b)
+      | (?P<yesterday>\byesterday\b)
+      | (?P<month>\b(?P<m_name>{_MONTH_RE})\b)
+      | (?P<year>\b{_YEAR}\b(?![./:]\d)(?!-[01]\d\b)(?!-[01]\d-))
+        """,
+        re.IGNORECASE | re.VERBOSE,
+    )
+
+
 # Words before an atom that belong to it.
 _LEAD = re.compile(
     r"(?:\b(?P<lead>in|during|from|on|of|at|since|after|before|until|till|through|between|taken\s+in|filmed\s+in"
@@ -414,9 +418,19 @@ def _relative(rel: str, name: str, today: date) -> tuple[date, date] | None:
     return _latest(today, span, ended=True)
 
 
+# Every alternative of the atom pattern needs a digit or one of these words.
+_DATE_WORDS = frozenset({"last", "this", "next", "past", "ago", "today", "yesterday", *MONTHS})
+
+
+def _may_hold_date(query: str) -> bool:
+    return any(c.isdigit() for c in query) or not _DATE_WORDS.isdisjoint(re.findall(r"[a-z]+", query.lower()))
+
+
 def _find_atoms(query: str, today: date) -> list[_Atom]:
     atoms: list[_Atom] = []
-    for m in _ATOM.finditer(query):
+    if not _may_hold_date(query):
+        return atoms
+    for m in _atom_re().finditer(query):
         atom = _resolve(m, today)
         if atom is None:
             continue
@@ -550,11 +564,17 @@ def _place_ends(query: str, start: int) -> list[int]:
 _PLACE_AFTER = r"[,;.!?]|(?:and|but|with|without|then|while|not|or|in|on|at|from|during|since|before|after|last|this)\b"
 
 
+def _written_as_place(name: str) -> bool:
+    return name[:1].isupper() or "," in name  # "Nice", "paris, texas"
+
+
 def _big_enough(name: str, match: PlaceMatch) -> bool:
     """Whether a place name in a query is meant as a place, not as an ordinary word."""
+    from vidsearch.media.places import QUERY_PLACE_MIN_PEOPLE, QUERY_REGION_MIN_PEOPLE
+
     plain = name.lower()
     if match.kind == "city":
-        if name[:1].isupper() or "," in name:  # "Nice", "paris, texas": written as a place
+        if _written_as_place(name):
             return True
         return plain not in _COMMON_WORD_PLACES and match.population >= QUERY_PLACE_MIN_PEOPLE
     if match.kind == "region":
@@ -563,8 +583,11 @@ def _big_enough(name: str, match: PlaceMatch) -> bool:
 
 
 def _default_find(text: str) -> PlaceMatch | None:
-    from vidsearch.media.places import find_place
+    from vidsearch.media.places import find_place, may_name_a_place
 
+    # a name typed in lower case counts only when big (``_big_enough``): smaller ones need no table
+    if not may_name_a_place(text, big=not _written_as_place(text)):
+        return None
     return find_place(text)
 
 
