@@ -188,3 +188,8 @@ def test_class_embeddings_are_cached_on_disk(model: lite.LiteEmbedder) -> None:
     cached = list(model.cache_dir.glob("lite-classes-*.npy"))
     assert len(cached) == 1
     assert np.load(cached[0]).shape == (1000 + len(scene.NAMES), 384)  # the classes, then the scene cues
+    # a search reads the same vectors (the model's vocabulary, for the fit) from there, without the model
+    vocabulary = lite.vocabulary(model.cache_dir)
+    assert np.array_equal(vocabulary, np.load(cached[0]))
+    tiger = lite.vocabulary_phrases().index("a photo of a tiger, a cat, an animal")
+    assert float(vocabulary[tiger] @ model.embed_queries(["a photo of a tiger, a cat, an animal"])[0]) > 0.999

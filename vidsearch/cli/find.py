@@ -120,8 +120,10 @@ def find(
         typer.Option(
             "--min-match",
             help="Hide hits whose absolute match is below this (0 = unrelated, 1 = as close as the query's "
-            "words on screen). Default: the model's cut-off, so a query for something the library does not "
-            "hold finds nothing; --min-match 0 always shows the closest moments.",
+            "words on screen). Default: the model's cut-off (a match and, for the lite model, a fit: how much "
+            "of what the model can see of the query a moment shows), so a query for something the library "
+            "does not hold finds nothing; a value replaces all of it; --min-match 0 always shows the closest "
+            "moments.",
             show_default=False,
         ),
     ] = None,

@@ -53,11 +53,15 @@ def embed_documents(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
 @dataclass(frozen=True)
 class MatchScale:
     """A model's cosine levels: ``unrelated`` maps to match 0, ``clear`` to 1; ``cutoff`` is the
-    default minimum match of a hit (None: no default cut-off)."""
+    default minimum match of a hit (None: no default cut-off). ``fit_cutoff`` is the default minimum
+    fit (``vidsearch.query.match.fit``: the moment's cosine over the best the model's vocabulary
+    reaches for the query) of a hit found by its pictures; None where the model publishes no
+    vocabulary."""
 
     unrelated: float
     clear: float
     cutoff: float | None = None
+    fit_cutoff: float | None = None
 
     def of(self, cosine: np.ndarray | float) -> np.ndarray:
         """Cosine similarity (any shape) -> match in 0..1 (float64)."""

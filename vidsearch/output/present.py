@@ -225,7 +225,8 @@ _SHEET_CSS = (
 def explain_line(hit: Hit) -> str:
     """How ``hit`` scored (``find --explain``), in one line with 2 decimals: each clause's
     calibrated score (and, for several, their soft minimum), each negated clause's score and the
-    penalty it cost, the whole sentence's score and share, the absolute match, the final score.
+    penalty it cost, the whole sentence's score and share, the absolute match and fit, the final
+    score.
     "" when the hit carries no breakdown."""
     detail = hit.details.get("explain")
     if not isinstance(detail, Mapping) or not detail:
@@ -248,6 +249,8 @@ def explain_line(hit: Hit) -> str:
     match = detail.get("match", hit.details.get("match"))
     if match is not None:
         parts.append(f"match {match:.2f}")
+    if detail.get("fit") is not None:
+        parts.append(f"fit {detail['fit']:.2f}")
     parts.append(f"score {hit.score:.2f}")
     return "; ".join(parts)
 

@@ -26,7 +26,7 @@ from vidsearch.query import ParsedQuery, parse_query
 from vidsearch.query.contrast import alternatives
 from vidsearch.query.filters import PlaceWords, filmed_at, filtered_video_ids, intersect, read_search_filters
 from vidsearch.query.hits import merge_adjacent, merge_hit_lists, merge_scored, sequence_hits, with_similarity
-from vidsearch.query.match import combine_matches, scale_for, speech_scale_for
+from vidsearch.query.match import combine_matches, fit, scale_for, speech_scale_for, vocabulary_for
 from vidsearch.query.options import Explanation, SearchOptions
 from vidsearch.query.reference import NEAR_DUPLICATE, check_like, compose, describe_like, reference_vector
 from vidsearch.query.spoken import SpokenQuery, candidate_ids, combine, explain_text, spoken_text, text_evidence
@@ -153,6 +153,8 @@ def _ranked(
     scale = scale_for(store.get_meta("model_id"))
     text_rows = [i for i, t in enumerate(wanted.pos_texts) if not t.startswith("like the reference")]
     cutoff = options.min_match if options.min_match is not None else (scale.cutoff if scale else None)
+    # --min-match replaces the whole default cut-off; the fit is part of the default only
+    fit_cutoff = scale.fit_cutoff if scale is not None and options.min_match is None else None
     w = 0.0
     if wanted.whole_vec is not None:
         w = options.whole_weight if options.whole_weight is not None else _whole_weight(embedder)
@@ -174,6 +176,7 @@ def _ranked(
 
     scores: np.ndarray | None = None
     match: np.ndarray | None = None
+    fits = _fits(store, wanted, mat) if scale is not None and text_rows else None
     penalty: np.ndarray | float = 0.0
     details: dict[int, Any] = {}
     if sims is not None and z is not None:
@@ -198,8 +201,11 @@ def _ranked(
                     details[m.moment_id] |= {"score": round(float(scores[i]), 3), "whole": whole_z, "whole_weight": w}
                 if match is not None:
                     details[m.moment_id]["match"] = round(float(match[i]), 3)
+                if fits is not None:
+                    details[m.moment_id]["fit"] = round(float(fits[i]), 3)
     explained = details if options.explain else None
     speech_scale = speech_scale_for(store.get_meta("model_id"))
+    pictures_match = match
     scores, match, heard = _with_text(store, wanted, moments, scores, match, penalty, speech_scale, explained,
                                       explanation)  # fmt: skip
     keep = np.isfinite(scores)
@@ -207,11 +213,29 @@ def _ranked(
         keep &= scores >= options.min_score
     if match is not None and cutoff is not None:
         keep &= match >= cutoff
+    if fits is not None and fit_cutoff is not None:
+        # a moment found by what it says or shows in words is not judged by its pictures' fit
+        by_text = match > pictures_match if match is not None and pictures_match is not None else False
+        keep &= (fits >= fit_cutoff) | by_text
     scored = [with_similarity(m, float(s)) for m, s, k in zip(moments, scores, keep, strict=True) if k]
     matches = {m.moment_id: float(match[i]) for i, m in enumerate(moments)} if match is not None else {}
     looks = {m.moment_id: mat[i] for i, m in enumerate(moments)}
     hits = merge_scored(scored, options.merge_gap, details, matches, looks)[: options.limit]
     return _with_speech_lines(store, hits, _said_words(wanted), heard)
+
+
+def _fits(store: Store, wanted: _Wanted, mat: np.ndarray) -> np.ndarray | None:
+    """The fit (``vidsearch.query.match.fit``) of each moment to the query's words as one sentence,
+    or None where there is no such sentence (a reference clip, steps in time) or the model publishes
+    no vocabulary."""
+    if wanted.ref_vec is not None or wanted.sequential:
+        return None
+    query = wanted.whole_vec if wanted.whole_vec is not None else (
+        wanted.pos_vecs[0] if len(wanted.pos_vecs) == 1 else None)
+    vocabulary = vocabulary_for(store.get_meta("model_id")) if query is not None else None
+    if query is None or vocabulary is None:
+        return None
+    return fit(query, mat, vocabulary)
 
 
 def _with_place_words(
