@@ -117,7 +117,11 @@ class SentenceEncoder:
         return names
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+        # as one 2-D product: numpy hands a stacked (batch, tokens, dim) product with a transposed
+        # weight to its own slow loop instead of BLAS, about 100x slower for a batch of phrases
+        weight = self.w[name + ".weight"]
+        out = x.reshape(-1, x.shape[-1]) @ weight.T + self.w[name + ".bias"]
+        return out.reshape(*x.shape[:-1], weight.shape[0])
 
     def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
         mean = x.mean(axis=-1, keepdims=True)
