@@ -297,6 +297,83 @@ def test_an_index_of_the_schema_before_gets_names_and_words(tmp_path: Path) -> N
         assert store.info().words.speech_pending == 1
 
 
+# ------------------------------------------------------------------------------ another speech model
+
+
+def _another_speech_model(folder: Path) -> Path:
+    """The bundled Whisper's files under another folder: another model, as far as the index can tell."""
+    from vidsearch.speech.model import bundled_model_folder
+
+    bundled = bundled_model_folder()
+    assert bundled is not None
+    folder.mkdir()
+    for file in bundled.iterdir():
+        (folder / file.name).symlink_to(file)
+    return folder
+
+
+def _heard_by(db: Path) -> dict[str, tuple[str | None, float]]:
+    """Each video's file name -> (the speech model that listened, when its words were read)."""
+    with Store.open(db, create=False) as store:
+        rows = store.db.execute(
+            "SELECT v.path, s.speech_model, s.read_at FROM speech_sources s JOIN videos v ON v.id = s.video_id"
+        ).fetchall()
+    return {os.path.basename(os.fsdecode(bytes(p))): (model, read_at) for p, model, read_at in rows}
+
+
+@needs_espeak
+@pytest.mark.slow
+def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Path) -> None:
+    lib, db = tmp_path / "Videos", tmp_path / "i.db"
+    lib.mkdir()
+    write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))
+    write_talking_video(lib / "beach.mp4", 6, sound=SILENCE[: 6 * 22050], size=(64, 48))
+    (lib / "beach.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nThe tide is coming in\n")
+    other = str(_another_speech_model(tmp_path / "whisper-copy"))
+    run("index", str(lib), "--db", str(db))
+    with Store.open(db, create=False) as store:
+        pictures = _snapshot(store)
+    first = _heard_by(db)
+    assert first["party.mp4"][0] == "tiny.en" and first["beach.mp4"][0] is None  # subtitles: no model listened
+
+    again = run("index", str(lib), "--db", str(db), "--speech-model", other)
+
+    assert "indexed 0 new or changed files" in again.stderr
+    assert "read what is said in 1 file(s) (1 with their pictures kept)" in again.stderr, again.stderr
+    second = _heard_by(db)
+    assert second["party.mp4"][0] == other and second["party.mp4"][1] > first["party.mp4"][1]
+    assert second["beach.mp4"] == first["beach.mp4"]  # subtitles still win over any speech model
+    with Store.open(db, create=False) as store:
+        assert _snapshot(store) == pictures  # the pictures' moments and vectors untouched
+    assert [h["path"] for h in hits("--said", "happy birthday", "--db", str(db))] == [str(lib / "party.mp4")]
+
+    same = run("index", str(lib), "--db", str(db), "--speech-model", other)
+
+    assert "read what is said" not in same.stderr and _heard_by(db) == second  # the same model: nothing read
+
+
+@needs_espeak
+@pytest.mark.slow
+def test_words_read_before_the_speech_model_was_recorded_keep_their_model(tmp_path: Path) -> None:
+    from oldschema import downgrade
+
+    from vidsearch.store.migrations import MIGRATIONS, _m8_speech_model
+
+    lib, db = tmp_path / "Videos", tmp_path / "i.db"
+    lib.mkdir()
+    write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))
+    run("index", str(lib), "--db", str(db))
+    with Store.open(db, create=False) as store:
+        downgrade(store.db, MIGRATIONS.index(_m8_speech_model))
+    first = run("index", str(lib), "--db", str(db))  # opening it migrates it: the words name their model
+
+    assert "read what is said" not in first.stderr and _heard_by(db)["party.mp4"][0] == "tiny.en"
+    other = str(_another_speech_model(tmp_path / "whisper-copy"))
+    second = run("index", str(lib), "--db", str(db), "--speech-model", other)
+    assert "read what is said in 1 file(s) (1 with their pictures kept)" in second.stderr
+    assert _heard_by(db)["party.mp4"][0] == other
+
+
 # ----------------------------------------------------------------------------- watch a subtitle file
 
 
