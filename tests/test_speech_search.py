@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from oldschema import downgrade
 from speechgen import ESPEAK, write_talking_video
 from videogen import Scene, moving_square, solid, title_card, write_video
 
@@ -26,7 +27,7 @@ from vidsearch.library import Library
 from vidsearch.query.spoken import BOTH, combine, said_part
 from vidsearch.query.words import query_terms
 from vidsearch.store import Store
-from vidsearch.store.migrations import SCHEMA_VERSION
+from vidsearch.store.migrations import MIGRATIONS, SCHEMA_VERSION, _m7_words, _m8_speech_model
 from vidsearch.store.textindex import name_words
 
 needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed (apt-get install espeak-ng)")
@@ -289,7 +290,7 @@ def test_an_index_of_the_schema_before_gets_names_and_words(tmp_path: Path) -> N
         for table in ("moment_words", "video_names", "moment_text", "speech_lines", "speech_sources"):
             store.db.execute(f"DROP TABLE {table}")
         store.db.execute("DROP TRIGGER videos_named_delete")
-        store.db.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+        store.db.execute(f"PRAGMA user_version={MIGRATIONS.index(_m7_words)}")
     with Store.open(tmp_path / "i.db") as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         video = store.video_by_path(lib / "Lisbon trip" / "tram.mp4")
@@ -355,10 +356,6 @@ def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Pa
 @needs_espeak
 @pytest.mark.slow
 def test_words_read_before_the_speech_model_was_recorded_keep_their_model(tmp_path: Path) -> None:
-    from oldschema import downgrade
-
-    from vidsearch.store.migrations import MIGRATIONS, _m8_speech_model
-
     lib, db = tmp_path / "Videos", tmp_path / "i.db"
     lib.mkdir()
     write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))

@@ -73,9 +73,11 @@ class _OnDemand:
 class SpeechReader:
     """Reads the words of the videos of one indexing run (see the module's notes)."""
 
-    def __init__(self, settings: SpeechSettings | None = None) -> None:
+    def __init__(self, settings: SpeechSettings | None = None, transcriber: Transcriber | None = None) -> None:
+        """``transcriber`` is a speech model already loaded with the settings' model (to compare how
+        it is run); by default the settings' model is loaded when first needed."""
         self.settings = settings or SpeechSettings()
-        self._transcriber: Transcriber | None = None
+        self._transcriber = transcriber
         self._model_name: str | None = None
 
     def check(self) -> None:

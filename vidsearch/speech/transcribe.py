@@ -3,8 +3,10 @@
 The audio is read window by window (``audio.speech_windows``, ten minutes at most), so a long file
 costs bounded memory. Each window goes through Silero voice-activity detection first (faster-whisper's
 ``vad_filter``), so silence, wind and most music never reach Whisper: a mostly silent hour costs
-little more than decoding its sound. Decoding options are faster-whisper's defaults (beam search of
-5, temperature fallback), the reference behaviour of the model, with word times on: voice-activity
+little more than decoding its sound. Decoding is greedy with temperature fallback, the default of
+OpenAI's own ``transcribe`` (its command line and faster-whisper search 5 beams instead): on the
+synthesised set it hears the same words or better at about two thirds of the cost of a 5-beam search
+(``benchmarks/speech.py``). Word times are on: voice-activity
 detection joins a window's speech end to end, so a segment's own times can span the silence between
 two sentences said minutes apart; word times (Whisper's cross-attention alignment, as faster-whisper
 computes it) put each word back at its time and lines are cut where words are far apart. They cost
@@ -68,7 +70,8 @@ class Transcriber:
     English tiny.en). ``language`` forces the spoken language for multilingual models (``None``
     detects it per window; English-only models always say ``"en"``). ``compute_type`` is
     CTranslate2's (``"default"`` keeps the model's own precision, float32 on a CPU; ``"int8"`` is
-    the cheaper opt-in, 1% of words different on the synthesised set). ``threads`` defaults to the
+    the cheaper opt-in, measured in ``benchmarks/speech.py``). ``beam_size`` 1 is greedy decoding
+    (OpenAI's ``transcribe`` default), 5 the beam search of Whisper's command line. ``threads`` defaults to the
     cores this process may use. ``word_times=False`` saves the alignment, at the price of lines that
     may span the silence between sentences (see the module's notes).
     """
@@ -81,7 +84,7 @@ class Transcriber:
         compute_type: str = "default",
         threads: int | None = None,
         language: str | None = None,
-        beam_size: int = 5,
+        beam_size: int = 1,
         word_times: bool = True,
         cache_dir: str | None = None,
     ) -> None:
