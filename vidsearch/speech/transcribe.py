@@ -5,12 +5,12 @@ costs bounded memory. Each window goes through Silero voice-activity detection f
 ``vad_filter``), so silence, wind and most music never reach Whisper: a mostly silent hour costs
 little more than decoding its sound. Decoding is greedy with temperature fallback, the default of
 OpenAI's own ``transcribe`` (its command line and faster-whisper search 5 beams instead): on the
-synthesised set it hears the same words or better at about two thirds of the cost of a 5-beam search
-(``benchmarks/speech.py``). Word times are on: voice-activity
-detection joins a window's speech end to end, so a segment's own times can span the silence between
-two sentences said minutes apart; word times (Whisper's cross-attention alignment, as faster-whisper
-computes it) put each word back at its time and lines are cut where words are far apart. They cost
-about an eighth more on speech (``benchmarks/speech.py``); ``word_times=False`` skips them.
+synthesised set it makes fewer word errors than a 5-beam search for about three quarters of the CPU
+time (``benchmarks/speech.py``). Word times are on: voice-activity detection joins a window's speech
+end to end, so a segment's own times can span the silence between two sentences said minutes apart;
+word times (Whisper's cross-attention alignment, as faster-whisper computes it) put each word back
+at its time and lines are cut where words are far apart. They cost about an eighth more on speech
+(``benchmarks/speech.py``); ``word_times=False`` skips them.
 
 ctranslate2 is imported when a ``Transcriber`` is made, never at module import.
 """
