@@ -8,15 +8,16 @@ Prints:
 - word error rate of each on the synthesised set (two voices, two speaking rates), and how often
   one gives other words than the baseline (its agreement with the baseline's decoding);
 - the cost of speech on a mostly silent video (a sentence every two minutes over room noise) against
-  indexing the same video's pictures with the lite model, with the current defaults and with the
-  baseline's settings, all in the same run, and the speech of a whole such hour against lite's CPU
-  rate for an hour of those pictures: the target is under 10% on top of lite indexing;
+  indexing the same video's pictures with the lite model, for each of ``--silent-configs`` in the
+  same run, and the speech of a whole such hour against lite's CPU rate for an hour of those
+  pictures: the target is under 10% on top of lite indexing;
 - the gain of spoken-content queries over picture-only search, in the same run: one talking clip per
-  sentence indexed twice (pictures only, and with speech), searched for what was said in its own
-  words and in other words: MRR@10 and recall@1 of the right clip.
+  sentence indexed without its speech and with it (heard by each of ``--silent-configs``), searched
+  for what was said in its own words and in other words: MRR@10 and recall@1 of the right clip.
 
 usage: python benchmarks/speech.py [--minutes 5] [--size 1280x720] [--picture camera|square]
-                                  [--configs float32-beam5,default,int8-beam5,float32-greedy,no-words]
+                                  [--configs default,float32-beam5,int8-beam5,float32-greedy,int8-greedy,no-words]
+                                  [--silent-configs default,float32-greedy]
                                   [--skip heavy,silent,hour,queries]
 """
 
@@ -94,7 +95,7 @@ def _defaults() -> str:
 
 
 CONFIGS = {
-    # faster-whisper's own defaults with the model's stored precision (float32 on a CPU): the baseline
+    # faster-whisper's own defaults with the model's stored precision (float32 on a CPU)
     "float32-beam5": Config("float32, beam 5 (faster-whisper's defaults)", "float32", 5),
     "default": Config(f"vidsearch's defaults ({_defaults()})"),
     "int8-beam5": Config("int8, beam 5", "int8", 5),
@@ -219,7 +220,7 @@ def bench_mostly_silent(
     threads: int,
     picture: str,
     hour: bool,
-    configs: Sequence[str] = ("float32-beam5", "default"),
+    configs: Sequence[str] = ("default",),
 ) -> None:
     from vidsearch.index.indexer import update_index
     from vidsearch.index.speech import SpeechReader, SpeechSettings
@@ -369,9 +370,10 @@ def spoken_query_gain(
     return figures(picture_only), figures(with_speech)
 
 
-def bench_spoken_queries(work: Path, threads: int) -> None:
-    """Index one talking clip per sentence (two voices, a picture that says nothing) twice, without and
-    with its speech, and search both for what was said, in its words and in other words."""
+def bench_spoken_queries(work: Path, threads: int, configs: Sequence[str] = ("default",)) -> None:
+    """Index one talking clip per sentence (two voices, a picture that says nothing) without its speech
+    and with it, heard by each way of running the speech model in ``configs``, and search each index
+    for what was said, in its words and in other words."""
     from vidsearch.index.indexer import update_index
     from vidsearch.index.speech import SpeechReader, SpeechSettings
     from vidsearch.models import load_embedder
@@ -390,26 +392,31 @@ def bench_spoken_queries(work: Path, threads: int) -> None:
         clips.append(write_talking_video(lib / f"clip_{k:02d}.mp4", seconds, sound=sound, painter=painter,
                                          size=(160, 120), fps=5))  # fmt: skip
     embedder = load_embedder("lite")
+    readers: list[tuple[str, SpeechReader | None]] = [("pictures", None)]
+    readers += [(key, SpeechReader(SpeechSettings(), CONFIGS[key].transcriber(threads))) for key in configs]
     searches = {}
-    for name, speech in (("pictures", None), ("speech", SpeechReader(SpeechSettings()))):
+    for name, speech in readers:
         store = Store.open(work / f"spoken-{name}.db")
         update_index(store, [str(lib)], lambda: embedder, model_name="lite", speech=speech)
         searches[name] = store
     print(f"spoken queries: {len(clips)} talking clips, {2 * len(clips)} queries, picture-only vs with speech")
-    for kind, column in (("in the words said", 0), ("in other words", 1)):
-        queries = [(pair[column], str(clip)) for pair, clip in zip(SPOKEN_QUERIES, clips, strict=True)]
-        for cutoff, label in ((None, "default cut-off"), (-1.0, "no cut-off")):
-            options = SearchOptions(limit=10, min_match=cutoff)
+    for key in configs:
+        print(f"  speech heard by {CONFIGS[key].name}:")
+        for kind, column in (("in the words said", 0), ("in other words", 1)):
+            queries = [(pair[column], str(clip)) for pair, clip in zip(SPOKEN_QUERIES, clips, strict=True)]
+            for cutoff, label in ((None, "default cut-off"), (-1.0, "no cut-off")):
+                options = SearchOptions(limit=10, min_match=cutoff)
 
-            def search(store: Store, options: SearchOptions = options) -> Callable[[str], list[str]]:
-                return lambda q: [h.path for h in find(store, embedder, q, options)]
+                def search(store: Store, options: SearchOptions = options) -> Callable[[str], list[str]]:
+                    return lambda q: [h.path for h in find(store, embedder, q, options)]
 
-            (p_mrr, p_r1), (s_mrr, s_r1) = spoken_query_gain(
-                queries, search(searches["pictures"]), search(searches["speech"])
-            )
-            print(
-                f"  {kind:18s} ({label:15s}): MRR@10 {p_mrr:.3f} -> {s_mrr:.3f}, recall@1 {p_r1:.2f} -> {s_r1:.2f}"
-            )
+                (p_mrr, p_r1), (s_mrr, s_r1) = spoken_query_gain(
+                    queries, search(searches["pictures"]), search(searches[key])
+                )
+                print(
+                    f"    {kind:18s} ({label:15s}): MRR@10 {p_mrr:.3f} -> {s_mrr:.3f}, "
+                    f"recall@1 {p_r1:.2f} -> {s_r1:.2f}"
+                )
     for store in searches.values():
         store.close()
 
@@ -426,11 +433,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--configs",
-        default="float32-beam5,default,float32-greedy",
+        default="default,float32-greedy,int8-greedy",
         help=f"ways to run the speech model, the baseline first, of: {', '.join(CONFIGS)}",
     )
     parser.add_argument(
-        "--silent-configs", default="float32-beam5,default", help="the same, for the mostly silent video"
+        "--silent-configs",
+        default="default,float32-greedy",
+        help="the same, for the mostly silent video and the spoken queries",
     )
     parser.add_argument("--threads", type=int, default=min(2, usable_cores()))
     parser.add_argument("--skip", default="", help="comma-separated: heavy, silent, hour, queries")
@@ -444,11 +453,11 @@ def main() -> None:
         work = Path(tmp)
         if "heavy" not in skip:
             bench_speech_heavy(work, [c for c in args.configs.split(",") if c], args.threads)
+        silent = [c for c in args.silent_configs.split(",") if c]
         if "silent" not in skip:
-            silent = [c for c in args.silent_configs.split(",") if c]
             bench_mostly_silent(work, args.minutes, (w, h), args.threads, args.picture, "hour" not in skip, silent)
         if "queries" not in skip:
-            bench_spoken_queries(work, args.threads)
+            bench_spoken_queries(work, args.threads, silent)
 
 
 if __name__ == "__main__":
