@@ -353,6 +353,17 @@ def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Pa
     assert "read what is said" not in same.stderr and _heard_by(db) == second  # the same model: nothing read
 
 
+def test_the_bundled_model_named_by_its_folder_is_the_same_model(tmp_path: Path) -> None:
+    from vidsearch.speech.model import bundled_model_folder, resolve_speech_model
+
+    bundled = bundled_model_folder()
+    assert bundled is not None
+    # naming the bundled model by its folder does not make every video's words stale
+    assert resolve_speech_model(str(bundled))[1] == "tiny.en"
+    other = _another_speech_model(tmp_path / "whisper-copy")
+    assert resolve_speech_model(str(other))[1] == str(other.resolve())
+
+
 @needs_espeak
 @pytest.mark.slow
 def test_words_read_before_the_speech_model_was_recorded_keep_their_model(tmp_path: Path) -> None:
