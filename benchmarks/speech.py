@@ -2,20 +2,23 @@
 
 Prints:
 - transcription speed as a realtime factor (seconds of audio per wall second) on speech-heavy audio
-  (sentence after sentence), for the default decoding and the cheaper options, with the CPU-time
-  bound (what the same work gives on two cores of its own: the machine is shared and noisy);
-- word error rate of each option on the synthesised set (two voices, two speaking rates), and how
-  often a cheaper option gives the default's words (its agreement with the reference decoding);
+  (sentence after sentence), for each way of running the model (the first given is the baseline),
+  with the CPU-time bound (what the same work gives on two cores of its own: the machine is shared
+  and noisy) and the machine's load while it ran;
+- word error rate of each on the synthesised set (two voices, two speaking rates), and how often
+  one gives other words than the baseline (its agreement with the baseline's decoding);
 - the cost of speech on a mostly silent video (a sentence every two minutes over room noise) against
-  indexing the same video's pictures with the lite model, measured in the same run, and the speech
-  of a whole such hour against lite's CPU rate for an hour of those pictures: the target is under 10%
-  on top of lite indexing;
+  indexing the same video's pictures with the lite model, for each of ``--silent-configs`` in the
+  same run, and the speech of a whole such hour against lite's CPU rate for an hour of those
+  pictures: the target is under 10% on top of lite indexing;
 - the gain of spoken-content queries over picture-only search, in the same run: one talking clip per
-  sentence indexed twice (pictures only, and with speech), searched for what was said in its own
-  words and in other words: MRR@10 and recall@1 of the right clip.
+  sentence indexed without its speech and with it (heard by each of ``--silent-configs``), searched
+  for what was said in its own words and in other words: MRR@10 and recall@1 of the right clip.
 
 usage: python benchmarks/speech.py [--minutes 5] [--size 1280x720] [--picture camera|square]
-                                  [--configs default,int8,greedy,no-words] [--skip heavy,silent,hour,queries]
+                                  [--configs default,float32-beam5,int8-beam5,float32-greedy,int8-greedy,no-words]
+                                  [--silent-configs default,float32-greedy]
+                                  [--skip heavy,silent,hour,queries]
 """
 
 from __future__ import annotations
@@ -68,17 +71,43 @@ GAP_S = 1.2
 @dataclass(frozen=True)
 class Config:
     name: str
-    compute_type: str
-    beam_size: int
-    word_times: bool
+    compute_type: str | None = None  # None: the Transcriber's default
+    beam_size: int | None = None
+    word_times: bool = True
+
+    def transcriber(self, threads: int) -> Transcriber:
+        settings: dict[str, Any] = {"threads": threads, "word_times": self.word_times}
+        if self.compute_type is not None:
+            settings["compute_type"] = self.compute_type
+        if self.beam_size is not None:
+            settings["beam_size"] = self.beam_size
+        return Transcriber(**settings)
+
+
+def _defaults() -> str:
+    import inspect
+
+    params = inspect.signature(Transcriber).parameters
+    beam = params["beam_size"].default
+    precision = params["compute_type"].default
+    precision = "the model's precision" if precision == "default" else precision
+    return f"{precision}, {'greedy' if beam == 1 else f'beam {beam}'}"
 
 
 CONFIGS = {
-    "default": Config("default (float32, beam 5, word times)", "default", 5, True),
-    "no-words": Config("float32, beam 5, no word times", "default", 5, False),
-    "int8": Config("int8, beam 5, word times", "int8", 5, True),
-    "greedy": Config("float32, greedy, word times", "default", 1, True),
+    # faster-whisper's own defaults with the model's stored precision (float32 on a CPU)
+    "float32-beam5": Config("float32, beam 5 (faster-whisper's defaults)", "float32", 5),
+    "default": Config(f"vidsearch's defaults ({_defaults()})"),
+    "int8-beam5": Config("int8, beam 5", "int8", 5),
+    "float32-greedy": Config("float32, greedy", "float32", 1),
+    "int8-greedy": Config("int8, greedy", "int8", 1),
+    "no-words": Config("vidsearch's defaults, no word times", word_times=False),
 }
+
+
+def load() -> str:
+    """The machine's load average over the last minute (the CPUs are shared)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def words_of(text: str) -> list[str]:
@@ -118,9 +147,8 @@ def bench_speech_heavy(work: Path, configs: Sequence[str], threads: int) -> None
     reference_words: dict[Path, list[str]] | None = None
     for key in configs:
         config = CONFIGS[key]
-        transcriber = Transcriber(
-            compute_type=config.compute_type, beam_size=config.beam_size, word_times=config.word_times, threads=threads
-        )
+        transcriber = config.transcriber(threads)
+        load_before = load()
         wall = cpu = 0.0
         errors = words = 0
         heard: dict[Path, list[str]] = {}
@@ -138,10 +166,11 @@ def bench_speech_heavy(work: Path, configs: Sequence[str], threads: int) -> None
         else:
             diff = sum(word_errors(reference_words[p], heard[p]) for p in heard)
             total = sum(len(reference_words[p]) for p in heard)
-            agreement = f"; differs from the default in {100 * diff / max(total, 1):.1f}% of words"
+            agreement = f"; differs from the baseline in {100 * diff / max(total, 1):.1f}% of words"
         print(
-            f"  {config.name:40s} {audio_s / wall:5.1f}x realtime (wall), {audio_s / (cpu / threads):5.1f}x "
-            f"on {threads} cores of its own (CPU time); WER {100 * errors / words:5.1f}%{agreement}"
+            f"  {config.name:45s} {wall:6.1f} s wall = {audio_s / wall:5.1f}x realtime, {cpu:6.1f} s CPU = "
+            f"{audio_s / (cpu / threads):5.1f}x on {threads} cores of its own; load {load_before}-{load()}; "
+            f"WER {100 * errors / words:5.1f}%{agreement}"
         )
 
 
@@ -185,9 +214,16 @@ def mostly_silent_sound(seconds: float) -> tuple[np.ndarray, float]:
 
 
 def bench_mostly_silent(
-    work: Path, minutes: float, size: tuple[int, int], threads: int, picture: str, hour: bool
+    work: Path,
+    minutes: float,
+    size: tuple[int, int],
+    threads: int,
+    picture: str,
+    hour: bool,
+    configs: Sequence[str] = ("default",),
 ) -> None:
     from vidsearch.index.indexer import update_index
+    from vidsearch.index.speech import SpeechReader, SpeechSettings
     from vidsearch.models import load_embedder
     from vidsearch.store import Store
 
@@ -208,45 +244,40 @@ def bench_mostly_silent(
         f"mostly silent video ({picture} pictures): {minutes:.0f} min at {size[0]}x{size[1]}, {spoken:.0f} s speech "
         f"({100 * spoken / seconds:.1f}%), made in {time.perf_counter() - t:.0f} s"
     )
-
-    from vidsearch.index.speech import SpeechReader, SpeechSettings
-
     embedder = load_embedder("lite")
+    # each speech model is loaded once per run, as the indexer does: not what an hour of video costs
+    transcribers = {key: CONFIGS[key].transcriber(threads) for key in configs}
 
-    def index(name: str, speech: SpeechReader | None) -> tuple[float, float, Any]:
+    def index(name: str, speech: SpeechReader | None) -> tuple[float, float, Any, str]:
         with Store.open(work / f"silent-{name}.db") as store:
+            before = load()
             t, c = time.perf_counter(), time.process_time()
             stats = update_index(store, [str(lib)], lambda: embedder, model_name="lite", speech=speech)
             elapsed, cpu = time.perf_counter() - t, time.process_time() - c
         assert stats.indexed == 1, stats.skipped
-        return elapsed, cpu, stats
+        return elapsed, cpu, stats, f"{before}-{load()}"
 
-    # The baseline (pictures only) is run before and after the run with speech, and the faster of the
+    # The baseline (pictures only) is run before and after the runs with speech, and the faster of the
     # two is taken: the machine is shared, and the first run also warms the file cache.
-    reader = SpeechReader(SpeechSettings())
-    reader.transcriber()  # loaded once per run, as the indexer does; not what an hour of video costs
     before = index("pictures-1", None)
-    with_speech = index("speech", reader)
+    with_speech = {
+        key: index(f"speech-{key}", SpeechReader(SpeechSettings(), transcriber=transcribers[key])) for key in configs
+    }
     after = index("pictures-2", None)
-    lite_s, lite_cpu, stats = min(before, after, key=lambda r: r[0])
-    full_s, full_cpu, full_stats = with_speech
+    lite_s, lite_cpu, stats, lite_load = min(before, after, key=lambda r: r[0])
     print(
         f"  lite indexing, pictures only: {lite_s:6.1f} s wall ({seconds / lite_s:.1f}x realtime), {lite_cpu:6.1f} s "
-        f"CPU (runs before and after: {before[0]:.1f} / {after[0]:.1f} s; decode {stats.decode_seconds:.1f} s, "
-        f"embed {stats.embed_seconds:.1f} s)"
+        f"CPU (runs before and after: {before[0]:.1f} / {after[0]:.1f} s wall, {before[1]:.1f} / {after[1]:.1f} s "
+        f"CPU; decode {stats.decode_seconds:.1f} s, embed {stats.embed_seconds:.1f} s); load {lite_load}"
     )
-    print(
-        f"  lite indexing with speech: {full_s:6.1f} s wall, {full_cpu:6.1f} s CPU; reading the words "
-        f"{full_stats.speech_seconds:.1f} s of it: +{100 * (full_s - lite_s) / lite_s:.1f}% wall, "
-        f"+{100 * (full_cpu - lite_cpu) / lite_cpu:.1f}% CPU (target < 10%)"
-    )
-    transcriber = reader.transcriber()
-    t, c = time.perf_counter(), time.process_time()
-    transcript = read_speech(video, transcriber)
-    speech_s, speech_cpu = time.perf_counter() - t, time.process_time() - c
-    assert isinstance(transcript, Transcript)
+    for key, (full_s, full_cpu, full_stats, full_load) in with_speech.items():
+        print(
+            f"  lite indexing with speech, {CONFIGS[key].name}: {full_s:6.1f} s wall, {full_cpu:6.1f} s CPU; reading "
+            f"the words {full_stats.speech_seconds:.1f} s of it: +{100 * (full_s - lite_s) / lite_s:.1f}% wall, "
+            f"+{100 * (full_cpu - lite_cpu) / lite_cpu:.1f}% CPU (target < 10%); load {full_load}"
+        )
 
-    # the parts: reading the sound, and voice-activity detection over all of it
+    # the parts: reading the sound, voice-activity detection over all of it, and the whole of speech
     from faster_whisper.vad import get_speech_timestamps
 
     t, c = time.perf_counter(), time.process_time()
@@ -255,15 +286,20 @@ def bench_mostly_silent(
     t, c = time.perf_counter(), time.process_time()
     get_speech_timestamps(samples)
     vad_s, vad_cpu = time.perf_counter() - t, time.process_time() - c
-
     print(
-        f"  speech alone (subtitle check, audio, VAD, Whisper on {transcript.speech_seconds:.0f} s): "
-        f"{speech_s:6.1f} s wall, {speech_cpu:5.1f} s CPU; {len(transcript.lines)} lines heard"
-    )
-    print(
-        f"    parts: reading the sound {read_s:.1f} s wall / {read_cpu:.1f} s CPU; "
+        f"  parts: reading the sound {read_s:.1f} s wall / {read_cpu:.1f} s CPU; "
         f"voice-activity detection {vad_s:.1f} s wall / {vad_cpu:.1f} s CPU"
     )
+    for key, transcriber in transcribers.items():
+        t, c = time.perf_counter(), time.process_time()
+        transcript = read_speech(video, transcriber)
+        speech_s, speech_cpu = time.perf_counter() - t, time.process_time() - c
+        assert isinstance(transcript, Transcript)
+        print(
+            f"  speech alone, {CONFIGS[key].name} (subtitle check, audio, VAD, Whisper on "
+            f"{transcript.speech_seconds:.0f} s): {speech_s:6.1f} s wall, {speech_cpu:5.1f} s CPU "
+            f"({100 * speech_cpu / lite_cpu:.1f}% of lite's CPU); {len(transcript.lines)} lines heard"
+        )
     if hour:
         # Whisper always hears 30 s at a time, so a short clip's few sentences cost a whole pass each;
         # an hour packs more speech into each pass. So the speech of a real hour is measured (under a
@@ -271,16 +307,21 @@ def bench_mostly_silent(
         sound, spoken = mostly_silent_sound(3600.0)
         long_video = write_talking_video(work / "hour.mkv", 3600.0, sound=sound, fps=1, size=(64, 48))
         del sound
-        t, c = time.perf_counter(), time.process_time()
-        transcript = read_speech(long_video, transcriber)
-        hour_s, hour_cpu = time.perf_counter() - t, time.process_time() - c
-        assert isinstance(transcript, Transcript)
         lite_hour_cpu = lite_cpu * 3600.0 / seconds
-        print(
-            f"  an hour of the same sound ({spoken:.0f} s spoken, {len(transcript.lines)} lines heard): speech "
-            f"{hour_s:.0f} s wall, {hour_cpu:.0f} s CPU = {100 * hour_cpu / lite_hour_cpu:.1f}% of lite indexing's "
-            f"CPU for an hour of these pictures ({lite_hour_cpu:.0f} s, from the rate above; target < 10%)"
-        )
+        lite_hour_wall = lite_s * 3600.0 / seconds
+        for key, transcriber in transcribers.items():
+            before_load = load()
+            t, c = time.perf_counter(), time.process_time()
+            transcript = read_speech(long_video, transcriber)
+            hour_s, hour_cpu = time.perf_counter() - t, time.process_time() - c
+            assert isinstance(transcript, Transcript)
+            print(
+                f"  an hour of the same sound ({spoken:.0f} s spoken, {len(transcript.lines)} lines heard), "
+                f"{CONFIGS[key].name}: speech {hour_s:.0f} s wall, {hour_cpu:.0f} s CPU = "
+                f"{100 * hour_cpu / lite_hour_cpu:.1f}% of lite indexing's CPU, {100 * hour_s / lite_hour_wall:.1f}% "
+                f"of its wall time for an hour of these pictures ({lite_hour_cpu:.0f} s CPU, {lite_hour_wall:.0f} s "
+                f"wall, from the rates above; target < 10%); load {before_load}-{load()}"
+            )
 
 
 # For each sentence of the speech-heavy set: a query in the words said, and one about what is said
@@ -329,9 +370,10 @@ def spoken_query_gain(
     return figures(picture_only), figures(with_speech)
 
 
-def bench_spoken_queries(work: Path, threads: int) -> None:
-    """Index one talking clip per sentence (two voices, a picture that says nothing) twice, without and
-    with its speech, and search both for what was said, in its words and in other words."""
+def bench_spoken_queries(work: Path, threads: int, configs: Sequence[str] = ("default",)) -> None:
+    """Index one talking clip per sentence (two voices, a picture that says nothing) without its speech
+    and with it, heard by each way of running the speech model in ``configs``, and search each index
+    for what was said, in its words and in other words."""
     from vidsearch.index.indexer import update_index
     from vidsearch.index.speech import SpeechReader, SpeechSettings
     from vidsearch.models import load_embedder
@@ -350,26 +392,31 @@ def bench_spoken_queries(work: Path, threads: int) -> None:
         clips.append(write_talking_video(lib / f"clip_{k:02d}.mp4", seconds, sound=sound, painter=painter,
                                          size=(160, 120), fps=5))  # fmt: skip
     embedder = load_embedder("lite")
+    readers: list[tuple[str, SpeechReader | None]] = [("pictures", None)]
+    readers += [(key, SpeechReader(SpeechSettings(), CONFIGS[key].transcriber(threads))) for key in configs]
     searches = {}
-    for name, speech in (("pictures", None), ("speech", SpeechReader(SpeechSettings()))):
+    for name, speech in readers:
         store = Store.open(work / f"spoken-{name}.db")
         update_index(store, [str(lib)], lambda: embedder, model_name="lite", speech=speech)
         searches[name] = store
     print(f"spoken queries: {len(clips)} talking clips, {2 * len(clips)} queries, picture-only vs with speech")
-    for kind, column in (("in the words said", 0), ("in other words", 1)):
-        queries = [(pair[column], str(clip)) for pair, clip in zip(SPOKEN_QUERIES, clips, strict=True)]
-        for cutoff, label in ((None, "default cut-off"), (-1.0, "no cut-off")):
-            options = SearchOptions(limit=10, min_match=cutoff)
+    for key in configs:
+        print(f"  speech heard by {CONFIGS[key].name}:")
+        for kind, column in (("in the words said", 0), ("in other words", 1)):
+            queries = [(pair[column], str(clip)) for pair, clip in zip(SPOKEN_QUERIES, clips, strict=True)]
+            for cutoff, label in ((None, "default cut-off"), (-1.0, "no cut-off")):
+                options = SearchOptions(limit=10, min_match=cutoff)
 
-            def search(store: Store, options: SearchOptions = options) -> Callable[[str], list[str]]:
-                return lambda q: [h.path for h in find(store, embedder, q, options)]
+                def search(store: Store, options: SearchOptions = options) -> Callable[[str], list[str]]:
+                    return lambda q: [h.path for h in find(store, embedder, q, options)]
 
-            (p_mrr, p_r1), (s_mrr, s_r1) = spoken_query_gain(
-                queries, search(searches["pictures"]), search(searches["speech"])
-            )
-            print(
-                f"  {kind:18s} ({label:15s}): MRR@10 {p_mrr:.3f} -> {s_mrr:.3f}, recall@1 {p_r1:.2f} -> {s_r1:.2f}"
-            )
+                (p_mrr, p_r1), (s_mrr, s_r1) = spoken_query_gain(
+                    queries, search(searches["pictures"]), search(searches[key])
+                )
+                print(
+                    f"    {kind:18s} ({label:15s}): MRR@10 {p_mrr:.3f} -> {s_mrr:.3f}, "
+                    f"recall@1 {p_r1:.2f} -> {s_r1:.2f}"
+                )
     for store in searches.values():
         store.close()
 
@@ -384,7 +431,16 @@ def main() -> None:
         default="camera",
         help="camera-like grain (decodes like real footage) or a flat moving square",
     )
-    parser.add_argument("--configs", default="default,int8,greedy", help=f"of: {', '.join(CONFIGS)}")
+    parser.add_argument(
+        "--configs",
+        default="default,float32-greedy,int8-greedy",
+        help=f"ways to run the speech model, the baseline first, of: {', '.join(CONFIGS)}",
+    )
+    parser.add_argument(
+        "--silent-configs",
+        default="default,float32-greedy",
+        help="the same, for the mostly silent video and the spoken queries",
+    )
     parser.add_argument("--threads", type=int, default=min(2, usable_cores()))
     parser.add_argument("--skip", default="", help="comma-separated: heavy, silent, hour, queries")
     args = parser.parse_args()
@@ -397,10 +453,11 @@ def main() -> None:
         work = Path(tmp)
         if "heavy" not in skip:
             bench_speech_heavy(work, [c for c in args.configs.split(",") if c], args.threads)
+        silent = [c for c in args.silent_configs.split(",") if c]
         if "silent" not in skip:
-            bench_mostly_silent(work, args.minutes, (w, h), args.threads, args.picture, "hour" not in skip)
+            bench_mostly_silent(work, args.minutes, (w, h), args.threads, args.picture, "hour" not in skip, silent)
         if "queries" not in skip:
-            bench_spoken_queries(work, args.threads)
+            bench_spoken_queries(work, args.threads, silent)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ UNDO = {
     5: _undo_when_where,
     6: _undo_checksums,
     7: _undo_words,
+    8: lambda db: db.execute("ALTER TABLE speech_sources DROP COLUMN speech_model"),
 }
 
 

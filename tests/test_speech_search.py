@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from oldschema import downgrade
 from speechgen import ESPEAK, write_talking_video
 from videogen import Scene, moving_square, solid, title_card, write_video
 
@@ -26,7 +27,7 @@ from vidsearch.library import Library
 from vidsearch.query.spoken import BOTH, combine, said_part
 from vidsearch.query.words import query_terms
 from vidsearch.store import Store
-from vidsearch.store.migrations import SCHEMA_VERSION
+from vidsearch.store.migrations import MIGRATIONS, SCHEMA_VERSION, _m7_words, _m8_speech_model
 from vidsearch.store.textindex import name_words
 
 needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed (apt-get install espeak-ng)")
@@ -289,12 +290,96 @@ def test_an_index_of_the_schema_before_gets_names_and_words(tmp_path: Path) -> N
         for table in ("moment_words", "video_names", "moment_text", "speech_lines", "speech_sources"):
             store.db.execute(f"DROP TABLE {table}")
         store.db.execute("DROP TRIGGER videos_named_delete")
-        store.db.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+        store.db.execute(f"PRAGMA user_version={MIGRATIONS.index(_m7_words)}")
     with Store.open(tmp_path / "i.db") as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         video = store.video_by_path(lib / "Lisbon trip" / "tram.mp4")
         assert video is not None and store.text.best_videos('"lisbon"', 5) == [video.id]
         assert store.info().words.speech_pending == 1
+
+
+# ------------------------------------------------------------------------------ another speech model
+
+
+def _another_speech_model(folder: Path) -> Path:
+    """The bundled Whisper's files under another folder: another model, as far as the index can tell."""
+    from vidsearch.speech.model import bundled_model_folder
+
+    bundled = bundled_model_folder()
+    assert bundled is not None
+    folder.mkdir()
+    for file in bundled.iterdir():
+        (folder / file.name).symlink_to(file)
+    return folder
+
+
+def _heard_by(db: Path) -> dict[str, tuple[str | None, float]]:
+    """Each video's file name -> (the speech model that listened, when its words were read)."""
+    with Store.open(db, create=False) as store:
+        rows = store.db.execute(
+            "SELECT v.path, s.speech_model, s.read_at FROM speech_sources s JOIN videos v ON v.id = s.video_id"
+        ).fetchall()
+    return {os.path.basename(os.fsdecode(bytes(p))): (model, read_at) for p, model, read_at in rows}
+
+
+@needs_espeak
+@pytest.mark.slow
+def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Path) -> None:
+    lib, db = tmp_path / "Videos", tmp_path / "i.db"
+    lib.mkdir()
+    write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))
+    write_talking_video(lib / "beach.mp4", 6, sound=SILENCE[: 6 * 22050], size=(64, 48))
+    (lib / "beach.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nThe tide is coming in\n")
+    other = str(_another_speech_model(tmp_path / "whisper-copy"))
+    run("index", str(lib), "--db", str(db))
+    with Store.open(db, create=False) as store:
+        pictures = _snapshot(store)
+    first = _heard_by(db)
+    assert first["party.mp4"][0] == "tiny.en" and first["beach.mp4"][0] is None  # subtitles: no model listened
+
+    again = run("index", str(lib), "--db", str(db), "--speech-model", other)
+
+    assert "indexed 0 new or changed files" in again.stderr
+    assert "read what is said in 1 file(s) (1 with their pictures kept)" in again.stderr, again.stderr
+    second = _heard_by(db)
+    assert second["party.mp4"][0] == other and second["party.mp4"][1] > first["party.mp4"][1]
+    assert second["beach.mp4"] == first["beach.mp4"]  # subtitles still win over any speech model
+    with Store.open(db, create=False) as store:
+        assert _snapshot(store) == pictures  # the pictures' moments and vectors untouched
+    assert [h["path"] for h in hits("--said", "happy birthday", "--db", str(db))] == [str(lib / "party.mp4")]
+
+    same = run("index", str(lib), "--db", str(db), "--speech-model", other)
+
+    assert "read what is said" not in same.stderr and _heard_by(db) == second  # the same model: nothing read
+
+
+def test_the_bundled_model_named_by_its_folder_is_the_same_model(tmp_path: Path) -> None:
+    from vidsearch.speech.model import bundled_model_folder, resolve_speech_model
+
+    bundled = bundled_model_folder()
+    assert bundled is not None
+    # naming the bundled model by its folder does not make every video's words stale
+    assert resolve_speech_model(str(bundled))[1] == "tiny.en"
+    other = _another_speech_model(tmp_path / "whisper-copy")
+    assert resolve_speech_model(str(other))[1] == str(other.resolve())
+
+
+@needs_espeak
+@pytest.mark.slow
+def test_words_read_before_the_speech_model_was_recorded_keep_their_model(tmp_path: Path) -> None:
+    lib, db = tmp_path / "Videos", tmp_path / "i.db"
+    lib.mkdir()
+    write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))
+    run("index", str(lib), "--db", str(db))
+    with Store.open(db, create=False) as store:
+        downgrade(store.db, MIGRATIONS.index(_m8_speech_model))
+    first = run("index", str(lib), "--db", str(db))  # opening it migrates it: the words name their model
+
+    assert "read what is said" not in first.stderr and _heard_by(db)["party.mp4"][0] == "tiny.en"
+    other = str(_another_speech_model(tmp_path / "whisper-copy"))
+    second = run("index", str(lib), "--db", str(db), "--speech-model", other)
+    assert "read what is said in 1 file(s) (1 with their pictures kept)" in second.stderr
+    assert _heard_by(db)["party.mp4"][0] == other
 
 
 # ----------------------------------------------------------------------------- watch a subtitle file

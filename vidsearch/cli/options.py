@@ -190,7 +190,8 @@ SpeechModelOption = Annotated[
         "--speech-model",
         help="Speech model: tiny.en (the default, installed with vidsearch: English only), another "
         "faster-whisper size (base, small, large-v3, ...: any language, downloaded once), a Hub id of a "
-        "CTranslate2 Whisper model, or a local folder holding one.",
+        "CTranslate2 Whisper model, or a local folder holding one. Videos another model transcribed are "
+        "transcribed again, their pictures kept; subtitles still come first.",
         show_default=False,
     ),
 ]

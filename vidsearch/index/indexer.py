@@ -235,7 +235,7 @@ def _refresh_speech(
 ) -> None:
     """Read the words of the indexed ``videos`` whose words are missing or stale, keeping their
     pictures (``vidsearch.index.speech.stale_speech``); each video's words in one transaction."""
-    due = stale_speech(store, videos, speech.settings)
+    due = stale_speech(store, videos, speech)
     if not due:
         return
     progress.speech_refresh(0, len(due))

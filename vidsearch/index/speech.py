@@ -3,8 +3,8 @@
 The indexer reads a file's words right after its pictures and writes both in one transaction
 (``SpeechReader.read``, ``spoken_moments``, ``save_heard``). ``stale_speech`` finds indexed videos
 whose words are missing or out of date (an index from before speech was read, a subtitle file beside
-the video added, changed or removed, transcription turned on again after ``--no-speech``), so their
-words are read again without touching their pictures.
+the video added, changed or removed, transcription turned on again after ``--no-speech``, another
+speech model chosen), so their words are read again without touching their pictures.
 
 The speech model loads once per run, and only when a video without subtitles needs it.
 """
@@ -73,17 +73,26 @@ class _OnDemand:
 class SpeechReader:
     """Reads the words of the videos of one indexing run (see the module's notes)."""
 
-    def __init__(self, settings: SpeechSettings | None = None) -> None:
+    def __init__(self, settings: SpeechSettings | None = None, transcriber: Transcriber | None = None) -> None:
+        """``transcriber`` is a speech model already loaded with the settings' model (to compare how
+        it is run); by default the settings' model is loaded when first needed."""
         self.settings = settings or SpeechSettings()
-        self._transcriber: Transcriber | None = None
+        self._transcriber = transcriber
+        self._model_name: str | None = None
 
     def check(self) -> None:
         """Raise ``ModelUnavailableError`` now when the speech model is not on this machine (before a
         long scan), without loading it."""
-        if self.settings.transcribe:
+        self.model_name()
+
+    def model_name(self) -> str | None:
+        """The name the index records for the speech model (what a transcript's ``origin`` says), or
+        None when transcription is off. Resolves the model without loading it; raises as ``check``."""
+        if self.settings.transcribe and self._model_name is None:
             from vidsearch.speech.model import resolve_speech_model
 
-            resolve_speech_model(self.settings.model)
+            self._model_name = resolve_speech_model(self.settings.model)[1]
+        return self._model_name
 
     def transcriber(self) -> Transcriber:
         """The speech model, loaded on first use."""
@@ -116,15 +125,16 @@ class SpeechReader:
 
         signature = sidecar_signature(path, names=names)
         transcribe = self.settings.transcribe
+        model = self.model_name()  # the model that was to listen, recorded when the sound could not be read
         try:
             transcript = read_speech(path, _OnDemand(self) if transcribe else None, names=names, progress=progress)
         except SpeechError as e:
             return Heard(None, SpeechSource(None, transcribed=transcribe, sidecar_signature=signature,
-                                            error=e.reason), problem=e.reason)  # fmt: skip
+                                            error=e.reason, speech_model=model), problem=e.reason)  # fmt: skip
         except OSError as e:  # the file went away or became unreadable while it was read
             reason = e.strerror or str(e)
             return Heard(None, SpeechSource(None, transcribed=transcribe, sidecar_signature=signature,
-                                            error=reason), problem=reason)  # fmt: skip
+                                            error=reason, speech_model=model), problem=reason)  # fmt: skip
         if transcript is None:  # no subtitles, and transcription off
             return Heard(None, SpeechSource(None, sidecar_signature=signature))
         source = SpeechSource(
@@ -135,6 +145,7 @@ class SpeechReader:
             sidecar_signature=signature,
             audio_seconds=transcript.audio_seconds,
             speech_seconds=transcript.speech_seconds,
+            speech_model=transcript.origin if transcript.source == "speech" else None,
         )
         return Heard(transcript if transcript.lines else None, source, passed_over=transcript.warnings)
 
@@ -186,11 +197,15 @@ def videos_of_sidecar(path: str) -> list[str]:
 
 
 def stale_speech(
-    store: Store, videos: Sequence[StoredVideo], settings: SpeechSettings
+    store: Store, videos: Sequence[StoredVideo], speech: SpeechReader
 ) -> list[tuple[StoredVideo, list[str]]]:
-    """The indexed videos among ``videos`` whose words must be read (again), each with the subtitle
-    names of its folder: never read, a subtitle file beside it appeared, changed or went, or it had
-    neither subtitles nor transcription and transcription is on now. Lists each folder once."""
+    """The indexed videos among ``videos`` whose words must be read (again) by ``speech``, each with
+    the subtitle names of its folder: never read, a subtitle file beside it appeared, changed or went,
+    it had neither subtitles nor transcription and transcription is on now, or another speech model
+    listened to it than the one ``speech`` uses (subtitles still win: a video whose words came from
+    subtitles is not transcribed). Lists each folder once."""
+    settings = speech.settings
+    model = speech.model_name()
     sources = store.text.speech_sources(v.id for v in videos if v.status == "indexed")
     listings: dict[str, list[str] | None] = {}
     due = []
@@ -210,6 +225,7 @@ def stale_speech(
             known is None
             or known.sidecar_signature != signature
             or (settings.transcribe and not known.transcribed and known.source is None)
+            or (model is not None and known.speech_model is not None and known.speech_model != model)
         ):
             due.append((video, names))
     return due

@@ -68,7 +68,10 @@ def resolve_speech_model(name: str = BUNDLED_SPEECH_MODEL, cache_dir: str | None
             return folder, BUNDLED_SPEECH_MODEL
     path = Path(name).expanduser()
     if path.is_dir():
-        return _check_folder(path.resolve()), str(path.resolve())
+        folder = _check_folder(path.resolve())
+        bundled = bundled_model_folder()
+        # the bundled model named by its folder is still the bundled model: the index records one name
+        return folder, BUNDLED_SPEECH_MODEL if bundled is not None and bundled.resolve() == folder else str(folder)
     if hub.looks_like_path(name):
         raise ModelUnavailableError(f"speech model folder {path} does not exist; {_ALTERNATIVES}")
 

@@ -4,9 +4,13 @@ The audio is read window by window (``audio.speech_windows``, ten minutes at mos
 costs bounded memory. Each window goes through Silero voice-activity detection first (faster-whisper's
 ``vad_filter``), so silence, wind and most music never reach Whisper: a mostly silent hour costs
 little more than decoding its sound. Decoding options are faster-whisper's defaults (beam search of
-5, temperature fallback), the reference behaviour of the model, with word times on: voice-activity
-detection joins a window's speech end to end, so a segment's own times can span the silence between
-two sentences said minutes apart; word times (Whisper's cross-attention alignment, as faster-whisper
+5, temperature fallback), the reference behaviour of the model. Greedy decoding (OpenAI's own
+``transcribe`` default) costs about three quarters of the CPU time and made fewer word errors on
+long synthesised speech, but lost words of short single-sentence clips that the beam search heard
+("she rode her bicycle" as "she wrote her my sickle"), and with them spoken-query recall
+(``benchmarks/speech.py``), so it stays an option. Word times are on: voice-activity detection
+joins a window's speech end to end, so a segment's own times can span the silence between two
+sentences said minutes apart; word times (Whisper's cross-attention alignment, as faster-whisper
 computes it) put each word back at its time and lines are cut where words are far apart. They cost
 about an eighth more on speech (``benchmarks/speech.py``); ``word_times=False`` skips them.
 
@@ -68,7 +72,8 @@ class Transcriber:
     English tiny.en). ``language`` forces the spoken language for multilingual models (``None``
     detects it per window; English-only models always say ``"en"``). ``compute_type`` is
     CTranslate2's (``"default"`` keeps the model's own precision, float32 on a CPU; ``"int8"`` is
-    the cheaper opt-in, 1% of words different on the synthesised set). ``threads`` defaults to the
+    the cheaper opt-in, measured in ``benchmarks/speech.py``). ``beam_size`` 5 is faster-whisper's
+    beam search, 1 greedy decoding (cheaper, see the module's notes). ``threads`` defaults to the
     cores this process may use. ``word_times=False`` saves the alignment, at the price of lines that
     may span the silence between sentences (see the module's notes).
     """

@@ -226,6 +226,15 @@ def _m7_words(db: Any) -> None:
         )
 
 
+def _m8_speech_model(db: Any) -> None:
+    # The speech model that listened to each video (or was to: a file without sound records it too),
+    # so choosing another model transcribes those videos again, pictures kept; NULL when none did
+    # (subtitles were read, or transcription was off). Words read before this column existed name
+    # their model as their origin; for a failed read the model is not known, and NULL keeps it as is.
+    db.execute("ALTER TABLE speech_sources ADD COLUMN speech_model TEXT")
+    db.execute("UPDATE speech_sources SET speech_model = origin WHERE source = 'speech'")
+
+
 MIGRATIONS = [
     _m0_initial,
     _m1_vector_log,
@@ -235,6 +244,7 @@ MIGRATIONS = [
     _m5_when_where,
     _m6_checksums,
     _m7_words,
+    _m8_speech_model,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

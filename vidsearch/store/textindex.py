@@ -42,7 +42,9 @@ class SpeechSource:
     file, the stream); ``transcribed`` says whether the speech model listened (False when subtitles
     were read, or transcription was off and there were none); ``sidecar_signature`` is the subtitle
     files beside the video when it was read (``vidsearch.speech.subtitles.sidecar_signature``), so a
-    changed one is read again; ``error`` is why nothing could be read.
+    changed one is read again; ``error`` is why nothing could be read; ``speech_model`` is the speech
+    model that listened (or was to listen, when the sound could not be read), None when none did
+    (subtitles were read, or transcription was off), so choosing another model reads it again.
     """
 
     source: str | None
@@ -53,6 +55,7 @@ class SpeechSource:
     audio_seconds: float = 0.0
     speech_seconds: float = 0.0
     error: str | None = None
+    speech_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,11 @@ class TextIndex:
         self.clear_speech(video_id)
         self.db.execute(
             "INSERT INTO speech_sources(video_id, source, origin, language, transcribed, sidecar_signature,"
-            " audio_seconds, speech_seconds, error, read_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " audio_seconds, speech_seconds, error, speech_model, read_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 video_id, source.source, source.origin, source.language, int(source.transcribed),
-                source.sidecar_signature, source.audio_seconds, source.speech_seconds, source.error, time.time(),
+                source.sidecar_signature, source.audio_seconds, source.speech_seconds, source.error,
+                source.speech_model, time.time(),
             ),  # fmt: skip
         )
         for line in lines:
@@ -207,15 +211,15 @@ class TextIndex:
         """The recorded source of each video whose words were read (all, or those of ``video_ids``)."""
         sql = (
             "SELECT video_id, source, origin, language, transcribed, sidecar_signature, audio_seconds,"
-            " speech_seconds, error FROM speech_sources"
+            " speech_seconds, error, speech_model FROM speech_sources"
         )
         params: tuple[Any, ...] = ()
         if video_ids is not None:
             sql += " WHERE video_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(video_ids)),)
         return {
-            int(vid): SpeechSource(src, origin, lang, bool(tr), sig, float(audio), float(speech), err)
-            for vid, src, origin, lang, tr, sig, audio, speech, err in self.db.execute(sql, params)
+            int(vid): SpeechSource(src, origin, lang, bool(tr), sig, float(audio), float(speech), err, model)
+            for vid, src, origin, lang, tr, sig, audio, speech, err, model in self.db.execute(sql, params)
         }
 
     # ---- exact words -------------------------------------------------------------------------
