@@ -50,6 +50,7 @@ ACTIONS = ["running", "jumping into a lake", "crossing a bridge", "at night", "i
            "closing a door", "laughing", "under heavy rain", "on a mountain road", "in a kitchen"]
 EXTRA_PATH: list[str] = []  # --extra-path: folders put before every version's source (other package versions)
 THIS_PATH: list[str] = []  # --this-path: folders put before this checkout's source only
+BASELINE_PATH: list[str] = []  # --baseline-path: folders put before the baseline's source only
 # Every version's process starts here: `python -m` and `-c` put the working folder first on the path,
 # which in a checkout would import that checkout's vidsearch whatever PYTHONPATH says.
 NEUTRAL = tempfile.gettempdir()
@@ -114,7 +115,7 @@ def source_of(revision: str, into: Path) -> Path:
 
 def environment(version: Version, pycache: Path, service: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "VIDSEARCH_NO_SERVICE")}
-    own = THIS_PATH if version.name == "this" else []
+    own = THIS_PATH if version.name == "this" else BASELINE_PATH
     env.update(PYTHONPATH=os.pathsep.join([*EXTRA_PATH, *own, str(version.path)]),
                PYTHONPYCACHEPREFIX=str(pycache / version.name), XDG_CACHE_HOME=str(version.cache),
                VIDSEARCH_SOCKET=str(version.socket))
@@ -231,6 +232,9 @@ def main() -> None:
     parser.add_argument("--this-path", action="append", default=[],
                         help="a folder of packages put first for this checkout only: the versions it pins, where "
                         "this environment holds others (the baseline keeps the environment's)")
+    parser.add_argument("--baseline-path", action="append", default=[],
+                        help="a folder of packages put first for the baseline only: the versions it ran with, "
+                        "where this environment holds the ones this checkout pins")
     parser.add_argument("--vectors", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.vectors:
@@ -238,6 +242,7 @@ def main() -> None:
         return
     EXTRA_PATH.extend(args.extra_path)
     THIS_PATH.extend(args.this_path)
+    BASELINE_PATH.extend(args.baseline_path)
     ok, why = lite.available()
     if not ok:
         sys.exit(f"the lite model is not installed: {why}")
