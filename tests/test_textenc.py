@@ -86,6 +86,43 @@ def test_batch_padding_changes_nothing(numpy_encoder: textenc.SentenceEncoder) -
     assert np.abs(together - alone).max() < 1e-5
 
 
+def _ascii_texts() -> list[str]:
+    """Plain-ASCII texts meant to trip a tokenizer: every printable and control character, runs of
+    punctuation, words past WordPiece's 100-character limit, words no vocabulary piece spells."""
+    rng = np.random.default_rng(7)
+    alphabet = [chr(c) for c in range(128)]
+    texts = [t for t in TEXTS if t.isascii()]
+    names = (Path(lite.__file__).parent.parent / "data" / "imagenet_classes.txt").read_text().splitlines()
+    texts += [n for n in names if n.isascii()]
+    texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 60)))) for _ in range(300)]
+    texts += ["".join(rng.choice(list("ab.,'- xyzq\t"), size=int(rng.integers(1, 40)))) for _ in range(100)]
+    texts += ["a" * 100, "a" * 101, "x" + "q" * 150 + " dog", "sunset's glow--over the sea...!?", "don't, won't",
+              "zzxqjkw", "##ing ing ##", "[CLS] [SEP] [UNK] [PAD]", "C++ & F# @home #tag $5 50% {x|y} ~a^b",
+              "under\x1fscore\x00nul\x7fdel\x0bvt\x0cff\x1crs", "line\r\nbreak", " ".join(["word"] * 300)]
+    return texts
+
+
+def test_the_python_tokenizer_gives_the_model_tokenizers_ids(numpy_encoder: textenc.SentenceEncoder) -> None:
+    fast = numpy_encoder._wordpiece
+    assert fast is not None  # the bundled MiniLM is an uncased BERT vocabulary
+    texts = _ascii_texts()
+    reference = numpy_encoder.tokenizer.encode_batch(texts)
+    for text, ref in zip(texts, reference, strict=True):
+        want = ref.ids[: sum(ref.attention_mask)]
+        if fast.reads(text):
+            assert fast.ids(text, textenc.MAX_TOKENS) == want, repr(text)
+        else:  # a special token written out: the model's tokenizer reads it
+            assert numpy_encoder.token_ids([text])[0].tolist() == [want], repr(text)
+    assert sum(fast.reads(t) for t in texts) >= len(texts) - 2
+
+
+def test_non_ascii_text_goes_to_the_model_tokenizer(numpy_encoder: textenc.SentenceEncoder) -> None:
+    ids, mask = numpy_encoder.token_ids(["Ünïcödé café", "a dog"])
+    want = numpy_encoder.tokenizer.encode_batch(["Ünïcödé café", "a dog"])
+    assert ids.tolist() == [e.ids for e in want]
+    assert mask.tolist() == [[bool(m) for m in e.attention_mask] for e in want]
+
+
 def test_unreadable_weights_raise_value_error(tmp_path: Path) -> None:
     bad = tmp_path / "model.safetensors"
     bad.write_bytes(b"\xff" * 64)
@@ -100,6 +137,8 @@ NEVER_ON_FIND = ("torch", "torchvision", "transformers", "av", "cv2", "PIL", "ra
                  # first call, the budget table is the multimodal model's, the other commands' code
                  "numpy.ma", "vidsearch.embed.budget", "vidsearch.index", "vidsearch.speech.model",
                  "vidsearch.service.server",
+                 # loading its tokenizer.json costs more than encoding a query: ASCII queries skip it
+                 "tokenizers",
                  # typer 0.29 validates every option through pydantic (pyproject pins typer below it)
                  "pydantic")
 
@@ -143,8 +182,8 @@ def test_find_with_the_lite_model_never_imports_torch(tmp_path: Path) -> None:
     assert first == second and len(first.splitlines()) == 10
     for modules in (new, repeated):
         assert not modules & set(NEVER_ON_FIND), sorted(modules & set(NEVER_ON_FIND))
-    assert "tokenizers" in new  # the new query ran the encoder...
-    assert "tokenizers" not in repeated  # ...the repeated one came from the query cache
+    assert "vidsearch.embed.textenc" in new  # the new query ran the encoder...
+    assert "vidsearch.embed.textenc" not in repeated  # ...the repeated one came from the query cache
 
 
 @pytest.mark.slow
@@ -158,7 +197,7 @@ def test_find_on_the_compact_index_imports_only_what_it_uses(tmp_path: Path, mon
         assert store.refresh_search_index() is not None  # built here: a find only reads it
     modules, found = _imported_by_find(db, tmp_path / "cache", "a red kite over a beach", compact=True)
     assert len(found.splitlines()) == 10
-    assert "vidsearch.store.ivf" in modules and "tokenizers" in modules
+    assert "vidsearch.store.ivf" in modules and "vidsearch.embed.textenc" in modules
     assert not modules & set(NEVER_ON_FIND), sorted(modules & set(NEVER_ON_FIND))
 
 

@@ -77,6 +77,122 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / np.sqrt(2.0))))
 
 
+# ASCII characters BERT's pre-tokenizer splits off as words of their own (every ASCII punctuation
+# mark and symbol), and the control characters its normaliser drops (tab, newline and carriage
+# return count as spaces).
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_ASCII_DROPPED = {c: None for c in [*range(0, 9), 11, 12, *range(14, 32), 127]}
+
+
+class AsciiWordPiece:
+    """BERT's uncased WordPiece tokenizer for plain-ASCII text, in Python, from the model's vocab.txt.
+
+    Why: loading ``tokenizers``' full tokenizer.json costs several times what encoding a query does,
+    and for ASCII text BERT's uncased tokenizer reduces to a few rules: drop control characters,
+    lower-case, split on spaces and around each punctuation mark, then greedy longest-match
+    WordPiece (``##`` continuations; a word with a piece not in the vocabulary, or longer than 100
+    characters, is ``[UNK]``), framed by ``[CLS]`` and ``[SEP]``. Accents and CJK handling never
+    apply to ASCII. Anything else goes to ``tokenizers``; a test holds the two to the same ids.
+    """
+
+    MAX_WORD_CHARS = 100  # tokenizer.json's max_input_chars_per_word
+
+    def __init__(self, vocab_text: str, specials: Sequence[str] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")):
+        # One word per line, the line number its id. Building a dictionary of all 30,000 costs more
+        # than a query's few dozen look-ups in the text itself, so it is built only for long work.
+        self._text = "\n" + vocab_text.rstrip("\n") + "\n"
+        self._vocab: dict[str, int] | None = None
+        self._lookups = 0
+        cls, sep, unk = (self.index(s) for s in ("[CLS]", "[SEP]", "[UNK]"))
+        if cls is None or sep is None or unk is None:
+            raise KeyError("not a BERT vocabulary: [CLS], [SEP] or [UNK] missing")
+        self.cls, self.sep, self.unk = cls, sep, unk
+        # special tokens written in a text are read as themselves by the model's tokenizer
+        self.specials = tuple(specials)
+
+    def index(self, piece: str) -> int | None:
+        """The id of vocabulary entry ``piece`` (its first line), or None."""
+        if self._vocab is None:
+            self._lookups += 1
+            if self._lookups <= 2000:
+                at = self._text.find("\n" + piece + "\n")
+                return None if at < 0 else self._text.count("\n", 0, at)
+            words = self._text[1:-1].split("\n")
+            self._vocab = dict(zip(reversed(words), range(len(words) - 1, -1, -1), strict=True))  # first line wins
+        return self._vocab.get(piece)
+
+    def reads(self, text: str) -> bool:
+        """Whether ``ids`` gives the model tokenizer's ids for ``text``: plain ASCII, no special token."""
+        return text.isascii() and not ("[" in text and any(s in text for s in self.specials))
+
+    @classmethod
+    def of(cls, folder: Path) -> AsciiWordPiece | None:
+        """The tokenizer for ``folder`` when it is an uncased BERT WordPiece one with a vocab.txt, else None."""
+        try:
+            settings = json.loads((folder / "tokenizer_config.json").read_text())
+            vocab_text = (folder / "vocab.txt").read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
+        uncased_bert = (
+            settings.get("tokenizer_class") in ("BertTokenizer", "BertTokenizerFast")
+            and settings.get("do_lower_case") is True
+            and settings.get("do_basic_tokenize", True) is True
+            and not settings.get("never_split")
+            and settings.get("strip_accents") in (None, True)
+        )
+        if not uncased_bert:
+            return None
+        names = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+        specials = [t for t in (settings.get(n, "") for n in names) if isinstance(t, str) and t]
+        try:
+            return cls(vocab_text, specials)
+        except KeyError:  # no [CLS]/[SEP]/[UNK]: not a BERT vocabulary
+            return None
+
+    def _pieces(self, word: str, out: list[int]) -> None:
+        if len(word) > self.MAX_WORD_CHARS:
+            out.append(self.unk)
+            return
+        found: list[int] = []
+        start = 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                index = self.index(piece)
+                if index is not None:
+                    found.append(index)
+                    break
+                end -= 1
+            else:
+                out.append(self.unk)
+                return
+            start = end
+        out.extend(found)
+
+    def ids(self, text: str, max_tokens: int) -> list[int]:
+        """Token ids of ASCII ``text`` with [CLS] and [SEP], at most ``max_tokens`` of them."""
+        out = [self.cls]
+        for chunk in text.translate(_ASCII_DROPPED).lower().split():
+            word = ""
+            for c in chunk:
+                if c in _ASCII_PUNCTUATION:
+                    if word:
+                        self._pieces(word, out)
+                        word = ""
+                    index = self.index(c)
+                    out.append(self.unk if index is None else index)
+                else:
+                    word += c
+            if word:
+                self._pieces(word, out)
+            if len(out) >= max_tokens:
+                break
+        del out[max_tokens - 1 :]
+        out.append(self.sep)
+        return out
+
+
 class SentenceEncoder:
     """all-MiniLM-L6-v2 (BERT, 6 layers, 384-d) over numpy: texts -> mean-pooled unit vectors.
 
@@ -87,8 +203,6 @@ class SentenceEncoder:
     max_tokens = MAX_TOKENS
 
     def __init__(self, folder: Path) -> None:
-        from tokenizers import Tokenizer
-
         config = json.loads((folder / "config.json").read_text())
         self.layers = int(config["num_hidden_layers"])
         self.heads = int(config["num_attention_heads"])
@@ -101,9 +215,35 @@ class SentenceEncoder:
         missing = [k for k in self._needed() if k not in self.w]
         if missing:
             raise KeyError(f"model.safetensors lacks {missing[0]} (and {len(missing) - 1} more)")
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=self.max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+        self.folder = folder
+        self._tokenizer: Any = None
+        self._wordpiece = AsciiWordPiece.of(folder)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's own tokenizer (``tokenizers``), loaded on first use: it takes longer to load
+        than a short query takes to encode, and ``AsciiWordPiece`` reads plain-ASCII texts without it."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            self._tokenizer.enable_truncation(max_length=self.max_tokens)
+            self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch
+        return self._tokenizer
+
+    def token_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, attention mask) of ``texts``, padded to the longest, each cut at ``max_tokens``."""
+        if self._wordpiece is not None and all(self._wordpiece.reads(t) for t in texts):
+            rows = [self._wordpiece.ids(t, self.max_tokens) for t in texts]
+        else:
+            rows = [e.ids[: sum(e.attention_mask)] for e in self.tokenizer.encode_batch(list(texts))]
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), np.int64)
+        mask = np.zeros((len(rows), width), bool)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = True
+        return ids, mask
 
     def _needed(self) -> list[str]:
         names = ["embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
@@ -136,9 +276,7 @@ class SentenceEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.asarray([e.ids for e in enc], np.int64)
-            mask = np.asarray([e.attention_mask for e in enc], bool)
+            ids, mask = self.token_ids([texts[i] for i in idx])
             out[idx] = self._forward(ids, mask)
         return out
 
