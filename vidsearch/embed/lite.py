@@ -31,7 +31,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,7 +195,8 @@ def _efficientnet_weights() -> Path:
 
 def class_names() -> list[str]:
     """The 1000 ImageNet class names, in the classifier's output order."""
-    text = (resources.files("vidsearch") / "data" / "imagenet_classes.txt").read_text(encoding="utf-8")
+    # beside the package's code (importlib.resources costs a search its import for the same path)
+    text = (Path(__file__).resolve().parent.parent / "data" / "imagenet_classes.txt").read_text(encoding="utf-8")
     names = [line.strip() for line in text.splitlines() if line.strip()]
     if len(names) != 1000:
         raise ModelError(f"vidsearch/data/imagenet_classes.txt holds {len(names)} names, expected 1000")

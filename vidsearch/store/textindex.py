@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vidsearch.speech.types import SpeechLine, Word
-
 if TYPE_CHECKING:
+    from vidsearch.speech.types import SpeechLine
     from vidsearch.store.db import Store
 
 SPEECH_VECTORS = "speech_vectors"
@@ -98,6 +97,9 @@ def _words_json(line: SpeechLine) -> str | None:
 
 
 def _line(start: float, end: float, text: str, words: str | None) -> SpeechLine:
+    # imported here: a search of a library without speech never needs the speech types
+    from vidsearch.speech.types import SpeechLine, Word
+
     parsed = tuple(Word(s, e, t, p) for s, e, t, p in json.loads(words)) if words else ()
     return SpeechLine(start=float(start), end=float(end), text=text, words=parsed)
 
