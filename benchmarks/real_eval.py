@@ -22,7 +22,8 @@ moments) over the same index. Figures:
   caption whose clip the top hit touches, the top hit's IoU with the clip's true span (target:
   >= 0.5 for >= 80% of them);
 * no match: queries for things absent from the library must return nothing (exit 1), while every
-  caption query must still return its clip, with the default cut-off.
+  caption query must still return its clip, with the default cut-off; the same for steps in time
+  ("A then B" absent from every clip) and for what changes in a clip (its ``changes`` text).
 
 The ranking figures are taken with the cut-off lowered (``--min-match -1``) so that they show the
 ranking itself; the no-match figures use the defaults. Failing queries are listed with the rank the
@@ -116,6 +117,20 @@ SHORT_QUERIES = {
     "bicycle riders": ["bikes"], "a bunny": ["bigbuckbunny"], "a man in a car": ["carphone"],
     "a man with glasses talking": ["dev_26", "dev_31"],
 }
+
+# Steps in time that happen in none of the clips ("A then B" queries are read as steps in order).
+ABSENT_STEPS = [
+    "fireworks explode over the harbour, then people cheer",
+    "a chef chops onions, then fries them in a pan",
+    "a dog catches a frisbee, then runs back to its owner",
+    "a baby laughs, then starts to cry",
+    "kids build a sandcastle, then a wave washes it away",
+    "someone opens the fridge, then drinks a glass of milk",
+    "a man lights a candle, then blows it out",
+    "a cat jumps on the table, then knocks over a glass",
+    "a plane takes off, then flies above the clouds",
+    "a goalkeeper dives, then the crowd celebrates a goal",
+]
 
 MONTAGES = 6  # montages of the dev clips, each of len(clips) / MONTAGES clips
 MONTAGE_SIZE = (352, 352)
@@ -431,6 +446,17 @@ def evaluate(args: argparse.Namespace) -> None:
             files = ranked_files(hits)
             r = min((r for w in wants if (r := rank_of(files, w)) is not None), default=None)
             ours.add("short kept", r is not None, f"{'/'.join(wants)}: exit {code}, {rank_text(r)} -- {text!r}")
+        for text in ABSENT_STEPS:
+            code, hits, err = finder(lib_db, [text, "-n", "10"])
+            got = ranked_files(hits)
+            ours.add("absent steps", code == 1 and not hits,
+                     f"{text!r}: exit {code}, {len(got)} files, first {show(got)}")
+        for clip in clips:  # what changes over time in a clip, as its captions.json says it
+            if clip.get("changes"):
+                code, hits, err = finder(lib_db, [clip["changes"], "-n", "10"])
+                r = rank_of(ranked_files(hits), clip["file"])
+                ours.add("steps kept", r is not None,
+                         f"{clip['file']}: exit {code}, {rank_text(r)} -- {clip['changes']!r}")
         for clip in clips:
             code, hits, err = finder(lib_db, [clip["caption"], "-n", "10"])
             r = rank_of(ranked_files(hits), clip["file"])
@@ -485,6 +511,8 @@ def evaluate(args: argparse.Namespace) -> None:
     print(f"{'more absent things, tuning half':42s} {ours.frac('absent more tuned'):>12s} {'-':>12s}")
     print(f"{'more absent things, held out':42s} {ours.frac('absent more held out'):>12s} {'-':>12s}")
     print(f"{'short queries still returning their clip':42s} {ours.frac('short kept'):>12s} {'-':>12s}")
+    print(f"{'absent steps (A then B): nothing returned':42s} {ours.frac('absent steps'):>12s} {'-':>12s}")
+    print(f"{'what changes in a clip: returns the clip':42s} {ours.frac('steps kept'):>12s} {'-':>12s}")
     if args.verbose or True:
         print("\nfailures (vidsearch):")
         for name, rows_ in ours.failures.items():

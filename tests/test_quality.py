@@ -227,6 +227,26 @@ def test_an_order_query_finds_a_clip_too_short_for_two_moments(tmp_path: Path) -
 
 
 
+def test_an_order_whose_step_the_model_cannot_see_there_is_dropped() -> None:
+    from vidsearch.query import ScoreParams
+    from vidsearch.query.hits import sequence_hits
+    from vidsearch.query.options import SearchOptions
+
+    # one video: A at 0-5 s, B at 5-10 s, both standing out for their step (z 2.0)
+    moments = [candidate(1, 0, 5, 0.0), candidate(2, 5, 10, 0.0)]
+    pos_z = np.array([[2.0, -1.0], [-1.0, 2.0]])
+    times = (np.array([0.0, 5.0]), np.array([5.0, 10.0]), np.array([1, 1]))
+
+    def chains(second_step_fit: float) -> list:  # type: ignore[type-arg]
+        step_fit = [np.array([0.9, 0.1]), np.array([0.1, second_step_fit])]
+        return sequence_hits(moments, [[0], [1]], pos_z, np.zeros((0, 2)), ScoreParams(), times, SearchOptions(),
+                             ["a", "b"], None, None, step_fit, 0.44)
+
+    kept = chains(0.8)
+    assert [(h.start, h.end) for h in kept] == [(0, 10)] and kept[0].details["fit"] == pytest.approx(0.8)
+    assert chains(0.2) == []  # B's moment is as far from B as the model's words for B allow: no chain
+
+
 def test_fit_is_the_cosine_over_the_best_the_vocabulary_reaches() -> None:
     vocabulary = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     moments = np.array([[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
@@ -261,6 +281,16 @@ def test_real_footage_finds_nothing_for_what_it_does_not_show(tmp_path: Path) ->
         # the cut-off decided, not an empty index: without it the closest moments come back
         closest = runner.invoke(app, ["find", query, "--db", db, "--min-match", "0", "--json"])
         assert closest.exit_code == 0 and closest.stdout.strip()
+
+    # steps in time: an order none of the clips shows finds nothing, neither as two moments in
+    # order nor as one moment showing both; an order of what a clip shows finds it
+    for query in ("fireworks explode over the harbour, then people cheer",
+                  "kids build a sandcastle, then a wave washes it away"):
+        absent = runner.invoke(app, ["find", query, "--db", db])
+        assert (absent.exit_code, absent.stdout) == (1, ""), (query, absent.output)
+    steps = runner.invoke(app, ["find", "a rabbit, then a rabbit on the grass", "--db", db, "--json"])
+    assert steps.exit_code == 0, steps.output
+    assert {Path(json.loads(line)["path"]).name for line in steps.stdout.splitlines()} == {"bigbuckbunny.mp4"}
 
     # "a tennis match" comes as close as the model's match cut-off allows (something on the court's
     # colours and shapes); what drops it is its fit: far below what the classes can say of a tennis match

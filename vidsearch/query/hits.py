@@ -139,10 +139,13 @@ def sequence_hits(
     pos_texts: Sequence[str],
     step_match: list[np.ndarray] | None = None,
     cutoff: float | None = None,
+    step_fit: list[np.ndarray] | None = None,
+    fit_cutoff: float | None = None,
 ) -> list[Hit]:
     """Hits for "A then B": each step's moments scored on their own (``steps`` lists the positive
     clauses of each), chained in time order within ``options.max_gap`` in one video; a chain
-    matches as well as its weakest step (``step_match``) and is dropped below ``cutoff``."""
+    matches as well as its weakest step (``step_match``) and is dropped below ``cutoff``, and fits
+    as its weakest step (``step_fit``), dropped below ``fit_cutoff``."""
     from vidsearch.query import combine_detailed, sequence_matches
 
     neg = neg_z if len(neg_z) else None
@@ -163,6 +166,11 @@ def sequence_hits(
             if cutoff is not None and chain_match < cutoff:
                 continue
             details["match"] = round(chain_match, 3)
+        if step_fit is not None:
+            chain_fit = min(float(step_fit[0][first]), float(step_fit[-1][last]))
+            if fit_cutoff is not None and chain_fit < fit_cutoff:
+                continue
+            details["fit"] = round(chain_fit, 3)
         if options.explain:
             details["explain"] = {
                 "steps": [

@@ -161,12 +161,15 @@ def _ranked(
 
     if len(wanted.steps) > 1 and sims is not None and z is not None:
         pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
-        step_match = None
+        step_match = step_fit = None
         if scale is not None:
             step_match = [combine_matches(scale.of(sims[list(step)]), None, 0.0) for step in wanted.steps]
+        clause_fits = _clause_fits(store, wanted, mat) if fit_cutoff is not None else None
+        if clause_fits is not None:  # a step fits as its clauses do on average, as its match counts them
+            step_fit = [clause_fits[list(step)].mean(axis=0) for step in wanted.steps]
         times = (starts, np.array([m.end for m in moments]), np.array([m.video_id for m in moments]))
         ordered = sequence_hits(moments, wanted.steps, pos_z, neg_z, params, times, options, wanted.pos_texts,
-                                step_match, cutoff)
+                                step_match, cutoff, step_fit, fit_cutoff)
         if ordered:
             return _with_speech_lines(store, ordered, _said_words(wanted), {})
         # No moment is followed by another in that order: a short clip (one moment) may still show
@@ -226,16 +229,31 @@ def _ranked(
 
 def _fits(store: Store, wanted: _Wanted, mat: np.ndarray) -> np.ndarray | None:
     """The fit (``vidsearch.query.match.fit``) of each moment to the query's words as one sentence,
-    or None where there is no such sentence (a reference clip, steps in time) or the model publishes
-    no vocabulary."""
-    if wanted.ref_vec is not None or wanted.sequential:
+    or None where there is no such sentence (a reference clip) or the model publishes no vocabulary.
+    Steps in time ("A then B") read as one moment showing every step fit as their clauses do on
+    average (the match counts clauses the same way)."""
+    if wanted.ref_vec is not None:
         return None
+    if wanted.sequential:
+        clause_fits = _clause_fits(store, wanted, mat)
+        return clause_fits.mean(axis=0) if clause_fits is not None else None
     query = wanted.whole_vec if wanted.whole_vec is not None else (
         wanted.pos_vecs[0] if len(wanted.pos_vecs) == 1 else None)
     vocabulary = vocabulary_for(store.get_meta("model_id")) if query is not None else None
     if query is None or vocabulary is None:
         return None
     return fit(query, mat, vocabulary)
+
+
+def _clause_fits(store: Store, wanted: _Wanted, mat: np.ndarray) -> np.ndarray | None:
+    """(positive clauses, moments) fits of each clause on its own, or None where the model publishes
+    no vocabulary or a clause is a reference clip."""
+    if wanted.ref_vec is not None or not len(wanted.pos_vecs):
+        return None
+    vocabulary = vocabulary_for(store.get_meta("model_id"))
+    if vocabulary is None:
+        return None
+    return np.stack([fit(v, mat, vocabulary) for v in wanted.pos_vecs])
 
 
 def _with_place_words(
