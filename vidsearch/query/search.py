@@ -28,7 +28,14 @@ from vidsearch.query.filters import PlaceWords, filmed_at, filtered_video_ids, i
 from vidsearch.query.hits import merge_adjacent, merge_hit_lists, merge_scored, sequence_hits, with_similarity
 from vidsearch.query.match import combine_matches, fit, scale_for, speech_scale_for, vocabulary_for
 from vidsearch.query.options import Explanation, SearchOptions
-from vidsearch.query.reference import NEAR_DUPLICATE, check_like, compose, describe_like, reference_vector
+from vidsearch.query.reference import (
+    NEAR_DUPLICATE,
+    SAME_PICTURE,
+    check_like,
+    compose,
+    describe_like,
+    reference_vector,
+)
 from vidsearch.query.spoken import SpokenQuery, candidate_ids, combine, explain_text, spoken_text, text_evidence
 from vidsearch.query.spoken import with_speech_lines as _with_speech_lines
 from vidsearch.store import Candidate, Store
@@ -74,6 +81,7 @@ class _Wanted:
     steps: list[list[int]]  # positive clauses per step of "A then B" (one step otherwise)
     ref_vec: np.ndarray | None = None
     excluded: set[int] = field(default_factory=set)  # the reference's own moments
+    edited: bool = False  # the reference comes with a change in words ("but at night")
     spoken: SpokenQuery | None = None  # what the query's words look for in what is said, shown, named
     said: SpokenQuery | None = None  # --said: what must have been said
 
@@ -361,6 +369,7 @@ def _wanted(
     if explanation is not None:
         explanation.lines.append(f"reference clip: {describe_like(options.like)}")
     if pos_texts and not wanted.sequential:  # "like this but at night"
+        wanted.edited = True
         wanted.pos_vecs, wanted.pos_texts = compose(embedder, wanted.ref_vec, options.like, pos_texts, wanted.pos_vecs)
         wanted.steps = [list(range(len(wanted.pos_texts)))]
         wanted.whole_vec = None
@@ -376,7 +385,8 @@ def _candidates(
 ) -> tuple[list[Candidate], np.ndarray]:
     """The moments worth scoring and their vectors: the nearest moments of each query vector (inside
     ``video_ids``), or a spread of the library when there are only negations; for "A then B" every
-    moment of those videos; never the reference clip or a near copy of it."""
+    moment of those videos; never the reference clip or a near copy of it (with a change in words:
+    never the same picture)."""
     k = max(100, options.limit * 10)
     query_vecs = wanted.query_vectors()
     cand: dict[int, Candidate] = {}
@@ -401,7 +411,8 @@ def _candidates(
         return [], np.zeros((0, store.dim or 0), np.float32)
     mat = store.vectors([c.moment_id for c in moments])
     if wanted.ref_vec is not None:
-        keep = (mat @ wanted.ref_vec) < NEAR_DUPLICATE  # near copies of the reference are not results
+        copy = SAME_PICTURE if wanted.edited else NEAR_DUPLICATE
+        keep = (mat @ wanted.ref_vec) < copy  # copies of the reference are not results
         moments = [m for m, k_ in zip(moments, keep, strict=True) if k_]
         mat = mat[keep]
     return moments, mat
