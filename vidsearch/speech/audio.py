@@ -357,8 +357,8 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
     Decoding the sound runs while the speech model listens to the window before (both let go of the
     interpreter while they compute), so a second core shortens the wall time. At most one item waits
     ready, so memory stays about two items. An error raised producing an item is raised here, in
-    order; when the caller stops early (an error, a cancelled run) the producer stops after its item
-    and ``items`` is closed.
+    order; when the caller stops early (an error, a cancelled run) the producer stops after its item,
+    and ``items`` is let go (a generator is closed, its file with it) before this returns.
     """
     ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -380,10 +380,6 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
             offer((True, None))
         except BaseException as e:  # handed to the caller, who raises it
             offer((True, e))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
 
     producer = threading.Thread(target=produce, name="vidsearch-audio", daemon=True)
     producer.start()
