@@ -461,6 +461,15 @@ def _said_at(transcript: Transcript, phrase: str) -> float | None:
     return None
 
 
+@pytest.fixture
+def windows_of(monkeypatch: pytest.MonkeyPatch):
+    """Sets the seconds of sound the transcriber reads, and gathers speech over, at once (ten minutes
+    by default: short windows make a short test file behave like a long one)."""
+    from vidsearch.speech import transcribe
+
+    return lambda seconds: monkeypatch.setattr(transcribe, "WINDOW_SECONDS", seconds)
+
+
 @contextlib.contextmanager
 def _whisper_passes():
     """Counts the 30-s listens of Whisper's encoder (one per pass over the audio) while it is open."""
@@ -528,13 +537,9 @@ def test_silence_room_noise_and_music_give_no_text(tmp_path: Path, transcriber) 
 
 @pytest.mark.slow
 @needs_espeak
-def test_speech_across_a_window_boundary_keeps_its_time(
-    tmp_path: Path, transcriber, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from vidsearch.speech import transcribe
-
+def test_speech_across_a_window_boundary_keeps_its_time(tmp_path: Path, transcriber, windows_of) -> None:
     # windows of 12 s: "happy birthday" at 20 s is in the second window, timed from the file's start
-    monkeypatch.setattr(transcribe, "WINDOW_SECONDS", 12.0)
+    windows_of(12.0)
     video = write_talking_video(
         tmp_path / "long.mkv", 30, said=[(2.0, "Good morning everyone."), (20.0, "Happy birthday, grandpa!")]
     )
@@ -553,12 +558,10 @@ def test_speech_across_a_window_boundary_keeps_its_time(
 @pytest.mark.slow
 @needs_espeak
 def test_sentences_minutes_apart_are_two_lines_at_their_times_and_share_whisper(
-    tmp_path: Path, transcriber, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, transcriber, windows_of
 ) -> None:
-    from vidsearch.speech import transcribe
-
     # windows of a minute: each sentence in a window of its own, with room noise in between
-    monkeypatch.setattr(transcribe, "WINDOW_SECONDS", 60.0)
+    windows_of(60.0)
     said = [(5.0, "Good morning everyone."), (125.0, "Happy birthday, grandpa!")]
     video = write_talking_video(tmp_path / "garden.mkv", 150, sound=soundtrack(150, said, noise=0.003), fps=1)
 
@@ -576,13 +579,9 @@ def test_sentences_minutes_apart_are_two_lines_at_their_times_and_share_whisper(
 
 @pytest.mark.slow
 @needs_espeak
-def test_talk_longer_than_a_window_is_heard_whole_and_in_time(
-    tmp_path: Path, transcriber, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from vidsearch.speech import transcribe
-
+def test_talk_longer_than_a_window_is_heard_whole_and_in_time(tmp_path: Path, transcriber, windows_of) -> None:
     # windows of 8 s against speech all the way through: Whisper hears it a window at a time
-    monkeypatch.setattr(transcribe, "WINDOW_SECONDS", 8.0)
+    windows_of(8.0)
     said = [(1.0, "Good morning everyone."), (9.0, "Blow out the candles."), (17.0, "Happy birthday, grandpa!"),
             (25.0, "Thank you all for coming.")]  # fmt: skip
     video = write_talking_video(tmp_path / "talk.mkv", 30, said=said)
