@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -594,6 +595,23 @@ def test_talk_longer_than_a_window_is_heard_whole_and_in_time(tmp_path: Path, tr
         assert heard is not None and abs(heard - when) <= 2.0, (word, transcript)
     assert len(passes) >= 2  # never more than a window of speech held at once
     assert [line.start for line in transcript.lines] == sorted(line.start for line in transcript.lines)
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_transcription_stopped_midway_stops_reading_the_file(tmp_path: Path, transcriber, windows_of) -> None:
+    windows_of(4.0)
+    video = write_talking_video(tmp_path / "long.mkv", 30, said=[(2.0, "Good morning everyone.")])
+
+    class Stopped(Exception):
+        pass
+
+    def stop(done: float) -> None:
+        raise Stopped  # what a cancelled indexing run does from its progress callback
+
+    with pytest.raises(Stopped):
+        transcriber.transcribe(video, progress=stop)
+    assert not [t for t in threading.enumerate() if t.name == "vidsearch-audio"]
 
 
 @pytest.mark.slow
