@@ -10,7 +10,8 @@ Prints:
 - the cost of speech on a mostly silent video (a sentence every two minutes over room noise) against
   indexing the same video's pictures with the lite model, for each of ``--silent-configs`` in the
   same run, and the speech of a whole such hour against lite's CPU rate for an hour of those
-  pictures: the target is under 10% on top of lite indexing;
+  pictures: the target is under 10% on top of lite indexing (``--baseline REV`` measures the hour with
+  another git revision's code too, interleaved with this checkout's, each in a process of its own);
 - the gain of spoken-content queries over picture-only search, in the same run: one talking clip per
   sentence indexed without its speech and with it (heard by each of ``--silent-configs``), searched
   for what was said in its own words and in other words: MRR@10 and recall@1 of the right clip.
@@ -18,13 +19,15 @@ Prints:
 usage: python benchmarks/speech.py [--minutes 5] [--size 1280x720] [--picture camera|square]
                                   [--configs default,float32-beam5,int8-beam5,float32-greedy,int8-greedy,no-words]
                                   [--silent-configs default,float32-greedy]
-                                  [--skip heavy,silent,hour,queries]
+                                  [--skip heavy,silent,hour,queries] [--baseline main]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,13 +78,17 @@ class Config:
     beam_size: int | None = None
     word_times: bool = True
 
-    def transcriber(self, threads: int) -> Transcriber:
+    def settings(self, threads: int) -> dict[str, Any]:
+        """The ``Transcriber`` keyword arguments of this way of running it."""
         settings: dict[str, Any] = {"threads": threads, "word_times": self.word_times}
         if self.compute_type is not None:
             settings["compute_type"] = self.compute_type
         if self.beam_size is not None:
             settings["beam_size"] = self.beam_size
-        return Transcriber(**settings)
+        return settings
+
+    def transcriber(self, threads: int) -> Transcriber:
+        return Transcriber(**self.settings(threads))
 
 
 def _defaults() -> str:
@@ -221,6 +228,7 @@ def bench_mostly_silent(
     picture: str,
     hour: bool,
     configs: Sequence[str] = ("default",),
+    baseline: str = "",
 ) -> None:
     from vidsearch.index.indexer import update_index
     from vidsearch.index.speech import SpeechReader, SpeechSettings
@@ -309,19 +317,58 @@ def bench_mostly_silent(
         del sound
         lite_hour_cpu = lite_cpu * 3600.0 / seconds
         lite_hour_wall = lite_s * 3600.0 / seconds
-        for key, transcriber in transcribers.items():
-            before_load = load()
-            t, c = time.perf_counter(), time.process_time()
-            transcript = read_speech(long_video, transcriber)
-            hour_s, hour_cpu = time.perf_counter() - t, time.process_time() - c
-            assert isinstance(transcript, Transcript)
-            print(
-                f"  an hour of the same sound ({spoken:.0f} s spoken, {len(transcript.lines)} lines heard), "
-                f"{CONFIGS[key].name}: speech {hour_s:.0f} s wall, {hour_cpu:.0f} s CPU = "
-                f"{100 * hour_cpu / lite_hour_cpu:.1f}% of lite indexing's CPU, {100 * hour_s / lite_hour_wall:.1f}% "
-                f"of its wall time for an hour of these pictures ({lite_hour_cpu:.0f} s CPU, {lite_hour_wall:.0f} s "
-                f"wall, from the rates above; target < 10%); load {before_load}-{load()}"
-            )
+        print(
+            f"  an hour of the same sound ({spoken:.0f} s spoken) against lite indexing of an hour of these "
+            f"pictures ({lite_hour_cpu:.0f} s CPU, {lite_hour_wall:.0f} s wall, from the rates above; target < 10%):"
+        )
+        versions = [("this checkout", str(REPO))]
+        if baseline:
+            versions.insert(0, (f"baseline {baseline}", str(source_of(baseline, work / "baseline"))))
+        for key in configs:
+            for name, source in versions:
+                before_load = load()
+                heard = hear_in_process(long_video, source, CONFIGS[key].settings(threads), work)
+                print(
+                    f"    {CONFIGS[key].name}, {name}: speech {heard['wall']:.0f} s wall, {heard['cpu']:.0f} s CPU = "
+                    f"{100 * heard['cpu'] / lite_hour_cpu:.1f}% of lite indexing's CPU, "
+                    f"{100 * heard['wall'] / lite_hour_wall:.1f}% of its wall time; {heard['lines']} lines heard; "
+                    f"load {before_load}-{load()}"
+                )
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Run with each version's code (PYTHONPATH): the speech of one file, timed after the model is loaded.
+HEAR = """
+import json, sys, time
+from vidsearch.speech.read import read_speech
+from vidsearch.speech.transcribe import Transcriber
+
+transcriber = Transcriber(**json.loads(sys.argv[2]))
+t, c = time.perf_counter(), time.process_time()
+transcript = read_speech(sys.argv[1], transcriber)
+wall, cpu = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"wall": wall, "cpu": cpu, "lines": len(transcript.lines) if transcript else 0}))
+"""
+
+
+def hear_in_process(video: Path, source: str, settings: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Time ``read_speech`` of ``video`` in a new process importing vidsearch from ``source``."""
+    env = {**os.environ, "PYTHONPATH": source}
+    # -c puts the working folder first on the path: a neutral one, so ``source`` is what is imported
+    done = subprocess.run(
+        [sys.executable, "-c", HEAR, str(video), json.dumps(settings)],
+        env=env, cwd=work, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def source_of(revision: str, into: Path) -> Path:
+    """The source folder of ``revision`` of this repository (for PYTHONPATH), extracted under ``into``."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 # For each sentence of the speech-heavy set: a query in the words said, and one about what is said
@@ -443,6 +490,9 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=min(2, usable_cores()))
     parser.add_argument("--skip", default="", help="comma-separated: heavy, silent, hour, queries")
+    parser.add_argument(
+        "--baseline", default="", help="a git revision whose code also hears the silent hour, for comparison"
+    )
     args = parser.parse_args()
     if ESPEAK is None:
         sys.exit("espeak-ng is needed to make the talking clips (apt-get install espeak-ng)")
@@ -455,7 +505,9 @@ def main() -> None:
             bench_speech_heavy(work, [c for c in args.configs.split(",") if c], args.threads)
         silent = [c for c in args.silent_configs.split(",") if c]
         if "silent" not in skip:
-            bench_mostly_silent(work, args.minutes, (w, h), args.threads, args.picture, "hour" not in skip, silent)
+            bench_mostly_silent(
+                work, args.minutes, (w, h), args.threads, args.picture, "hour" not in skip, silent, args.baseline
+            )
         if "queries" not in skip:
             bench_spoken_queries(work, args.threads, silent)
 

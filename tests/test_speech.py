@@ -7,18 +7,20 @@ PyAV. Transcription runs the real bundled model (tiny.en) and is marked slow.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from speechgen import ESPEAK, corrupt_audio, tune, write_talking_video
+from speechgen import ESPEAK, corrupt_audio, soundtrack, tune, write_talking_video
 from videogen import Scene, solid, write_video
 
 from vidsearch.errors import ModelUnavailableError, UsageError
 from vidsearch.media.decode import iter_frames
 from vidsearch.speech import AudioDecodeError, NoAudioError, SpeechLine, SubtitleError, Transcript, Word
-from vidsearch.speech.audio import SAMPLE_RATE, AudioBlock, iter_audio, speech_windows
+from vidsearch.speech.audio import SAMPLE_RATE, AudioBlock, iter_audio, read_ahead, speech_windows
 from vidsearch.speech.model import BUNDLED_SPEECH_MODEL, bundled_model_folder, resolve_speech_model
 from vidsearch.speech.moments import speech_by_moment
 from vidsearch.speech.read import read_speech
@@ -312,6 +314,34 @@ def test_speech_windows_cut_in_the_quiet_and_lose_no_sample() -> None:
     assert max(len(w.samples) for w in windows) <= 10 * SAMPLE_RATE
 
 
+def test_reading_ahead_keeps_order_raises_where_the_source_failed_and_stops_with_the_caller() -> None:
+    made: list[int] = []
+    closed: list[int] = []
+
+    def source(fail_at: int | None = None, length: int = 5):
+        try:
+            for i in range(length):
+                if i == fail_at:
+                    raise AudioDecodeError("clip.mp4", "a run of bad packets")
+                made.append(i)
+                yield i
+        finally:
+            closed.append(len(made))
+
+    assert list(read_ahead(source())) == [0, 1, 2, 3, 4]
+    got = []
+    with pytest.raises(AudioDecodeError, match="bad packets"):
+        for item in read_ahead(source(fail_at=3)):
+            got.append(item)
+    assert got == [0, 1, 2]  # everything before the failure, then the failure itself
+
+    made.clear()
+    stopped = read_ahead(source(length=1000))
+    assert next(stopped) == 0
+    stopped.close()  # the caller gives up (a cancelled run): reading stops, and the source is closed
+    assert len(made) <= 3 and closed[-1] == len(made)
+
+
 # -------------------------------------------------------------------------------------------- model
 
 
@@ -432,6 +462,34 @@ def _said_at(transcript: Transcript, phrase: str) -> float | None:
     return None
 
 
+@pytest.fixture
+def windows_of(monkeypatch: pytest.MonkeyPatch):
+    """Sets the seconds of sound the transcriber reads, and gathers speech over, at once (ten minutes
+    by default: short windows make a short test file behave like a long one)."""
+    from vidsearch.speech import transcribe
+
+    return lambda seconds: monkeypatch.setattr(transcribe, "WINDOW_SECONDS", seconds)
+
+
+@contextlib.contextmanager
+def _whisper_passes():
+    """Counts the 30-s listens of Whisper's encoder (one per pass over the audio) while it is open."""
+    from faster_whisper import WhisperModel
+
+    passes: list[int] = []
+    encode = WhisperModel.encode
+
+    def counted(self, features):
+        passes.append(1)
+        return encode(self, features)
+
+    WhisperModel.encode = counted  # type: ignore[method-assign]
+    try:
+        yield passes
+    finally:
+        WhisperModel.encode = encode  # type: ignore[method-assign]
+
+
 def _plain(text: str) -> str:
     return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
@@ -470,20 +528,19 @@ def test_silence_room_noise_and_music_give_no_text(tmp_path: Path, transcriber) 
     )
     music = write_talking_video(tmp_path / "music.mp4", 12, sound=tune(12))
     for video in (quiet, room, music):
-        transcript = transcriber.transcribe(video)
+        with _whisper_passes() as passes:
+            transcript = transcriber.transcribe(video)
         assert transcript.lines == (), (video, transcript)
         assert transcript.speech_seconds < 1.5  # voice-activity detection let (almost) nothing through
+        if video != music:  # (a note of the tune may sound like a voice to it)
+            assert passes == [], video  # nothing for Whisper to listen to: it never ran
 
 
 @pytest.mark.slow
 @needs_espeak
-def test_speech_across_a_window_boundary_keeps_its_time(
-    tmp_path: Path, transcriber, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from vidsearch.speech import transcribe
-
+def test_speech_across_a_window_boundary_keeps_its_time(tmp_path: Path, transcriber, windows_of) -> None:
     # windows of 12 s: "happy birthday" at 20 s is in the second window, timed from the file's start
-    monkeypatch.setattr(transcribe, "WINDOW_SECONDS", 12.0)
+    windows_of(12.0)
     video = write_talking_video(
         tmp_path / "long.mkv", 30, said=[(2.0, "Good morning everyone."), (20.0, "Happy birthday, grandpa!")]
     )
@@ -497,6 +554,64 @@ def test_speech_across_a_window_boundary_keeps_its_time(
     assert words and all(isinstance(w, Word) for w in words)
     assert all(line.start - 0.5 <= w.start <= w.end <= line.end + 0.5 for line in transcript.lines for w in line.words)
     assert len(progress) >= 3 and progress == sorted(progress)
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_sentences_minutes_apart_are_two_lines_at_their_times_and_share_whisper(
+    tmp_path: Path, transcriber, windows_of
+) -> None:
+    # windows of a minute: each sentence in a window of its own, with room noise in between
+    windows_of(60.0)
+    said = [(5.0, "Good morning everyone."), (125.0, "Happy birthday, grandpa!")]
+    video = write_talking_video(tmp_path / "garden.mkv", 150, sound=soundtrack(150, said, noise=0.003), fps=1)
+
+    with _whisper_passes() as passes:
+        transcript = transcriber.transcribe(video)
+
+    assert len(transcript.lines) == 2, transcript
+    morning, birthday = transcript.lines
+    assert "morning" in _plain(morning.text) and abs(morning.start - 5.0) <= 2.0, transcript
+    assert "birthday" in _plain(birthday.text) and abs(birthday.start - 125.0) <= 2.0, transcript
+    assert all(line.end - line.start < 5 for line in transcript.lines)
+    # two sentences in three windows are one 30-s listen, not one per window that has speech
+    assert len(passes) == 1
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_talk_longer_than_a_window_is_heard_whole_and_in_time(tmp_path: Path, transcriber, windows_of) -> None:
+    # windows of 8 s against speech all the way through: Whisper hears it a window at a time
+    windows_of(8.0)
+    said = [(1.0, "Good morning everyone."), (9.0, "Blow out the candles."), (17.0, "Happy birthday, grandpa!"),
+            (25.0, "Thank you all for coming.")]  # fmt: skip
+    video = write_talking_video(tmp_path / "talk.mkv", 30, said=said)
+
+    with _whisper_passes() as passes:
+        transcript = transcriber.transcribe(video)
+
+    for (when, _), word in zip(said, ("morning", "candles", "birthday", "coming"), strict=True):
+        heard = _said_at(transcript, word)
+        assert heard is not None and abs(heard - when) <= 2.0, (word, transcript)
+    assert len(passes) >= 2  # never more than a window of speech held at once
+    assert [line.start for line in transcript.lines] == sorted(line.start for line in transcript.lines)
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_transcription_stopped_midway_stops_reading_the_file(tmp_path: Path, transcriber, windows_of) -> None:
+    windows_of(4.0)
+    video = write_talking_video(tmp_path / "long.mkv", 30, said=[(2.0, "Good morning everyone.")])
+
+    class Stopped(Exception):
+        pass
+
+    def stop(done: float) -> None:
+        raise Stopped  # what a cancelled indexing run does from its progress callback
+
+    with pytest.raises(Stopped):
+        transcriber.transcribe(video, progress=stop)
+    assert not [t for t in threading.enumerate() if t.name == "vidsearch-audio"]
 
 
 @pytest.mark.slow

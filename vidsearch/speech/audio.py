@@ -11,9 +11,11 @@ window in bounded memory without cutting a word in two.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import av.error
@@ -26,6 +28,8 @@ SAMPLE_RATE = 16_000  # what Whisper and the voice-activity detector expect
 # Consecutive audio packets that may fail before the stream counts as undecodable (an isolated bad
 # packet in camera footage is a click; a long run of them is a broken stream).
 DECODE_FAILURE_BUDGET = 25
+
+T = TypeVar("T")
 
 # Timestamp jumps shorter than this are jitter, not a gap worth filling with silence.
 _GAP_TOLERANCE_S = 0.2
@@ -345,3 +349,48 @@ def speech_windows(
             buffered = len(rest)
     if buffered and start is not None:
         yield AudioBlock(start, np.concatenate(buffer))
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Yield ``items``, producing the next one on a second thread while the caller works on this one.
+
+    Decoding the sound runs while the speech model listens to the window before (both let go of the
+    interpreter while they compute), so a second core shortens the wall time. At most one item waits
+    ready, so memory stays about two items. An error raised producing an item is raised here, in
+    order; when the caller stops early (an error, a cancelled run) the producer stops after its item,
+    and ``items`` is let go (a generator is closed, its file with it) before this returns.
+    """
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((False, item)):
+                    return
+            offer((True, None))
+        except BaseException as e:  # handed to the caller, who raises it
+            offer((True, e))
+
+    producer = threading.Thread(target=produce, name="vidsearch-audio", daemon=True)
+    producer.start()
+    try:
+        while True:
+            done, item = ready.get()
+            if done:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join()

@@ -1,18 +1,25 @@
 """Transcribe a video's speech offline with faster-whisper (CTranslate2 Whisper) and the bundled model.
 
-The audio is read window by window (``audio.speech_windows``, ten minutes at most), so a long file
-costs bounded memory. Each window goes through Silero voice-activity detection first (faster-whisper's
-``vad_filter``), so silence, wind and most music never reach Whisper: a mostly silent hour costs
-little more than decoding its sound. Decoding options are faster-whisper's defaults (beam search of
-5, temperature fallback), the reference behaviour of the model. Greedy decoding (OpenAI's own
+The audio is read window by window (``audio.speech_windows``, ten minutes at most; the next window is
+decoded on a second thread while this one is heard), so a long file costs bounded memory. Each window
+goes through Silero voice-activity detection first (faster-whisper's own, with the options its
+``vad_filter`` uses), so silence, wind and most music never reach Whisper. Only the speech is kept,
+and the speech of consecutive windows is gathered (up to a window's length) before Whisper hears it:
+Whisper always listens to 30 s at a time, so a window with one sentence in it would cost a whole
+pass, and a mostly silent hour as many passes as it has windows; gathered, its few sentences share
+passes, and a silent file costs none. Each word is put back at its time on the video's clock
+(faster-whisper's ``restore_speech_timestamps``, as its ``vad_filter`` does).
+
+Decoding options are faster-whisper's defaults (beam search of 5, temperature fallback, each pass
+conditioned on the text before), the reference behaviour of the model. Greedy decoding (OpenAI's own
 ``transcribe`` default) costs about three quarters of the CPU time and made fewer word errors on
 long synthesised speech, but lost words of short single-sentence clips that the beam search heard
 ("she rode her bicycle" as "she wrote her my sickle"), and with them spoken-query recall
-(``benchmarks/speech.py``), so it stays an option. Word times are on: voice-activity detection
-joins a window's speech end to end, so a segment's own times can span the silence between two
-sentences said minutes apart; word times (Whisper's cross-attention alignment, as faster-whisper
-computes it) put each word back at its time and lines are cut where words are far apart. They cost
-about an eighth more on speech (``benchmarks/speech.py``); ``word_times=False`` skips them.
+(``benchmarks/speech.py``), so it stays an option. Word times are on: the gathered speech runs end
+to end, so a segment's own times can span the silence between two sentences said minutes apart;
+word times (Whisper's cross-attention alignment, as faster-whisper computes it) put each word back
+at its time and lines are cut where words are far apart. They cost about an eighth more on speech
+(``benchmarks/speech.py``); ``word_times=False`` skips them.
 
 ctranslate2 is imported when a ``Transcriber`` is made, never at module import.
 """
@@ -24,14 +31,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vidsearch.errors import ModelError, UsageError
-from vidsearch.speech.audio import SAMPLE_RATE, iter_audio, speech_windows
+from vidsearch.speech.audio import SAMPLE_RATE, AudioBlock, iter_audio, read_ahead, speech_windows
 from vidsearch.speech.errors import SpeechError
 from vidsearch.speech.model import BUNDLED_SPEECH_MODEL, resolve_speech_model
 from vidsearch.speech.types import SpeechLine, Transcript, Word
 
-# Longest stretch of audio held and transcribed at once (memory is about 4 bytes a sample for the
-# samples plus Whisper's features of the speech in it).
+# Longest stretch of audio read at once, and the most speech gathered before Whisper hears it (memory
+# is about 4 bytes a sample for the samples, plus Whisper's features of the gathered speech).
 WINDOW_SECONDS = 600.0
 
 # Words further apart than this (seconds) start a new line: within a sentence the gaps are shorter.
@@ -141,45 +150,101 @@ class Transcriber:
         to stop). Raises ``NoAudioError`` / ``AudioDecodeError`` for a file whose sound cannot be
         read, and ``SpeechError`` when the model fails on this file's audio.
         """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
         path = os.fsdecode(path)
         lines: list[SpeechLine] = []
-        audio_seconds = speech_seconds = 0.0
+        audio_seconds = 0.0
+        speech: _Speech | None = None
         language: str | None = self.language
-        for window in speech_windows(iter_audio(path), window_seconds=WINDOW_SECONDS):
+        vad = VadOptions()  # what faster-whisper's own vad_filter uses
+        for window in read_ahead(speech_windows(iter_audio(path), window_seconds=WINDOW_SECONDS)):
             try:
-                found, info = self._model.transcribe(
-                    window.samples,
-                    language=self.language,
-                    beam_size=self.beam_size,
-                    word_timestamps=self.word_times,
-                    vad_filter=True,
-                )
-                for segment in found:
-                    lines.extend(_lines(segment, window.start))
+                spans = get_speech_timestamps(window.samples, vad, SAMPLE_RATE)
             except (RuntimeError, ValueError) as e:
-                raise SpeechError(path, f"the speech model failed on this file's audio ({e})") from e
+                raise SpeechError(path, f"voice-activity detection failed on this file's audio ({e})") from e
+            said = sum(span["end"] - span["start"] for span in spans)
+            if speech is None:
+                speech = _Speech(window.start)
+            elif speech.samples and speech.samples + said > WINDOW_SECONDS * SAMPLE_RATE:
+                language = self._hear(path, speech, lines) or language
+                speech = speech.following()
+            speech.add(window, spans)
             audio_seconds += len(window.samples) / SAMPLE_RATE
-            speech_seconds += info.duration_after_vad
-            if info.duration_after_vad > 0:
-                language = info.language
             if progress is not None:
                 progress(audio_seconds)
+        if speech is not None and speech.samples:
+            language = self._hear(path, speech, lines) or language
         return Transcript(
             lines=tuple(lines),
             source="speech",
             origin=self.name,
             language=language,
             audio_seconds=audio_seconds,
-            speech_seconds=speech_seconds,
+            speech_seconds=speech.total / SAMPLE_RATE if speech is not None else 0.0,
         )
+
+    def _hear(self, path: str, speech: _Speech, lines: list[SpeechLine]) -> str:
+        """Transcribe the gathered ``speech`` in one go, adding its lines (on the video clock) to
+        ``lines``; returns the language Whisper heard."""
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        try:
+            found, info = self._model.transcribe(
+                speech.audio(),
+                language=self.language,
+                beam_size=self.beam_size,
+                word_timestamps=self.word_times,
+                vad_filter=False,  # it holds speech only: voice-activity detection ran per window
+            )
+            for segment in restore_speech_timestamps(found, speech.spans, SAMPLE_RATE):
+                lines.extend(_lines(segment, speech.origin))
+        except (RuntimeError, ValueError) as e:
+            raise SpeechError(path, f"the speech model failed on this file's audio ({e})") from e
+        return str(info.language)
+
+
+class _Speech:
+    """The speech of consecutive windows, end to end, and where each piece was said.
+
+    Whisper hears 30 s at a time whatever it is given, so the few words of a mostly silent window
+    would cost a whole pass (and often a second one over the noise after them); gathered across
+    windows they share passes. ``spans`` are faster-whisper's speech spans in samples counted from
+    the first sample of the file's audio (``origin`` seconds on the video clock), which is what its
+    ``restore_speech_timestamps`` needs to put each word back at its time.
+    """
+
+    def __init__(self, origin: float, position: int = 0, total: int = 0) -> None:
+        self.origin = origin
+        self.position = position  # samples of audio before the next window
+        self.total = total  # samples of speech so far in the file, these included
+        self.pieces: list[np.ndarray] = []
+        self.spans: list[dict[str, int]] = []
+        self.samples = 0
+
+    def add(self, window: AudioBlock, spans: list[dict[str, int]]) -> None:
+        for span in spans:
+            # a copy, so that the window's other samples (its silence) can go
+            self.pieces.append(window.samples[span["start"] : span["end"]].copy())
+            self.spans.append({"start": self.position + span["start"], "end": self.position + span["end"]})
+            self.samples += span["end"] - span["start"]
+        self.total += sum(span["end"] - span["start"] for span in spans)
+        self.position += len(window.samples)
+
+    def following(self) -> _Speech:
+        """An empty gathering that goes on from this one's place in the file."""
+        return _Speech(self.origin, self.position, self.total)
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.pieces) if self.pieces else np.zeros(0, np.float32)
 
 
 def _lines(segment: Any, offset: float) -> list[SpeechLine]:
     """faster-whisper's segment -> ``SpeechLine``s on the video clock (none when it says nothing).
 
-    Voice-activity detection joins the speech of a window end to end before Whisper hears it, so
-    one segment can hold words said minutes apart; with word times the segment is split where its
-    words are more than ``LINE_GAP`` seconds apart, so each line keeps the time it was said.
+    Whisper hears the gathered speech end to end, so one segment can hold words said minutes apart;
+    with word times the segment is split where its words are more than ``LINE_GAP`` seconds apart, so
+    each line keeps the time it was said.
     """
     text = " ".join(segment.text.split())
     if not text:
