@@ -167,13 +167,15 @@ def _ranked(
     if wanted.whole_vec is not None:
         w = options.whole_weight if options.whole_weight is not None else _whole_weight(embedder)
 
+    # steps in time fit clause by clause: as a chain of moments or as one moment showing them all
+    clause_fits = _clause_fits(store, wanted, mat) if scale is not None and wanted.sequential else None
     if len(wanted.steps) > 1 and sims is not None and z is not None:
         pos_z, neg_z = z[:n_pos], z[n_pos : n_pos + n_neg]
         step_match = step_fit = None
         if scale is not None:
             step_match = [combine_matches(scale.of(sims[list(step)]), None, 0.0) for step in wanted.steps]
-        clause_fits = _clause_fits(store, wanted, mat) if fit_cutoff is not None else None
-        if clause_fits is not None:  # a step fits as its clauses do on average, as its match counts them
+        if clause_fits is not None and fit_cutoff is not None:
+            # a step fits as its clauses do on average, as its match counts them
             step_fit = [clause_fits[list(step)].mean(axis=0) for step in wanted.steps]
         times = (starts, np.array([m.end for m in moments]), np.array([m.video_id for m in moments]))
         ordered = sequence_hits(moments, wanted.steps, pos_z, neg_z, params, times, options, wanted.pos_texts,
@@ -187,7 +189,7 @@ def _ranked(
 
     scores: np.ndarray | None = None
     match: np.ndarray | None = None
-    fits = _fits(store, wanted, mat) if scale is not None and text_rows else None
+    fits = _fits(store, wanted, mat, clause_fits) if scale is not None and text_rows else None
     penalty: np.ndarray | float = 0.0
     details: dict[int, Any] = {}
     if sims is not None and z is not None:
@@ -235,15 +237,16 @@ def _ranked(
     return _with_speech_lines(store, hits, _said_words(wanted), heard)
 
 
-def _fits(store: Store, wanted: _Wanted, mat: np.ndarray) -> np.ndarray | None:
+def _fits(
+    store: Store, wanted: _Wanted, mat: np.ndarray, clause_fits: np.ndarray | None
+) -> np.ndarray | None:
     """The fit (``vidsearch.query.match.fit``) of each moment to the query's words as one sentence,
     or None where there is no such sentence (a reference clip) or the model publishes no vocabulary.
-    Steps in time ("A then B") read as one moment showing every step fit as their clauses do on
-    average (the match counts clauses the same way)."""
+    Steps in time ("A then B") read as one moment showing every step fit as their clauses
+    (``clause_fits``) do on average (the match counts clauses the same way)."""
     if wanted.ref_vec is not None:
         return None
     if wanted.sequential:
-        clause_fits = _clause_fits(store, wanted, mat)
         return clause_fits.mean(axis=0) if clause_fits is not None else None
     query = wanted.whole_vec if wanted.whole_vec is not None else (
         wanted.pos_vecs[0] if len(wanted.pos_vecs) == 1 else None)
