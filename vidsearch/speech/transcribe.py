@@ -228,7 +228,7 @@ class _Speech:
             self.pieces.append(window.samples[span["start"] : span["end"]].copy())
             self.spans.append({"start": self.position + span["start"], "end": self.position + span["end"]})
             self.samples += span["end"] - span["start"]
-        self.total += sum(span["end"] - span["start"] for span in spans)
+            self.total += span["end"] - span["start"]
         self.position += len(window.samples)
 
     def following(self) -> _Speech:
