@@ -322,12 +322,18 @@ def _heard_by(db: Path) -> dict[str, tuple[str | None, float]]:
     return {os.path.basename(os.fsdecode(bytes(p))): (model, read_at) for p, model, read_at in rows}
 
 
-@needs_espeak
-@pytest.mark.slow
-def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Path) -> None:
+def _party_library(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder holding one talking video (party.mp4: "Happy birthday, grandpa!" at 1 s), and where its index goes."""
     lib, db = tmp_path / "Videos", tmp_path / "i.db"
     lib.mkdir()
     write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))
+    return lib, db
+
+
+@needs_espeak
+@pytest.mark.slow
+def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Path) -> None:
+    lib, db = _party_library(tmp_path)
     write_talking_video(lib / "beach.mp4", 6, sound=SILENCE[: 6 * 22050], size=(64, 48))
     (lib / "beach.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nThe tide is coming in\n")
     other = str(_another_speech_model(tmp_path / "whisper-copy"))
@@ -367,9 +373,7 @@ def test_the_bundled_model_named_by_its_folder_is_the_same_model(tmp_path: Path)
 @needs_espeak
 @pytest.mark.slow
 def test_words_read_before_the_speech_model_was_recorded_keep_their_model(tmp_path: Path) -> None:
-    lib, db = tmp_path / "Videos", tmp_path / "i.db"
-    lib.mkdir()
-    write_talking_video(lib / "party.mp4", 6, said=[(1.0, "Happy birthday, grandpa!")], size=(64, 48))
+    lib, db = _party_library(tmp_path)
     run("index", str(lib), "--db", str(db))
     with Store.open(db, create=False) as store:
         downgrade(store.db, MIGRATIONS.index(_m8_speech_model))
