@@ -72,10 +72,11 @@ MIN_PROBE = 32
 # 100k; keeping 2000 costs about a millisecond more at a million).
 SHORTLIST_FACTOR = 8
 SHORTLIST_MIN = 2000
-# ...and at least this share of the rows a filtered search reads: they come from many lists, where
-# the estimate ranks less well (--in 10 %, recall@10 keeping 10 / 20 / 30 %: 0.88 / 0.95 / 0.98 at
-# 100k moments, 0.993 / 1.000 / 1.000 at a million).
-FILTER_KEEP_FRACTION = 0.2
+# ...and at least this many when a filter chose the rows: they come from many more lists, where the
+# estimate ranks less well (benchmarks/search.py, --in 10 %, recall@10 keeping 2000 / 3000 / 4000 /
+# 5000 rows: 0.947 / 0.968 / 0.980 / 0.990 at 300k moments, 0.980 / 0.986 / 0.990 / 0.993 at a
+# million; keeping a fifth of the rows read instead, 8000 at a million, took 1.3x as long for 0.997).
+FILTER_SHORTLIST_MIN = 4000
 # A search reading at most this many rows scores every one in int8: the sign-bit pass saves little
 # there and costs recall (30k moments, 32 of 173 lists, about 9500 rows: recall@10 0.927 scoring all,
 # 0.902 with the pass).
@@ -318,6 +319,7 @@ class IvfIndex:
         self.dead: np.ndarray = np.zeros(0, np.int64)  # sorted moment ids no longer present
         self.dead_rows: np.ndarray = np.zeros(0, np.int64)  # where they are in the main part
         self._alive: np.ndarray | None = None  # main rows still present (built on first use)
+        self._row_lists: np.ndarray | None = None  # the list of each main row (built on first use)
         self.delta_seq = self.seq
         # lists whose rows were checked against their checksums (each list once, when first read)
         self._checked = np.zeros(len(self.centroids), bool)
@@ -645,7 +647,7 @@ class IvfIndex:
             at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
             at = at[keys[at] == wanted] if len(keys) else at[:0]
             rows = np.asarray(self.video_rows)[_ranges(self.video_starts[at], self.video_starts[at + 1])]
-            row_lists = np.searchsorted(self.offsets, rows, side="right") - 1
+            row_lists = self._lists_of_rows()[rows]
             probe = min(len(self.centroids), int(np.ceil(self.nprobe * n_main / max(len(rows), 1))))
             if len(rows) > SCORE_ALL_ROWS and probe < len(self.centroids):
                 chosen = np.zeros(len(self.centroids), bool)
@@ -657,6 +659,13 @@ class IvfIndex:
             alive = self._alive_rows()[rows]
             rows, row_lists = rows[alive], row_lists[alive]
         return rows, row_lists, wanted is not None
+
+    def _lists_of_rows(self) -> np.ndarray:
+        # a table costs a fraction of a millisecond at a million rows; searching the offsets for each
+        # row of a wide filter cost a millisecond or more every time
+        if self._row_lists is None:
+            self._row_lists = np.repeat(np.arange(len(self.centroids), dtype=np.int32), np.diff(self.offsets))
+        return self._row_lists
 
     def _alive_rows(self) -> np.ndarray:
         if self._alive is None:
@@ -682,7 +691,7 @@ class IvfIndex:
         """
         codes, scales, bits, norms, ids = part
         if filtered:
-            keep = max(keep, int(FILTER_KEEP_FRACTION * len(rows)))
+            keep = max(keep, FILTER_SHORTLIST_MIN)
         if len(rows) > max(keep, SCORE_ALL_ROWS):
             angle_cos = np.cos(np.pi * np.arange(codes.shape[1] + 1, dtype=np.float32) / codes.shape[1])
             estimate = closeness[lists] + _rows_of(norms, rows) * angle_cos[_hamming(_rows_of(bits, rows), q_bits)]
