@@ -410,3 +410,29 @@ def test_serve_removes_its_socket_on_sigterm(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert not sock.exists()
+
+
+@pytest.mark.slow
+def test_indexing_leaves_no_usage_report_behind(tmp_path: Path) -> None:
+    """The OCR and voice-activity models run on onnxruntime, whose Linux and macOS wheels keep a device
+    id and queue usage events (with the program's path) for upload unless told not to. Everything here
+    runs locally, so an index run must leave none of that in the user's cache."""
+    import shutil
+
+    from speechgen import tune, write_talking_video
+    from videogen import title_card
+
+    lib, cache = tmp_path / "Videos", tmp_path / "cache"
+    lib.mkdir()
+    write_talking_video(lib / "song.mp4", 4, sound=tune(4), painter=title_card("THE RED DOOR"), size=(320, 180))
+    shared = Path(os.environ["XDG_CACHE_HOME"]) / "vidsearch"
+    if shared.is_dir():  # the class vectors other tests computed: only the time to make them again is saved
+        shutil.copytree(shared, cache / "vidsearch")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-m", "vidsearch", "index", str(lib), "--db", str(tmp_path / "i.db")],
+                         capture_output=True, text=True, env={**env, "XDG_CACHE_HOME": str(cache)}, timeout=600,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert "indexed 1 new or changed file" in out.stderr
+    assert "skipping speech" not in out.stderr  # the sound was read, so voice-activity detection ran
+    assert sorted(p.name for p in cache.iterdir()) == ["vidsearch"]
