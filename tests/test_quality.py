@@ -20,7 +20,7 @@ from vidsearch.cli import app
 from vidsearch.embed import lite, scene
 from vidsearch.media.segment import segment_frames
 from vidsearch.query.contrast import alternatives
-from vidsearch.query.hits import merge_adjacent
+from vidsearch.query.hits import merge_adjacent, merge_hit_lists
 from vidsearch.query.match import fit
 from vidsearch.store import Candidate
 
@@ -208,6 +208,18 @@ def test_a_hit_does_not_run_into_an_unrelated_shot() -> None:
     hits = merge_adjacent([candidate(1, 0, 3, 2.0), candidate(2, 3, 6, 1.9)], vectors={1: a, 2: a})
     assert [(h.start, h.end) for h in hits] == [(0, 6)]
 
+
+
+def test_equal_scores_list_in_path_order_whatever_the_rounding() -> None:
+    # copies of one clip score the same but for the last bits of the arithmetic, which differ with
+    # the shape of the product (a filter changes it): they must not trade places with a filter
+    noisy = [Candidate(i, i, f"/v/copy{i}.mp4", 0.0, 3.0, -0.8024 + noise, None, True)
+             for i, noise in ((3, 2e-9), (1, 0.0), (2, -3e-9))]
+    assert [h.path for h in merge_adjacent(noisy)] == ["/v/copy1.mp4", "/v/copy2.mp4", "/v/copy3.mp4"]
+    assert [h.path for h in merge_hit_lists(merge_adjacent(noisy[1:]), merge_adjacent(noisy[:1]))] == [
+        "/v/copy1.mp4", "/v/copy2.mp4", "/v/copy3.mp4"]
+    # a real difference still counts
+    assert merge_adjacent([*noisy, candidate(9, 0.0, 3.0, -0.8023, video=9)])[0].path == "v.mp4"
 
 # ---- "A then B" inside one short moment ---------------------------------------------------------
 @needs_lite

@@ -69,8 +69,15 @@ def merge_adjacent(
             runs.append([c])
             spans.append([c.start, c.end, c.similarity])
     hits = [_hit_of(run) for run in runs]
-    hits.sort(key=lambda h: (-h.score, h.path, h.start))
+    hits.sort(key=_rank)
     return hits
+
+
+def _rank(hit: Hit) -> tuple[float, str, float]:
+    """Best first, scores compared to 6 decimals (far finer than any difference a score means, far
+    coarser than the arithmetic's rounding), equal ones in path and time order: the same order with
+    a filter as without."""
+    return (-round(hit.score, 6), hit.path, hit.start)
 
 
 def _hit_of(run: Sequence[Candidate]) -> Hit:
@@ -92,7 +99,7 @@ def merge_hit_lists(*lists: Sequence[Hit]) -> list[Hit]:
     """Hits of several searches as one list, best first: a hit overlapping a better one of the same
     video is dropped."""
     kept: list[Hit] = []
-    for hit in sorted((h for hits in lists for h in hits), key=lambda h: (-h.score, h.path, h.start)):
+    for hit in sorted((h for hits in lists for h in hits), key=_rank):
         if not any(k.video_id == hit.video_id and hit.start < k.end and k.start < hit.end for k in kept):
             kept.append(hit)
     return kept

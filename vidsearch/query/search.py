@@ -433,7 +433,9 @@ def _clause_scores(
     library = store.library_sample(LIBRARY_SAMPLE)
     whole = [wanted.whole_vec[None, :]] if wanted.whole_vec is not None else []
     all_q = np.concatenate([wanted.pos_vecs, wanted.neg_vecs, *whole])
-    sims = all_q @ mat.T
+    # In double precision: a float32 product's rounding depends on the matrix's shape, so the same moment
+    # would score a little differently with a filter than without, and equal moments would trade places.
+    sims = all_q.astype(np.float64) @ mat.T.astype(np.float64)
     z = calibrate(sims, all_q @ library.T)
     n_pos = len(wanted.pos_vecs)
     row = 0
