@@ -143,6 +143,22 @@ def test_bad_like_gets_a_clear_message(world, tmp_path: Path, spec: str, message
         find(store, embedder, "but at night", SearchOptions(like=like))
 
 
+def test_before_and_after_find_order_in_time_too(world) -> None:  # type: ignore[no-untyped-def]
+    store, embedder, _ = world
+    for query in ("fireworks go off after the birthday cake is served",
+                  "after the birthday cake is served, fireworks go off",
+                  "the birthday cake is served before the fireworks are lit"):
+        hits = find(store, embedder, query, SearchOptions(limit=5))
+        assert names(hits)[0] == "cake_then_fireworks.mp4", query
+        assert "fireworks_then_cake.mp4" not in names(hits), query
+
+
+def test_anything_but_excludes(world) -> None:  # type: ignore[no-untyped-def]
+    store, embedder, _ = world
+    hits = find(store, embedder, "anything but snow", SearchOptions(limit=4))
+    assert hits and not any("snow" in n or "mountain" in n for n in names(hits))
+
+
 def test_only_negation_ranks_everything_else(world) -> None:  # type: ignore[no-untyped-def]
     store, embedder, _ = world
     hits = find(store, embedder, "not raining", SearchOptions(limit=4))

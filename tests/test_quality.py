@@ -91,6 +91,11 @@ def test_alternatives_swap_one_attribute_word() -> None:
     assert "a rainy day" in alts and "a stormy day" in alts and "a sunny night" in alts
     assert "a sunny day" not in alts
     assert alternatives("a dog") == []
+    # the subject of a negated predicate is what the negation leaves alone: never swapped
+    assert alternatives("woman smiling", keep="woman") == []
+    shirts = alternatives("man wearing a white shirt", keep="man")
+    assert "man wearing a red shirt" in shirts and not any(a.startswith("woman") for a in shirts)
+    assert "red sky" in alternatives("blue sky", keep="sky")
     assert "Rainy day at the lake" in alternatives("Sunny day at the lake")  # the writer's capitals kept
 
 

@@ -58,6 +58,8 @@ CASES: list[tuple[str, list[tuple[str, bool, int]]]] = [
     ("show me videos of dogs playing", [("dogs playing", P, 0)]),
     ("clips of a cat jumping", [("cat jumping", P, 0)]),
     ("everything except cats", [("cats", N, 0)]),
+    ("anything but cats", [("cats", N, 0)]),  # not "anything" and "cats"
+    ("everything but dogs at the beach", [("dogs at the beach", N, 0)]),
     # order
     (
         "the part where she blows out the candles, then everyone claps",
@@ -75,6 +77,22 @@ CASES: list[tuple[str, list[tuple[str, bool, int]]]] = [
     ("a band playing, later the crowd cheers", [("a band playing", P, 0), ("the crowd cheers", P, 1)]),
     ("goal scored followed by celebration", [("goal scored", P, 0), ("celebration", P, 1)]),
     ("first day of school", [("first day of school", P, 0)]),
+    # "before" and "after" between two things happening: the one written after "after" comes first
+    ("after the cake is cut, people clap", [("the cake is cut", P, 0), ("people clap", P, 1)]),
+    ("before she blows out the candles, everyone sings",
+     [("everyone sings", P, 0), ("she blows out the candles", P, 1)]),
+    ("the baby laughs after the dog barked", [("the dog barked", P, 0), ("the baby laughs", P, 1)]),
+    ("a dog barking right after the doorbell rings", [("the doorbell rings", P, 0), ("a dog barking", P, 1)]),
+    ("she waves before she leaves the room", [("she waves", P, 0), ("she leaves the room", P, 1)]),
+    # ...but not where they say when or in which state: no verb, or too few words to be an event
+    ("kids playing after school", [("kids playing after school", P, 0)]),
+    ("a street after the rain", [("a street after the rain", P, 0)]),
+    ("sunset after a rainy day", [("sunset after a rainy day", P, 0)]),
+    ("the calm before the storm", [("the calm before the storm", P, 0)]),
+    ("a warrior stands before a stone arch with a floating sphere", [("a warrior stands before a stone arch", P, 0),
+                                                                      ("a floating sphere", P, 0)]),
+    ("a knight kneels before the ancient ruins", [("a knight kneels before the ancient ruins", P, 0)]),
+    ("a house before and after renovation", [("a house before and after renovation", P, 0)]),
     ("cake, then no candles, then singing", [("cake", P, 0), ("candles", N, 1), ("singing", P, 1)]),
     # other scripts and emoji pass through unchanged
     ("猫が寝ている", [("猫が寝ている", P, 0)]),
@@ -219,3 +237,12 @@ def test_query_like_text_parses_or_raises_query_error(text: str) -> None:
     for clause in parsed.clauses:
         assert clause.text and clause.text == clause.text.strip()
         assert 0 <= clause.step < max(len(parsed.steps), 1)
+
+
+def test_a_negated_predicate_keeps_its_subject_apart() -> None:
+    # "a woman who is not smiling" excludes smiling, not women: the subject is marked as kept
+    (negated,) = parse_query("a woman who is not smiling").negatives
+    assert (negated.text, negated.kept) == ("woman smiling", "woman")
+    (negated,) = parse_query("a car that isn't red").negatives
+    assert (negated.text, negated.kept) == ("red car", "car")
+    assert [c.kept for c in parse_query("a beach without a sunny day").negatives] == [""]

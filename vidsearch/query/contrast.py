@@ -37,18 +37,21 @@ _WORD = re.compile(r"[A-Za-z]+")
 MAX_ALTERNATIVES = 16
 
 
-def alternatives(clause: str, limit: int = MAX_ALTERNATIVES) -> list[str]:
+def alternatives(clause: str, limit: int = MAX_ALTERNATIVES, keep: str = "") -> list[str]:
     """The clause with one attribute word swapped for each other value of its attribute.
 
     ``"a sunny day"`` -> ``["a rainy day", "a snowy day", ..., "a sunny night", ...]``; ``[]`` when the
     clause names no attribute value. At most ``limit``, taken round-robin over the clause's attribute
-    words so each gets its share.
+    words so each gets its share. Words inside ``keep`` (the subject of a negated predicate: "woman"
+    in "woman smiling") are what the negation leaves alone, so they are never swapped.
     """
+    at = clause.lower().find(keep.lower()) if keep else -1
+    kept = range(at, at + len(keep)) if at >= 0 else range(0)
     per_word: list[list[str]] = []
     for match in _WORD.finditer(clause):
         word = match.group(0)
         family = _FAMILY_OF.get(word.lower())
-        if family is None:
+        if family is None or match.start() in kept:
             continue
         swaps = []
         for other in family:

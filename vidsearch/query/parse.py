@@ -13,7 +13,14 @@ Readings chosen on purpose (the tests pin them):
 * A negated object is kept alone, without its article or preposition: "without the dog" -> "dog",
   "except on the sofa" -> "sofa", "no rain" -> "rain".
 * "nobody" / "no one" mean "no person": "nobody on the beach" -> positive "beach", negated "person".
-* "nothing but blue sky" means "only blue sky": one positive clause "blue sky".
+* "nothing but blue sky" means "only blue sky": one positive clause "blue sky"; "anything but cats"
+  excludes cats.
+* "B after A", "after A, B" and "A before B" are "A, then B" when what follows "after" or "before"
+  reads as something happening ("after the cake is cut, people clap"); "kids playing after school",
+  "a street after the rain" and "a knight kneels before the ruins" say when, in which state or where
+  and stay one clause.
+* A negated predicate's subject is kept apart (``Clause.kept``): in "woman smiling" from "a woman who
+  is not smiling" the negation is about smiling, so only that may be contrasted with other values.
 * A query made only of negations ("not cats", "no people") is valid and has no positives; the caller
   ranks everything by pushing those down.
 * Text in scripts other than Latin is passed through unchanged as one positive clause: the model may
@@ -41,6 +48,9 @@ class Clause:
     text: str
     negated: bool
     step: int
+    # In a negated clause, the words the negation does not touch: the subject joined to a negated
+    # predicate ("man" in "man wearing a hat" from "man isn't wearing a hat").
+    kept: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,12 +130,37 @@ _NEG_SPLIT = re.compile(
 _IDIOMS = re.compile(
     r"\b(?:black and white|rock and roll|salt and pepper|fish and chips|mac and cheese|back and forth"
     r"|up and down|in and out|on and off|bread and butter|arts and crafts|hide and seek|pros and cons"
-    r"|trial and error|ladies and gentlemen|raining cats and dogs)\b",
+    r"|trial and error|ladies and gentlemen|raining cats and dogs|before and after|after and before)\b",
     _FLAGS,
 )
 
+# "after A, B" and "before B, A" at the start of a query, "B after A" and "A before B" inside a part:
+# A happens first. Only when the words after "before" or "after" read as something happening (a few
+# words with a verb): "after dark", "after school", "a street after the rain" or "sunset after a rainy
+# day" say when or in which state, not what happened before.
+_LEADING_AFTER = re.compile(r"^after\s+(?P<first>[^,;]+?)\s*[,;]\s*(?P<rest>.+)$", _FLAGS)
+_LEADING_BEFORE = re.compile(r"^before\s+(?P<later>[^,;]+?)\s*[,;]\s*(?P<first>[^,;]+)(?P<rest>.*)$", _FLAGS)
+_MID_ORDER = re.compile(
+    r"^(?P<left>.+?)(?:\s+(?:right|just|shortly|soon|immediately|straight|long))?\s+(?P<word>after|before)"
+    r"\s+(?P<right>.+)$",
+    _FLAGS,
+)
+_EVENT_WORDS = 3
+# Something happening, roughly: a subject pronoun first ("she leaves the room") or an auxiliary ("the
+# cake is cut"); after "after", also a noun and a verb in -s or -ed ("the doorbell rings"). A noun
+# phrase ("before a marble arch with a floating sphere", "before the ancient ruins": in front of
+# them) is not.
+_EVENT = re.compile(
+    r"^(?:she|he|they|it|we|i|you|someone|somebody|everyone|everybody|people)\b"
+    r"|\b(?:is|are|was|were|gets|get|got|has|have|had|does|did)\b",
+    _FLAGS,
+)
+_NOUN_VERB = re.compile(r"^(?:the|a|an|his|her|their|my|our|its)\s+[\w-]+\s+\w{2,}(?:s|ed)\b", _FLAGS)
+
 _NOBODY = re.compile(r"^(?:nobody|no\s+one|no-one|noone|not\s+anyone|not\s+a\s+soul)\b\s*", _FLAGS)
 _NOTHING_BUT = re.compile(r"\bnothing\s+(?:but|except|other\s+than)\b", _FLAGS)
+# "anything but cats" excludes cats (where a plain "but" would join a second thing to look for).
+_ANYTHING_BUT = re.compile(r"\b(anything|everything)\s+but\b", _FLAGS)
 # A clause that starts with one of these is negated as a whole.
 _LEADING_NEG = re.compile(
     r"^(?:(?:i\s+)?(?:do\s+not|don't|dont|never)\s+(?:want|show|include|need)(?:\s+(?:to\s+see|me|any|to))*"
@@ -224,6 +259,7 @@ class _Part:
     negated: bool
     step: int
     joiner: str  # the word that linked it to the previous positive part, for ``whole``
+    kept: str = ""  # see ``Clause.kept``
 
 
 def _read_chunk(chunk: str, step: int, joiner: str) -> list[_Part]:
@@ -265,7 +301,7 @@ def _read_chunk(chunk: str, step: int, joiner: str) -> list[_Part]:
         parts.append(_Part(subject, False, step, joiner))
         if pred:
             joined = _join_subject(subject, pred, copula=bool(predicate.group("cop")))
-            parts.append(_Part(joined, True, step, joiner))
+            parts.append(_Part(joined, True, step, joiner, kept=_tidy(_DETERMINER.sub("", subject))))
         return parts
 
     mid_no = _MID_NO.match(chunk)
@@ -315,7 +351,9 @@ def parse_query(text: str, extra_not: Sequence[str] = (), max_chars: int = 1000)
 
     body = _EXPLICIT.sub(take, cleaned)
     body = _NOTHING_BUT.sub(" ", body)
+    body = _ANYTHING_BUT.sub(r"\1 except", body)
     body = _IDIOMS.sub(lambda m: m.group(0).replace(" ", _GLUE), body)
+    body = _in_order(body)
 
     parts: list[_Part] = []
     step = 0
@@ -370,6 +408,34 @@ def parse_query(text: str, extra_not: Sequence[str] = (), max_chars: int = 1000)
     )
 
 
+def _is_event(text: str, after: bool = True) -> bool:
+    text = text.strip()
+    if len(text.split()) < _EVENT_WORDS:
+        return False
+    return _EVENT.search(text) is not None or (after and _NOUN_VERB.search(text) is not None)
+
+
+def _in_order(body: str) -> str:
+    """Rewrite "before" and "after" between two events as "A, then B" (A happening first)."""
+    leading = _LEADING_AFTER.match(body)
+    if leading and _is_event(leading.group("first")):
+        return f"{leading.group('first')}, then {_in_order(leading.group('rest'))}"
+    leading = _LEADING_BEFORE.match(body)
+    if leading and _is_event(leading.group("later"), after=False):
+        return f"{leading.group('first')}, then {leading.group('later')}{leading.group('rest')}"
+    out = []
+    for part in re.split(r"(\s*[,;]+\s*)", body):
+        mid = _MID_ORDER.match(part)
+        if mid and not re.search(r"\b(?:that|which|then)$", mid.group("left"), _FLAGS):
+            left, right = mid.group("left"), mid.group("right")
+            if mid.group("word").lower() == "after" and _is_event(right):
+                part = f"{right} then {left}"
+            elif mid.group("word").lower() == "before" and _is_event(right, after=False):
+                part = f"{left} then {right}"
+        out.append(part)
+    return "".join(out)
+
+
 def _renumber(parts: list[_Part]) -> tuple[Clause, ...]:
     """Number positive steps 0..k-1 without gaps (in place on ``parts``); drop repeated clauses."""
     positive_steps = sorted({p.step for p in parts if not p.negated})
@@ -385,7 +451,7 @@ def _renumber(parts: list[_Part]) -> tuple[Clause, ...]:
         # A negation written in a step with no positive belongs to the last step before it.
         earlier = [new for old, new in new_step.items() if old <= part.step]
         part.step = new_step.get(part.step, max(earlier, default=0))
-        clauses.append(Clause(part.text, part.negated, part.step))
+        clauses.append(Clause(part.text, part.negated, part.step, part.kept))
     return tuple(clauses)
 
 

@@ -337,7 +337,7 @@ def _wanted(
     neg_texts = [c.text for c in parsed.negatives] if parsed else []
     whole = parsed.whole if parsed and len(pos_texts) > 1 and not parsed.sequential else None
     # what each negated clause could have been instead ("rainy" for "sunny"): see query.contrast
-    alt_texts = [alternatives(t) for t in neg_texts]
+    alt_texts = [alternatives(c.text, keep=c.kept) for c in parsed.negatives] if parsed else []
     # what the text side looks for: the words said or shown, in the query and in --said
     spoken, about_speech = spoken_text(parsed.whole) if parsed and pos_texts else (None, False)
     said = (options.said or "").strip() or None
