@@ -123,7 +123,8 @@ _FIRST = re.compile(
 _CONJ_SPLIT = re.compile(r"\s+(and|but|while|whereas|with)\s+", _FLAGS)
 # Negators that start a new clause; they stay in the clause text so its polarity can be read.
 _NEG_SPLIT = re.compile(
-    r"\s+(?=(?:without|except|excluding|other\s+than|apart\s+from|aside\s+from|minus|not\s+including)\b)",
+    r"\s+(?=(?:without|w/o|except|excluding|other\s+than|apart\s+from|aside\s+from|minus|not\s+including"
+    r"|instead\s+of|rather\s+than)\b)",
     _FLAGS,
 )
 # Fixed phrases whose "and" must not split ("black and white footage").
@@ -164,15 +165,15 @@ _ANYTHING_BUT = re.compile(r"\b(anything|everything)\s+but\b", _FLAGS)
 # A clause that starts with one of these is negated as a whole.
 _LEADING_NEG = re.compile(
     r"^(?:(?:i\s+)?(?:do\s+not|don't|dont|never)\s+(?:want|show|include|need)(?:\s+(?:to\s+see|me|any|to))*"
-    r"|without|except(?:\s+for)?|excluding|other\s+than|apart\s+from|aside\s+from|minus|not\s+including"
-    r"|but\s+not|and\s+not|none\s+of|neither|nor|not\s+any|no|none|never|not"
+    r"|without|w/o|except(?:\s+for)?|excluding|other\s+than|apart\s+from|aside\s+from|minus|not\s+including"
+    r"|instead\s+of|rather\s+than|but\s+not|and\s+not|none\s+of|neither|nor|not\s+any|no|none|never|not"
     r"|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|hasn't|haven't|isnt|arent|wasnt|doesnt|didnt"
     r"|is\s+not|are\s+not|was\s+not|were\s+not|does\s+not|do\s+not|did\s+not)\b\s*",
     _FLAGS,
 )
 _COPULA_NEG = (
-    r"(?:(?:is|are|was|were|be|been|'s|'re)\s+not|isn't|aren't|wasn't|weren't|ain't|isnt|arent|wasnt|weren't"
-    r"|not)"
+    r"(?:(?:is|are|was|were|be|been|'s|'re)\s+(?:not|neither)|isn't|aren't|wasn't|weren't|ain't|isnt|arent|wasnt"
+    r"|weren't|not)"
 )
 _OTHER_NEG = (
     r"(?:(?:does|do|did|has|have|had|can|could|will|would|should)\s+not|doesn't|don't|didn't|hasn't"
@@ -299,9 +300,16 @@ def _read_chunk(chunk: str, step: int, joiner: str) -> list[_Part]:
                 parts.append(_Part(negated, True, step, joiner))
             return parts
         parts.append(_Part(subject, False, step, joiner))
-        if pred:
-            joined = _join_subject(subject, pred, copula=bool(predicate.group("cop")))
-            parts.append(_Part(joined, True, step, joiner, kept=_tidy(_DETERMINER.sub("", subject))))
+        kept = _tidy(_DETERMINER.sub("", subject))
+        copula = bool(predicate.group("cop"))
+        # "not red or blue", "neither red nor blue": each value on its own ("red car", "blue car");
+        # longer predicates stay whole ("wearing a hat or glasses")
+        values = [_tidy(v) for v in _ORSPLIT.split(pred)]
+        if not (copula and len(values) > 1 and all(len(v.split()) == 1 for v in values)):
+            values = [pred]
+        for value in values:
+            if value:
+                parts.append(_Part(_join_subject(subject, value, copula=copula), True, step, joiner, kept=kept))
         return parts
 
     mid_no = _MID_NO.match(chunk)
