@@ -252,3 +252,31 @@ def test_a_negated_predicate_keeps_its_subject_apart() -> None:
     (negated,) = parse_query("a car that isn't red").negatives
     assert (negated.text, negated.kept) == ("red car", "car")
     assert [c.kept for c in parse_query("a beach without a sunny day").negatives] == [""]
+
+
+@pytest.mark.parametrize(
+    ("spec", "start", "end"),
+    [
+        ("b.mp4@80", 80.0, None),
+        ("b.mp4@1:20", 80.0, None),
+        ("b.mp4@1m20s", 80.0, None),
+        ("b.mp4@80.5s", 80.5, None),
+        ("b.mp4@2m", 120.0, None),
+        ("b.mp4@1h2m3s", 3723.0, None),
+        ("b.mp4@1m20s-1m40s", 80.0, 100.0),
+        ("b.mp4@1:20\u20131:40", 80.0, 100.0),  # the en dash editors put in a range
+        ("b.mp4@1:20 - 1:40", 80.0, 100.0),
+    ],
+)
+def test_reference_times_in_the_forms_people_copy(spec: str, start: float, end: float | None) -> None:
+    from vidsearch.query.options import LikeRef, parse_like
+
+    assert parse_like(spec) == LikeRef("b.mp4", start, end)
+
+
+def test_a_file_name_with_an_at_sign_stays_a_path() -> None:
+    from vidsearch.query.options import LikeRef, parse_like
+
+    assert parse_like("me@home.mp4") == LikeRef("me@home.mp4")
+    with pytest.raises(UsageError, match="not a time after '@'"):
+        parse_like("b.mp4@1:20+10")

@@ -13,7 +13,7 @@ import typer
 def parse_result(text: str) -> tuple[str, float, float]:
     """A moment as ``find`` or ``--like`` write it -> (path, start, end) in seconds.
 
-    Accepts ``PATH@START-END`` (times as seconds, M:SS or H:MM:SS), a TSV line of ``find``
+    Accepts ``PATH@START-END`` (times as seconds, M:SS, H:MM:SS or 1m20s), a TSV line of ``find``
     (``path<TAB>start<TAB>end[<TAB>score]``, escapes undone) or a JSON line of ``find --json``.
     Raises UsageError when no span can be read.
     """

@@ -76,7 +76,7 @@ def find(
         str | None,
         typer.Option(
             "--like",
-            help="A reference clip: PATH, PATH@TIME or PATH@START-END (times as seconds or M:SS). "
+            help="A reference clip: PATH, PATH@TIME or PATH@START-END (times as seconds, M:SS or 1m20s). "
             "With a QUERY, finds moments like it but changed as the query says; alone, more like it.",
             show_default=False,
         ),

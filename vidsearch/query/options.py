@@ -89,18 +89,25 @@ class Explanation:
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_TIME = r"(?:\d+:)?(?:\d+:)?\d+(?:\.\d+)?"
+# "1h2m3s", "1m20s", "80s", "2m": how players and video sites write times
+_UNITS = re.compile(r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?", re.I)
+_TIME = r"(?:(?:\d+:)?(?:\d+:)?\d+(?:\.\d+)?|(?:\d+(?:\.\d+)?[hHmMsS])+)"
 # what the part after the last '@' of --like looks like when it was meant as a time (a file name
-# holding '@' has letters there)
-_TIME_LIKE = re.compile(r"[\d\s.:+-]+")
-_SPAN = re.compile(rf"^(?P<start>{_TIME})(?:-(?P<end>{_TIME}))?$")
+# holding '@' has other letters there)
+_TIME_LIKE = re.compile(r"(?=.*\d)[\d\s.:+\-\u2013\u2014hmsHMS]+")
+# a span's two times are joined by a hyphen, or by the en or em dash that editors put instead
+_SPAN = re.compile(rf"^(?P<start>{_TIME})(?:\s*[-\u2013\u2014]\s*(?P<end>{_TIME}))?$")
 
 
 def parse_time(text: str) -> float:
-    """``90``, ``1:30``, ``1:02:03.5`` -> seconds. Raises UsageError.
+    """``90``, ``1:30``, ``1:02:03.5``, ``1m30s``, ``1h2m3.5s`` -> seconds. Raises UsageError.
 
     In ``M:SS`` and ``H:MM:SS`` the minutes and seconds after the first field are below 60.
     """
+    units = _UNITS.fullmatch(text.strip())
+    if units and any(units.groups()):
+        h, m, sec = (float(units[k]) if units[k] else 0.0 for k in ("h", "m", "s"))
+        return h * 3600 + m * 60 + sec
     parts = text.strip().split(":")
     if not all(_NUMBER.fullmatch(p) for p in parts) or len(parts) > 3:
         raise UsageError(f"not a time: {text!r} (use seconds, M:SS or H:MM:SS)")
@@ -132,5 +139,5 @@ def parse_like(spec: str, option: str = "--like") -> LikeRef:
             return LikeRef(path, start, end)
         if _TIME_LIKE.fullmatch(when) or os.path.exists(path):  # what follows '@' was meant as a time
             raise UsageError(f"{where}: not a time after '@': {when!r} (use PATH@SECONDS, PATH@M:SS, "
-                             "PATH@H:MM:SS or PATH@START-END, e.g. clip.mp4@1:20-1:35)")
+                             "PATH@H:MM:SS, PATH@1m20s or PATH@START-END, e.g. clip.mp4@1:20-1:35)")
     return LikeRef(spec)
