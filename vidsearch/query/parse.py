@@ -19,6 +19,8 @@ Readings chosen on purpose (the tests pin them):
   reads as something happening ("after the cake is cut, people clap"); "kids playing after school",
   "a street after the rain" and "a knight kneels before the ruins" say when, in which state or where
   and stay one clause.
+* A later step that names only an action takes the subject of the step before it: "the door opens,
+  then closes" -> "the door opens", "the door closes" ("closes" alone names no picture).
 * A negated predicate's subject is kept apart (``Clause.kept``): in "woman smiling" from "a woman who
   is not smiling" the negation is about smiling, so only that may be contrasted with other values.
 * A query made only of negations ("not cats", "no people") is valid and has no positives; the caller
@@ -157,6 +159,22 @@ _EVENT = re.compile(
     _FLAGS,
 )
 _NOUN_VERB = re.compile(r"^(?:the|a|an|his|her|their|my|our|its)\s+[\w-]+\s+\w{2,}(?:s|ed)\b", _FLAGS)
+
+# Actions a later step often names alone when it shares the earlier step's subject ("the door opens,
+# then closes"): alone, the step names no picture, so the subject is carried over.
+_ACTIONS = frozenset(
+    "open close smile laugh leave jump run fall stop start walk sit stand turn wave eat drink cry sing "
+    "dance come go enter exit get pick put drop throw catch kick hit hug kiss look clap cheer bow nod "
+    "blow cut light rise set slow speed return disappear appear land take fly swim dive climb wake sleep "
+    "lie roll spin shake pour melt break explode end begin move push pull lift wipe wash fill empty "
+    "grab hold hand pass talk speak shout scream whisper point reach touch bite chew lick bark".split()
+)
+# What follows an action that has no subject of its own ("closes it", "jumps in", "blows out the
+# candles"); "lights flicker" or "waves crash" start with a noun instead.
+_AFTER_ACTION = frozenset(
+    "it them him her me us in out up down back away again off on over around through along to into "
+    "onto with at from the a an his their its my our your some slowly quickly together too".split()
+)
 
 _NOBODY = re.compile(r"^(?:nobody|no\s+one|no-one|noone|not\s+anyone|not\s+a\s+soul)\b\s*", _FLAGS)
 _NOTHING_BUT = re.compile(r"\bnothing\s+(?:but|except|other\s+than)\b", _FLAGS)
@@ -406,6 +424,7 @@ def parse_query(text: str, extra_not: Sequence[str] = (), max_chars: int = 1000)
             if part.step == 0 and not part.negated:
                 part.text = _tidy(_FIRST.sub("", part.text))
         parts = [p for p in parts if p.text]
+        _carry_subjects(parts)
 
     clauses = _renumber(parts)
     return ParsedQuery(
@@ -442,6 +461,40 @@ def _in_order(body: str) -> str:
                 part = f"{left} then {right}"
         out.append(part)
     return "".join(out)
+
+
+def _action(word: str) -> bool:
+    """Whether ``word`` is one of ``_ACTIONS`` in any of its forms (opens, closes, closing, cries)."""
+    w = word.lower()
+    stems = {w, w[:-1], w[:-2], w[:-3], w[:-3] + "e", w[:-3] + "y" if w.endswith("ies") else ""}
+    if w.endswith("ing") and len(w) > 5 and w[-4] == w[-5]:
+        stems.add(w[:-4])  # running, cutting
+    return bool(stems & _ACTIONS)
+
+
+def _subject(text: str) -> str | None:
+    """The words before the clause's action ("the door" in "the door opens"), when short."""
+    words = text.split()
+    for i, word in enumerate(words[1:5], start=1):
+        if _action(word):
+            return " ".join(words[:i])
+    return None
+
+
+def _carry_subjects(parts: list[_Part]) -> None:
+    """A step that starts with an action and names no subject takes the one of the step before it
+    ("the door opens, then closes" -> "the door closes")."""
+    previous: _Part | None = None
+    for part in parts:
+        if part.negated:
+            continue
+        words = part.text.split()
+        alone = words and _action(words[0]) and (len(words) == 1 or words[1].lower() in _AFTER_ACTION)
+        if previous is not None and part.step > previous.step and alone:
+            subject = _subject(previous.text)
+            if subject is not None:
+                part.text = f"{subject} {part.text}"
+        previous = part
 
 
 def _renumber(parts: list[_Part]) -> tuple[Clause, ...]:
