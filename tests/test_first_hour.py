@@ -329,6 +329,15 @@ def test_index_summary_speaks_in_singulars_and_gives_no_advice_models_refutes(in
     assert "qwen3-vl-2b" not in err  # models calls it unusable here, so index does not suggest it
 
 
+def test_watch_speaks_in_singulars_too() -> None:
+    from vidsearch.cli.watch import event_line
+    from vidsearch.index.watch import WatchEvent
+
+    one = event_line(WatchEvent("indexed", "/v/a.mp4", moments=1, video_seconds=5.1))
+    assert one == "indexed /v/a.mp4 (1 moment, 5.1 s of video)"
+    assert "(3 moments," in event_line(WatchEvent("indexed", "/v/a.mp4", moments=3, video_seconds=9.0))
+
+
 @pytest.mark.slow
 def test_watch_counts_unreadable_files_as_status_does(indexed_once: dict) -> None:  # type: ignore[type-arg]
     env = {**os.environ, **indexed_once["env"]}

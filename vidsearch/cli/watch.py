@@ -101,14 +101,14 @@ def watch(
 
 def event_line(event: WatchEvent) -> str:
     """One line of text for a watcher event (paths shown safely for a terminal)."""
-    from vidsearch.output.present import display_path
+    from vidsearch.output.present import display_path, plural
 
     path, dest = display_path(event.path), display_path(event.dest)
     detail = f" ({event.message})" if event.message else ""
     if event.kind == "indexing":
         return f"indexing {path} ..."
     if event.kind == "indexed":
-        return f"indexed {path} ({event.moments} moments, {event.video_seconds:.1f} s of video)"
+        return f"indexed {path} ({plural(event.moments, 'moment')}, {event.video_seconds:.1f} s of video)"
     if event.kind == "moved":
         return f"moved {path} -> {dest}{detail}"
     if event.kind == "removed":
