@@ -145,7 +145,7 @@ def test_status_shows_dates_positions_places_and_cameras(indexed: tuple[Path, Pa
     assert "dates:    2020-01-01 to 2022-07-04" in text
     assert "1 from the QuickTime creation date" in text and "2 from the file name" in text
     assert "1 from the file's modification time" in text
-    assert "places:   1 of 4 video(s) have a position" in text and "Lisbon, Portugal 1" in text
+    assert "places:   1 of 4 videos has a position" in text and "Lisbon, Portugal 1" in text
     assert "cameras:  Apple iPhone 13 1" in text
     record = json.loads(run(db, "status", "--json").stdout)
     assert record["with_position"] == 1 and record["places"] == [{"place": "Lisbon, Portugal", "videos": 1}]

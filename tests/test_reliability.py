@@ -99,7 +99,7 @@ def test_a_folder_of_only_bad_files_exits_non_zero(tmp_path: Path) -> None:
     (lib / "b.mov").write_bytes(b"")
     db = tmp_path / "i.db"
     line = one_line_error(run("index", str(lib), "--db", str(db)), 3)
-    assert "none of the 2 video file(s)" in line
+    assert "none of the 2 video files found could be indexed" in line
     again = one_line_error(run("index", str(lib), "--db", str(db)), 3)  # still nothing usable
     assert "failed before" in again
     empty = tmp_path / "empty"

@@ -346,7 +346,7 @@ def test_another_speech_model_transcribes_again_without_reembedding(tmp_path: Pa
     again = run("index", str(lib), "--db", str(db), "--speech-model", other)
 
     assert "indexed 0 new or changed files" in again.stderr
-    assert "read what is said in 1 file(s) (1 with their pictures kept)" in again.stderr, again.stderr
+    assert "read what is said in 1 file (1 with their pictures kept)" in again.stderr, again.stderr
     second = _heard_by(db)
     assert second["party.mp4"][0] == other and second["party.mp4"][1] > first["party.mp4"][1]
     assert second["beach.mp4"] == first["beach.mp4"]  # subtitles still win over any speech model
@@ -382,7 +382,7 @@ def test_words_read_before_the_speech_model_was_recorded_keep_their_model(tmp_pa
     assert "read what is said" not in first.stderr and _heard_by(db)["party.mp4"][0] == "tiny.en"
     other = str(_another_speech_model(tmp_path / "whisper-copy"))
     second = run("index", str(lib), "--db", str(db), "--speech-model", other)
-    assert "read what is said in 1 file(s) (1 with their pictures kept)" in second.stderr
+    assert "read what is said in 1 file (1 with their pictures kept)" in second.stderr
     assert _heard_by(db)["party.mp4"][0] == other
 
 

@@ -110,7 +110,8 @@ def index(
 
         bad = len(stats.skipped) + stats.remembered_failures
         why = "the reasons are above" if stats.skipped else "they failed before and have not changed since"
-        raise NothingIndexedError(f"none of the {bad} video file(s) found could be indexed ({why})")
+        which = "the one video file found" if bad == 1 else f"none of the {bad} video files found"
+        raise NothingIndexedError(f"{which} could {'not ' if bad == 1 else ''}be indexed ({why})")
 
 
 def _summary(stats: IndexStats, model: str) -> None:
@@ -126,9 +127,10 @@ def _summary(stats: IndexStats, model: str) -> None:
     if stats.speech_read:
         listened = f", {stats.audio_seconds / 3600:.2f} h of audio transcribed" if stats.audio_seconds else ""
         kept = f" ({stats.speech_refreshed} with their pictures kept)" if stats.speech_refreshed else ""
-        warn(f"read what is said in {stats.speech_read} file(s){kept} in {stats.speech_seconds:.1f} s{listened}")
+        read = plural(stats.speech_read, "file")
+        warn(f"read what is said in {read}{kept} in {stats.speech_seconds:.1f} s{listened}")
     if stats.speech_skipped:  # each was said as it happened ("skipping speech in PATH: reason")
-        warn(f"no speech read from {len(stats.speech_skipped)} file(s); their pictures are indexed")
+        warn(f"no speech read from {plural(len(stats.speech_skipped), 'file')}; their pictures are indexed")
     if stats.skipped:
         warn(f"skipped {len(stats.skipped)} new:")
         for path, reason in stats.skipped[:20]:

@@ -127,9 +127,12 @@ def status(
 
 
 def _thumbnail_line(count: int, size: int, moments: int) -> str:
+    from vidsearch.output.present import plural
+
     if not count:
         return "thumbs:   none" + (" (vidsearch index makes them)" if moments else "")
-    missing = f"; {moments - count} moments still without (vidsearch index makes them)" if count < moments else ""
+    missing = f"; {plural(moments - count, 'moment')} still without (vidsearch index makes them)"
+    missing = missing if count < moments else ""
     return f"thumbs:   {_size(size)} ({size / count / 1024:.1f} KiB per moment){missing}"
 
 
@@ -152,7 +155,7 @@ def _when_where_record(summary: FactsSummary) -> dict[str, Any]:
 def _when_where_lines(summary: FactsSummary) -> list[str]:
     """Dates (and where they came from), positions, top places and cameras, for people."""
     from vidsearch.media.metadata import describe_source
-    from vidsearch.output.present import wall_clock
+    from vidsearch.output.present import plural, wall_clock
 
     lines = []
     if summary.first is not None and summary.last is not None:
@@ -161,7 +164,8 @@ def _when_where_lines(summary: FactsSummary) -> list[str]:
         lines.append(f"dates:    {span} ({sources})")
     if summary.unread:
         lines.append(f"          {summary.unread} not read yet (`vidsearch index` reads their dates and places)")
-    lines.append(f"places:   {summary.with_position} of {summary.videos} video(s) have a position")
+    has = "has" if summary.with_position == 1 else "have"
+    lines.append(f"places:   {summary.with_position} of {plural(summary.videos, 'video')} {has} a position")
     if summary.places:
         lines.append("          " + ", ".join(f"{name} {count}" for name, count in summary.places))
     if summary.cameras:
@@ -171,14 +175,17 @@ def _when_where_lines(summary: FactsSummary) -> list[str]:
 
 def _speech_line(info: Any) -> str:
     """What the index holds of what was said, in one line."""
+    from vidsearch.output.present import plural
+
     words = info.words
     line = (
-        f"speech:   {words.moments_with_speech} moments with words said, {words.transcribed_seconds / 3600:.2f} h "
-        f"transcribed, {words.videos_with_subtitles} videos with subtitles, {words.speech_errors} without "
+        f"speech:   {plural(words.moments_with_speech, 'moment')} with words said, "
+        f"{words.transcribed_seconds / 3600:.2f} h transcribed, {plural(words.videos_with_subtitles, 'video')} with "
+        f"subtitles, {words.speech_errors} without "
         f"readable sound or subtitles"
     )
     if words.speech_pending:
-        line += f"; {words.speech_pending} videos not read yet (vidsearch index reads them)"
+        line += f"; {plural(words.speech_pending, 'video')} not read yet (vidsearch index reads them)"
     return line
 
 

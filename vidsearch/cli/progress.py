@@ -8,7 +8,7 @@ from typing import Any
 
 from vidsearch import config
 from vidsearch.cli.common import warn
-from vidsearch.output.present import display_path
+from vidsearch.output.present import display_path, plural
 
 
 class IndexBar:
@@ -93,7 +93,7 @@ class IndexBar:
     def speech_refresh(self, done: int, total: int) -> None:
         if done == 0:
             if not self.quiet:
-                self._print(f"reading what is said in {total} indexed video(s); their pictures are kept")
+                self._print(f"reading what is said in {plural(total, 'indexed video')}; their pictures are kept")
             if not self.live:
                 return
             from rich.console import Console
@@ -128,7 +128,7 @@ class IndexBar:
         """A bar of its own for thumbnails made for moments indexed before (a second pass over files)."""
         if not self.live:
             if done == total and not self.quiet:
-                warn(f"made thumbnails for {total} moments")
+                warn(f"made thumbnails for {plural(total, 'moment')}")
             return
         if self.thumbs_progress is None:
             from rich.console import Console

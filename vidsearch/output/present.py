@@ -184,7 +184,7 @@ def contact_sheet(hits: Sequence[Hit], stills: Mapping[int, bytes], title: str =
     import base64
     from html import escape
 
-    heading = escape(title) if title else f"{len(hits)} moments"
+    heading = escape(title) if title else plural(len(hits), "moment")
     cards = []
     for rank, hit in enumerate(hits, 1):
         moment = first_moment(hit)
