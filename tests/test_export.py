@@ -126,6 +126,10 @@ def test_clip_command_from_a_find_line_on_stdin(video: Path, tmp_path: Path) -> 
     assert done.stdout == f"{out}\n"  # stdout: the new file only
     frames = frames_of(out)
     assert colour(frames[0]) == (0, 0, 200) and len(frames) == 20
+    # find | clip: with no RESULT, a pipe is read as "-" is
+    piped = clip_cli("-o", str(tmp_path / "piped.mp4"), stdin=tsv)
+    assert piped.returncode == 0, piped.stderr
+    assert len(frames_of(tmp_path / "piped.mp4")) == 20
     again = clip_cli(f"{video}@8-10", "-o", str(out))
     assert again.returncode == 2 and "--force" in again.stderr
     default = clip_cli(f"{video}@0-1", cwd=tmp_path)

@@ -54,14 +54,15 @@ def _tsv_unescape(field: str) -> str:
 
 def clip(
     result: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="The moment: PATH@START-END (as --like takes it), a line of find's output (TSV or JSON), "
-            "or - to read the first line from stdin.",
+            "or - to read the first line from stdin (also read from there when RESULT is left out and "
+            "stdin is a pipe: vidsearch find ... | vidsearch clip).",
             show_default=False,
-            metavar="RESULT",
+            metavar="[RESULT]",
         ),
-    ],
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -89,10 +90,15 @@ def clip(
     from vidsearch.media.cut import cut_clip
     from vidsearch.output.present import format_time
 
+    if result is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("clip: say which moment: PATH@START-END, a line of vidsearch find's output, "
+                             "or pipe find into it (vidsearch find ... | vidsearch clip)")
+        result = "-"
     if result == "-":
         result = sys.stdin.readline()
         if not result.strip():
-            raise UsageError("clip -: nothing on stdin (pipe a line of vidsearch find into it)")
+            raise UsageError("clip: nothing on stdin (pipe a line of vidsearch find into it)")
     path, start, end = parse_result(result)
     if out is None:
         src = Path(path)
