@@ -85,6 +85,7 @@ CASES: list[tuple[str, list[tuple[str, bool, int]]]] = [
     ("a door opening, then closing", [("a door opening", P, 0), ("a door closing", P, 1)]),
     ("a dog runs to the lake, then jumps in", [("a dog runs to the lake", P, 0), ("a dog jumps in", P, 1)]),
     ("the door opens, then lights flicker", [("the door opens", P, 0), ("lights flicker", P, 1)]),
+    ("the light turns on, then turns off", [("the light turns on", P, 0), ("the light turns off", P, 1)]),
     ("a band playing, later the crowd cheers", [("a band playing", P, 0), ("the crowd cheers", P, 1)]),
     ("goal scored followed by celebration", [("goal scored", P, 0), ("celebration", P, 1)]),
     ("first day of school", [("first day of school", P, 0)]),

@@ -473,10 +473,12 @@ def _action(word: str) -> bool:
 
 
 def _subject(text: str) -> str | None:
-    """The words before the clause's action ("the door" in "the door opens"), when short."""
+    """The words before the clause's action ("the door" in "the door opens"), when short. A word
+    right after a determiner is the subject's noun even when it can be an action too ("the light
+    turns on", "a hand waves")."""
     words = text.split()
     for i, word in enumerate(words[1:5], start=1):
-        if _action(word):
+        if _action(word) and not _DETERMINER.fullmatch(" ".join(words[:i]) + " "):
             return " ".join(words[:i])
     return None
 
