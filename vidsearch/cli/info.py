@@ -131,8 +131,9 @@ def _thumbnail_line(count: int, size: int, moments: int) -> str:
 
     if not count:
         return "thumbs:   none" + (" (vidsearch index makes them)" if moments else "")
-    missing = f"; {plural(moments - count, 'moment')} still without (vidsearch index makes them)"
-    missing = missing if count < moments else ""
+    missing = ""
+    if count < moments:
+        missing = f"; {plural(moments - count, 'moment')} still without (vidsearch index makes them)"
     return f"thumbs:   {_size(size)} ({size / count / 1024:.1f} KiB per moment){missing}"
 
 
